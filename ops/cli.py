@@ -1,0 +1,36 @@
+"""The ``ops`` console script: an Invoke program over the same namespace as tasks.py."""
+
+from __future__ import annotations
+
+from invoke import Exit, Program
+from invoke.parser import ParseError
+
+from ops import __version__
+
+_HINT = "(fix: see 'ops --list' and 'ops --help TASK')"
+
+
+class OpsProgram(Program):
+    """Like ``inv``, but a command-line parse error is a usage error (exit 2)."""
+
+    def parse_core(self, argv: list[str] | None) -> None:
+        try:
+            super().parse_core(argv)
+        except ParseError as exc:
+            raise Exit(f"error: {exc} {_HINT}", 2) from None
+
+    def parse_tasks(self) -> None:
+        try:
+            super().parse_tasks()
+        except ParseError as exc:
+            raise Exit(f"error: {exc} {_HINT}", 2) from None
+
+
+def main(argv: list[str] | None = None) -> None:
+    from ops.tasks import build_namespace
+
+    OpsProgram(namespace=build_namespace(), version=__version__, name="ops", binary="ops").run(argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""Find the PostgreSQL server binaries (initdb, pg_ctl, pg_dump...)."""
+
+from __future__ import annotations
+
+import glob
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+
+from ops.errors import BinaryNotFound
+
+INSTALL_HINT = (
+    "install the PostgreSQL server (Debian/Ubuntu: apt-get install postgresql; macOS: brew install postgresql@15), "
+    "or set bindir in [tool.ops.pg] or $OPS_PG_BINDIR"
+)
+
+
+def _has_server(bindir: Path) -> bool:
+    return (bindir / "initdb").is_file() and (bindir / "pg_ctl").is_file()
+
+
+def _version_key(path: str) -> tuple[int, ...]:
+    match = re.search(r"/postgresql/([0-9.]+)/bin", path)
+    return tuple(int(p) for p in match.group(1).split(".") if p) if match else (0,)
+
+
+@lru_cache(maxsize=8)
+def find_bindir(explicit: str | None = None) -> Path:
+    """The server bindir: explicit setting, ``pg_config --bindir``, the newest
+    ``/usr/lib/postgresql/*/bin``, then an embedded-Postgres wheel."""
+    explicit = explicit or os.environ.get("OPS_PG_BINDIR")
+    if explicit:
+        path = Path(explicit).expanduser()
+        if _has_server(path):
+            return path
+        raise BinaryNotFound(f"no initdb/pg_ctl in the configured bindir {path}", INSTALL_HINT)
+
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        try:
+            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, timeout=10, check=True)
+            path = Path(out.stdout.strip())
+            if _has_server(path):
+                return path
+        except (OSError, subprocess.SubprocessError):
+            pass
+
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_version_key, reverse=True)
+    for candidate in candidates:
+        if _has_server(Path(candidate)):
+            return Path(candidate)
+
+    for module in ("postgresql", "pgserver"):
+        spec = importlib.util.find_spec(module) if _importable_name(module) else None
+        if spec and spec.submodule_search_locations:
+            for location in spec.submodule_search_locations:
+                for sub in ("bin", "pginstall/bin"):
+                    path = Path(location) / sub
+                    if _has_server(path):
+                        return path
+
+    on_path = shutil.which("initdb")
+    if on_path and shutil.which("pg_ctl"):
+        return Path(on_path).resolve().parent
+
+    raise BinaryNotFound("PostgreSQL server binaries (initdb, pg_ctl) not found", INSTALL_HINT)
+
+
+def _importable_name(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def pg_bin(name: str, bindir: str | Path | None = None) -> str:
+    """Full path of a PostgreSQL program (``pg_dump``, ``psql``...)."""
+    directory = Path(bindir) if bindir else find_bindir()
+    path = directory / name
+    if path.is_file():
+        return str(path)
+    found = shutil.which(name)
+    if found:
+        return found
+    raise BinaryNotFound(f"PostgreSQL program '{name}' not found in {directory}", INSTALL_HINT)
+
+
+def server_version(bindir: str | Path | None = None) -> int:
+    """Major version of the server binaries (e.g. 15)."""
+    out = subprocess.run([pg_bin("postgres", bindir), "--version"], capture_output=True, text=True, check=False)
+    match = re.search(r"(\d+)(?:\.\d+)?", out.stdout)
+    return int(match.group(1)) if match else 0

@@ -1,0 +1,30 @@
+"""The Supabase-shaped bootstrap applied to every new local database (DESIGN.md §4)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+BOOTSTRAP_FILE = Path(__file__).with_name("sql") / "bootstrap.sql"
+
+
+@lru_cache(maxsize=1)
+def bootstrap_sql() -> str:
+    return BOOTSTRAP_FILE.read_text()
+
+
+def apply_bootstrap(conn: Any) -> None:
+    """Run the bootstrap on an open psycopg connection (autocommit or not).
+
+    Idempotent: safe on a database that already has it. The new search_path
+    applies to sessions opened afterwards.
+    """
+    conn.execute(bootstrap_sql())
+    if not conn.autocommit:
+        conn.commit()
+
+
+def is_bootstrapped(conn: Any) -> bool:
+    row = conn.execute("select to_regclass('auth.users') is not null and to_regclass('storage.objects') is not null").fetchone()
+    return bool(row and row[0])

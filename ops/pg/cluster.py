@@ -1,0 +1,333 @@
+"""A local PostgreSQL cluster in a state directory: initdb, pg_ctl, connections.
+
+Layout of ``state_dir``: ``data/`` (PGDATA), ``run/`` (the unix socket),
+``log/postgres.log`` and ``cluster.json`` (port, password, OS user).
+
+``initdb`` refuses to run as root, so as root the server runs as an
+unprivileged user (``postgres`` by default) who is handed the data, socket
+and log directories. As a normal user the server runs as that user.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import secrets
+import shutil
+import socket
+import stat
+import subprocess
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from ops.console import register_secret
+from ops.errors import ConfigError, ExternalError
+from ops.pg.binaries import find_bindir
+
+if TYPE_CHECKING:
+    import psycopg
+
+SUPERUSER = "postgres"
+DEFAULT_ROOT_RUN_AS = "postgres"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on ``host`` that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass
+class Cluster:
+    """One local cluster. ``port=None`` picks a free port on first init and keeps it."""
+
+    state_dir: Path
+    port: int | None = None
+    bindir: Path | None = None
+    host: str = "127.0.0.1"
+    settings: Mapping[str, str] = field(default_factory=dict)
+    run_as: str | None = None
+    port_key: str = "port"
+    _meta: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.state_dir = Path(self.state_dir).resolve()
+        if self.meta_file.is_file():
+            self._meta = json.loads(self.meta_file.read_text())
+            if self.port is None:
+                self.port = int(self._meta["port"])
+            register_secret(self._meta.get("password"))
+
+    # -- layout ---------------------------------------------------------------
+    @property
+    def data_dir(self) -> Path:
+        return self.state_dir / "data"
+
+    @property
+    def socket_dir(self) -> Path:
+        return self.state_dir / "run"
+
+    @property
+    def log_file(self) -> Path:
+        return self.state_dir / "log" / "postgres.log"
+
+    @property
+    def meta_file(self) -> Path:
+        return self.state_dir / "cluster.json"
+
+    @property
+    def password(self) -> str:
+        return str(self._meta["password"])
+
+    @property
+    def initialized(self) -> bool:
+        return (self.data_dir / "PG_VERSION").is_file() and self.meta_file.is_file()
+
+    def _bin(self, name: str) -> str:
+        return str((self.bindir or find_bindir()) / name)
+
+    # -- who runs the server ---------------------------------------------------
+    def _os_user(self) -> pwd.struct_passwd | None:
+        """The account to run the server as, or None to run as ourselves."""
+        if os.geteuid() != 0:
+            return None
+        name = self.run_as or os.environ.get("OPS_PG_RUN_AS") or DEFAULT_ROOT_RUN_AS
+        try:
+            return pwd.getpwnam(name)
+        except KeyError:
+            raise ConfigError(
+                f"running as root, and the unprivileged user '{name}' that should run PostgreSQL does not exist",
+                f"create it (useradd --system {name}) or set $OPS_PG_RUN_AS to an existing unprivileged user",
+            ) from None
+
+    def _run(self, args: list[str], *, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        user = self._os_user()
+        kwargs: dict[str, Any] = {}
+        env = {**os.environ, "LC_ALL": "C", "LANG": "C"}
+        if user is not None:
+            kwargs = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+            env["HOME"] = user.pw_dir
+        try:
+            result = subprocess.run(
+                args, capture_output=True, text=True, timeout=timeout, env=env, cwd=self.state_dir, **kwargs
+            )
+        except FileNotFoundError as exc:
+            raise ExternalError(f"cannot run {args[0]}: {exc.strerror}", "check the PostgreSQL installation") from None
+        if check and result.returncode != 0:
+            detail = (result.stderr or result.stdout).strip().splitlines()
+            last = detail[-1] if detail else f"exit {result.returncode}"
+            raise ExternalError(
+                f"{Path(args[0]).name} failed: {last}",
+                f"see {self.log_file}" if self.log_file.exists() else "check the PostgreSQL installation",
+            )
+        return result
+
+    def _hand_over(self, *paths: Path) -> None:
+        """Give the server's account the directories it writes to."""
+        user = self._os_user()
+        if user is None:
+            return
+        for path in paths:
+            for current in [path, *path.rglob("*")] if path.is_dir() else [path]:
+                os.chown(current, user.pw_uid, user.pw_gid, follow_symlinks=False)
+        self._check_reachable(user)
+
+    def _check_reachable(self, user: pwd.struct_passwd) -> None:
+        for ancestor in [self.state_dir, *self.state_dir.parents]:
+            mode = ancestor.stat()
+            if ancestor.stat().st_uid == user.pw_uid:
+                continue
+            if not mode.st_mode & stat.S_IXOTH:
+                raise ConfigError(
+                    f"PostgreSQL runs as '{user.pw_name}', who cannot enter {ancestor}",
+                    f"chmod o+x {ancestor}, or keep the state dir under a directory others can enter",
+                )
+
+    # -- lifecycle ---------------------------------------------------------------
+    def init(self) -> bool:
+        """initdb on first use. Returns True when a new cluster was created."""
+        if self.initialized:
+            return False
+        if self.data_dir.exists():
+            # A half-made data dir from an interrupted initdb: start again.
+            shutil.rmtree(self.data_dir)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        for directory in (self.socket_dir, self.log_file.parent):
+            directory.mkdir(parents=True, exist_ok=True)
+        port = self.port or free_port(self.host)
+        password = secrets.token_urlsafe(18)
+        register_secret(password)
+        pwfile = self.state_dir / ".pwfile"
+        pwfile.write_text(password + "\n")
+        pwfile.chmod(0o600)
+        self._hand_over(pwfile, self.socket_dir, self.log_file.parent)
+        user = self._os_user()
+        if user is not None:
+            # initdb creates data/ itself; it needs to write in state_dir.
+            staging = self.state_dir / "data"
+            staging.mkdir(mode=0o700)
+            os.chown(staging, user.pw_uid, user.pw_gid)
+        try:
+            self._run(
+                [
+                    self._bin("initdb"),
+                    "-D", str(self.data_dir),
+                    "-U", SUPERUSER,
+                    "--pwfile", str(pwfile),
+                    "--auth-local=trust",
+                    "--auth-host=scram-sha-256",
+                    "-E", "UTF8",
+                    "--no-locale",
+                    "--no-sync",
+                    "--no-instructions",
+                ]
+            )
+        except BaseException:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            raise
+        finally:
+            pwfile.unlink(missing_ok=True)
+        self._write_conf(port)
+        self._meta = {"port": port, "password": password, "created": time.time()}
+        self.port = port
+        tmp = self.meta_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self._meta))
+        tmp.chmod(0o600)
+        tmp.replace(self.meta_file)
+        return True
+
+    def _write_conf(self, port: int) -> None:
+        lines = [
+            "# written by ops: a local cluster on loopback",
+            f"port = {port}",
+            f"listen_addresses = '{self.host}'",
+            f"unix_socket_directories = '{self.socket_dir}'",
+            "unix_socket_permissions = 0777",
+            "logging_collector = off",
+        ]
+        lines += [f"{key} = '{value}'" for key, value in self.settings.items()]
+        conf = self.data_dir / "postgresql.conf"
+        with conf.open("a") as handle:
+            handle.write("\n" + "\n".join(lines) + "\n")
+
+    def is_running(self) -> bool:
+        if not self.data_dir.is_dir():
+            return False
+        result = self._run([self._bin("pg_ctl"), "status", "-D", str(self.data_dir)], check=False)
+        return result.returncode == 0
+
+    def pid(self) -> int | None:
+        pidfile = self.data_dir / "postmaster.pid"
+        try:
+            return int(pidfile.read_text().splitlines()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def start(self, timeout: float = 60) -> bool:
+        """Start the server unless it runs. Returns True when it was started."""
+        if not self.initialized:
+            self.init()
+        if self.is_running():
+            return False
+        assert self.port is not None
+        if port_in_use(self.port, self.host):
+            raise ExternalError(
+                f"port {self.port} on {self.host} is already in use",
+                f"stop whatever listens there or change {self.port_key}",
+            )
+        self._run(
+            [
+                self._bin("pg_ctl"), "start", "-w", "-t", str(int(timeout)),
+                "-D", str(self.data_dir), "-l", str(self.log_file),
+            ],
+            timeout=timeout + 10,
+        )
+        return True
+
+    def stop(self, mode: str = "fast") -> bool:
+        """Stop the server if it runs. Returns True when it was stopped."""
+        if not self.is_running():
+            return False
+        self._run([self._bin("pg_ctl"), "stop", "-w", "-m", mode, "-D", str(self.data_dir)], check=False)
+        return True
+
+    def destroy(self) -> None:
+        """Stop the server and delete the whole state dir."""
+        if self.data_dir.is_dir():
+            self.stop(mode="immediate")
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    # -- connections -----------------------------------------------------------
+    def url(self, dbname: str = "postgres", user: str = SUPERUSER, password: str | None = None) -> str:
+        """A loopback TCP URL with the password (mask it before printing)."""
+        password = self.password if password is None else password
+        return f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}@{self.host}:{self.port}/{quote(dbname, safe='')}"
+
+    def socket_conninfo(self, dbname: str = "postgres", user: str = SUPERUSER) -> str:
+        return f"host={self.socket_dir} port={self.port} dbname={dbname} user={user}"
+
+    def connect(self, dbname: str = "postgres", autocommit: bool = True) -> psycopg.Connection[Any]:
+        import psycopg
+
+        return psycopg.connect(self.url(dbname), autocommit=autocommit, connect_timeout=10)
+
+    @contextmanager
+    def connection(self, dbname: str = "postgres") -> Iterator[psycopg.Connection[Any]]:
+        conn = self.connect(dbname)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def database_exists(self, name: str) -> bool:
+        with self.connection() as conn:
+            return conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone() is not None
+
+    def create_database(self, name: str, template: str | None = None) -> None:
+        """Create ``name``, cloned from ``template`` if given. Database-level
+        settings (the bootstrap's search_path) are not part of a template
+        copy, so they are carried over explicitly."""
+        sql = f"CREATE DATABASE {quote_ident(name)}"
+        if template:
+            sql += f" TEMPLATE {quote_ident(template)}"
+        with self.connection() as conn:
+            conn.execute(sql)  # type: ignore[arg-type]
+            if template:
+                copy_database_settings(conn, template, name)
+
+    def drop_database(self, name: str) -> None:
+        with self.connection() as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)")  # type: ignore[arg-type]
+
+
+def copy_database_settings(conn: Any, source: str, target: str) -> None:
+    """Copy ``ALTER DATABASE source SET ...`` settings onto ``target``."""
+    rows = conn.execute(
+        "select unnest(s.setconfig) from pg_db_role_setting s join pg_database d on d.oid = s.setdatabase"
+        " where d.datname = %s and s.setrole = 0",
+        (source,),
+    ).fetchall()
+    for (entry,) in rows:
+        key, _, value = entry.partition("=")
+        conn.execute(f"ALTER DATABASE {quote_ident(target)} SET {key} TO {value}")

@@ -1,0 +1,51 @@
+"""The command line: one Invoke collection per namespace.
+
+Task modules import their ``ops`` domain modules inside the task bodies, so
+building the namespace stays cheap (``env.check`` runs on every commit).
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+
+from invoke import Collection, Task
+
+# (module, how it joins the root): "collection" adds the module as a namespace,
+# a task name adds that single task at the root (``inv health``, ``inv ci``).
+_MODULES: tuple[tuple[str, str], ...] = (
+    ("ops.tasks.env", "collection"),
+)
+
+
+def _fresh(collection: Collection) -> Collection:
+    """A copy whose tasks own their help dicts: Invoke consumes help strings
+    while parsing, so every Program run needs its own tasks."""
+    clone = Collection(collection.name)
+    for name, item in collection.tasks.items():
+        task_copy = copy.copy(item)
+        task_copy.help = dict(item.help)
+        clone.add_task(task_copy, name=name, default=(collection.default == name))
+    for child in collection.collections.values():
+        clone.add_collection(_fresh(child))
+    clone.configure(copy.deepcopy(collection._configuration))
+    return clone
+
+
+def build_namespace() -> Collection:
+    """The full namespace, built fresh (safe to call once per Program run)."""
+    root = Collection()
+    for module_name, mode in _MODULES:
+        module = importlib.import_module(module_name)
+        if mode == "collection":
+            root.add_collection(_fresh(Collection.from_module(module)))
+        else:
+            original = getattr(module, mode)
+            assert isinstance(original, Task)
+            task_copy = copy.copy(original)
+            task_copy.help = dict(original.help)
+            root.add_task(task_copy, name=mode)
+    return root
+
+
+ns = build_namespace()

@@ -1,0 +1,3 @@
+"""Invoke entry point: every task comes from the ops toolkit."""
+
+from ops.tasks import ns  # noqa: F401
