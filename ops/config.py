@@ -85,7 +85,9 @@ class Config:
         merged: dict[str, Any] = dict(defaults or {})
         table = self.raw.get(name, {})
         if not isinstance(table, dict):
-            raise ConfigError(f"[tool.ops.{name}] must be a table", f"fix [tool.ops.{name}] in {self.root / 'pyproject.toml'}")
+            raise ConfigError(
+                f"[tool.ops.{name}] must be a table", f"fix [tool.ops.{name}] in {self.root / 'pyproject.toml'}"
+            )
         for key, value in table.items():
             if isinstance(value, dict) and isinstance(merged.get(key), dict):
                 merged[key] = {**merged[key], **value}

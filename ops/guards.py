@@ -12,7 +12,9 @@ from ops.targets import configured_url, same_base_url, same_database
 POOLER_PORT = 6543
 
 
-def refuse_production(cfg: Config, env: str, action: str, *, base_url: str | None = None, db_url: str | None = None) -> None:
+def refuse_production(
+    cfg: Config, env: str, action: str, *, base_url: str | None = None, db_url: str | None = None
+) -> None:
     """Refuse ``action`` against production, by name or by a URL equal to production's."""
     if env == "production":
         raise GuardRefused(f"{action} never targets production", "use --env staging or --env local")

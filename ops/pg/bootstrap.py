@@ -26,5 +26,7 @@ def apply_bootstrap(conn: Any) -> None:
 
 
 def is_bootstrapped(conn: Any) -> bool:
-    row = conn.execute("select to_regclass('auth.users') is not null and to_regclass('storage.objects') is not null").fetchone()
+    row = conn.execute(
+        "select to_regclass('auth.users') is not null and to_regclass('storage.objects') is not null"
+    ).fetchone()
     return bool(row and row[0])

@@ -192,12 +192,16 @@ class Cluster:
             self._run(
                 [
                     self._bin("initdb"),
-                    "-D", str(self.data_dir),
-                    "-U", SUPERUSER,
-                    "--pwfile", str(pwfile),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    SUPERUSER,
+                    "--pwfile",
+                    str(pwfile),
                     "--auth-local=trust",
                     "--auth-host=scram-sha-256",
-                    "-E", "UTF8",
+                    "-E",
+                    "UTF8",
                     "--no-locale",
                     "--no-sync",
                     "--no-instructions",
@@ -258,8 +262,15 @@ class Cluster:
             )
         self._run(
             [
-                self._bin("pg_ctl"), "start", "-w", "-t", str(int(timeout)),
-                "-D", str(self.data_dir), "-l", str(self.log_file),
+                self._bin("pg_ctl"),
+                "start",
+                "-w",
+                "-t",
+                str(int(timeout)),
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.log_file),
             ],
             timeout=timeout + 10,
         )

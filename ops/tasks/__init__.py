@@ -11,11 +11,11 @@ import importlib
 
 from invoke import Collection, Task
 
-# (module, how it joins the root): "collection" adds the module as a namespace,
-# a task name adds that single task at the root (``inv health``, ``inv ci``).
-_MODULES: tuple[tuple[str, str], ...] = (
-    ("ops.tasks.env", "collection"),
-)
+# (module, how it joins the root): "collection" adds the module as a namespace;
+# "into:NS" adds the module's tasks to namespace NS (one namespace split over
+# several modules); any other value is a task name added at the root
+# (``inv health``, ``inv ci``).
+_MODULES: tuple[tuple[str, str], ...] = (("ops.tasks.env", "collection"),)
 
 
 def _fresh(collection: Collection) -> Collection:
@@ -39,6 +39,14 @@ def build_namespace() -> Collection:
         module = importlib.import_module(module_name)
         if mode == "collection":
             root.add_collection(_fresh(Collection.from_module(module)))
+        elif mode.startswith("into:"):
+            target_name = mode.removeprefix("into:")
+            target = root.collections.get(target_name)
+            if target is None:
+                target = Collection(target_name)
+                root.add_collection(target)
+            for name, item in _fresh(Collection.from_module(module)).tasks.items():
+                target.add_task(item, name=name)
         else:
             original = getattr(module, mode)
             assert isinstance(original, Task)
