@@ -293,7 +293,8 @@ class Cluster:
     def url(self, dbname: str = "postgres", user: str = SUPERUSER, password: str | None = None) -> str:
         """A loopback TCP URL with the password (mask it before printing)."""
         password = self.password if password is None else password
-        return f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}@{self.host}:{self.port}/{quote(dbname, safe='')}"
+        credentials = f"{quote(user, safe='')}:{quote(password, safe='')}"
+        return f"postgresql://{credentials}@{self.host}:{self.port}/{quote(dbname, safe='')}"
 
     def socket_conninfo(self, dbname: str = "postgres", user: str = SUPERUSER) -> str:
         return f"host={self.socket_dir} port={self.port} dbname={dbname} user={user}"
