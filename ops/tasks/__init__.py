@@ -15,7 +15,9 @@ from invoke import Collection, Task
 # "into:NS" adds the module's tasks to namespace NS (one namespace split over
 # several modules); any other value is a task name added at the root
 # (``inv health``, ``inv ci``).
-_MODULES: tuple[tuple[str, str], ...] = (("ops.tasks.env", "collection"),)
+_MODULES: tuple[tuple[str, str], ...] = (
+    # one entry per line; each engineer adds theirs
+)
 
 
 def _fresh(collection: Collection) -> Collection:
