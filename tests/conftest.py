@@ -107,3 +107,119 @@ def run_ops(*args: str, cwd: Path | str = REPO, env: dict[str, str] | None = Non
 @pytest.fixture
 def ops_cli():  # type: ignore[no-untyped-def]
     return run_ops
+
+
+# --- unit vs integration (issue 8) -------------------------------------------
+# A test that uses a real service is an integration test: `inv ci` runs
+# `pytest -m "not integration"` first, then `pytest -m integration`. Tests that
+# start services without these fixtures mark themselves with
+# @pytest.mark.integration. fixturenames is the transitive closure, so a new
+# fixture built on `database` is covered too.
+SERVICE_FIXTURES = frozenset({"pg_cluster", "template_db", "database", "local_stack"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVICE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
+
+# --- migration runner (issue 4) ------------------------------------------------
+@dataclass
+class MigrationProject:
+    """A temp project: its own pyproject.toml ([tool.ops]) and supabase/ dir."""
+
+    root: Path
+
+    @property
+    def migrations(self) -> Path:
+        return self.root / "supabase" / "migrations"
+
+    def write(self, filename: str, sql: str) -> Path:
+        path = self.migrations / filename
+        path.write_text(sql)
+        return path
+
+    def config(self):  # type: ignore[no-untyped-def]
+        from ops.config import load
+
+        return load(self.root)
+
+    def cli(self, *args: str, env: dict[str, str] | None = None, timeout: float = 120) -> CliResult:
+        """The real CLI in this project; staging's DB URL from ``env``."""
+        return run_ops(*args, cwd=self.root, env={"OPS_PROJECT_ROOT": str(self.root), **(env or {})}, timeout=timeout)
+
+
+@pytest.fixture
+def migration_project(tmp_path: Path) -> MigrationProject:
+    root = tmp_path / "project"
+    (root / "supabase" / "migrations").mkdir(parents=True)
+    (root / "pyproject.toml").write_text('[project]\nname = "sample"\n\n[tool.ops]\n')
+    return MigrationProject(root)
+
+
+# -- the local dev stack (issue 3) ----------------------------------------------------
+
+
+def make_stack_project(root: Path, **dev: object) -> Path:
+    """A temp project for the dev stack: its own pyproject.toml ([tool.ops]
+    state_dir, [tool.ops.dev] with every port 0 = free), and this repo's app/
+    and supabase/ symlinked in. ``dev`` overrides [tool.ops.dev] keys."""
+    root.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o755)
+    for name in ("app", "supabase"):
+        link = root / name
+        if not link.exists():
+            link.symlink_to(REPO / name, target_is_directory=True)
+    settings: dict[str, object] = {
+        "provider": "native",
+        "db_port": 0,
+        "app_port": 0,
+        "http_port": 0,
+        "https_port": 0,
+        "admin_port": 0,
+        **dev,
+    }
+    lines = ["[project]", 'name = "stack-sample"', "", "[tool.ops]", 'state_dir = ".ops"', "", "[tool.ops.dev]"]
+    for key, value in settings.items():
+        lines.append(f"{key} = {value!r}".replace("'", '"') if isinstance(value, str) else f"{key} = {value}")
+    (root / "pyproject.toml").write_text("\n".join(lines) + "\n")
+    return root
+
+
+@dataclass
+class LocalStack:
+    """A running native dev stack (Postgres + app + Caddy) for a temp project."""
+
+    cfg: object  # ops.config.Config
+    root: Path
+    base_url: str  # https through Caddy
+    app_url: str  # direct http to the app
+    db_url: str
+    ca_path: Path
+    app_env: dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def local_stack() -> Iterator[LocalStack]:
+    """A REAL local stack brought up once per session with ``ops.stack.up``; torn down at the end."""
+    from ops import stack
+    from ops.config import load
+
+    base = reachable_tempdir("ops-test-stack-")
+    root = make_stack_project(base / "project")
+    cfg = load(root)
+    try:
+        stack.up(cfg)
+        yield LocalStack(
+            cfg=cfg,
+            root=root,
+            base_url=stack.local_base_url(cfg),
+            app_url=stack.local_app_url(cfg),
+            db_url=stack.local_db_url(cfg),
+            ca_path=stack.local_ca_path(cfg),
+            app_env=stack.local_app_env(cfg),
+        )
+    finally:
+        stack.down(cfg, purge=True)
+        shutil.rmtree(base, ignore_errors=True)

@@ -17,6 +17,15 @@ from invoke import Collection, Task
 # (``inv health``, ``inv ci``).
 _MODULES: tuple[tuple[str, str], ...] = (
     # one entry per line; each engineer adds theirs
+    ("ops.tasks.env", "collection"),
+    ("ops.tasks.dev", "collection"),
+    ("ops.tasks.health", "health"),
+    ("ops.tasks.ci", "ci"),
+    ("ops.tasks.release", "collection"),
+    ("ops.tasks.db", "collection"),
+    ("ops.tasks.db_checks", "into:db"),
+    ("ops.tasks.backup", "collection"),
+    ("ops.tasks.load", "collection"),
 )
 
 

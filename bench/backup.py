@@ -1,0 +1,138 @@
+"""Benchmark: ``backup.export`` against raw ``pg_dump``, and the drill's restore
+step against raw ``pg_restore -j``, with the same flags, in the same run.
+
+A throwaway cluster gets a ``pgbench -i`` database (scale 140 is about 2.1 GB;
+the default scale 10 is a quick ~150 MB run). Each pair runs interleaved for
+``--rounds`` rounds and the best time of each side is compared.
+Targets: export <= 1.05x raw pg_dump, restore <= 1.1x raw pg_restore.
+
+    python bench/backup.py                 # quick: scale 10
+    python bench/backup.py --scale 140     # the full >= 2 GB run
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from ops.backup import export  # noqa: E402
+from ops.backup import restore as restore_ops  # noqa: E402
+from ops.backup.catalog import find  # noqa: E402
+from ops.backup.export import dump_args  # noqa: E402
+from ops.backup.pgtools import run_tool, target, with_database  # noqa: E402
+from ops.backup.settings import load_settings  # noqa: E402
+from ops.config import load  # noqa: E402
+from ops.pg.binaries import pg_bin  # noqa: E402
+from ops.pg.cluster import Cluster  # noqa: E402
+
+DATABASE = "bench"
+
+
+def _timed(action) -> float:  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def _size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=int, default=10, help="pgbench scale (140 = about 2.1 GB; default 10)")
+    parser.add_argument("--jobs", type=int, default=2, help="pg_dump/pg_restore jobs (default 2)")
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds per pair (default 2)")
+    args = parser.parse_args(argv)
+
+    base = Path(tempfile.mkdtemp(prefix="ops-bench-backup-"))
+    base.chmod(0o755)
+    cluster = Cluster(base / "pg", settings={"max_wal_size": "4GB", "checkpoint_timeout": "30min"})
+    try:
+        cluster.init()
+        cluster.start()
+        cluster.create_database(DATABASE)
+        url = cluster.url(DATABASE)
+        source = target(url)
+        print(f"pgbench -i -s {args.scale} ...", flush=True)
+        started = time.perf_counter()
+        subprocess.run(
+            [pg_bin("pgbench"), "-i", "-q", "-s", str(args.scale), source.conninfo],
+            env=source.env,
+            check=True,
+            capture_output=True,
+        )
+        with cluster.connection(DATABASE) as conn:
+            size = conn.execute("select pg_database_size(current_database())").fetchone()[0]  # type: ignore[index]
+        print(f"database: {size / 2**30:.2f} GB (built in {time.perf_counter() - started:.0f} s)")
+
+        project = base / "project"
+        project.mkdir()
+        (project / "pyproject.toml").write_text(
+            f'[tool.ops]\n[tool.ops.backup]\njobs = {args.jobs}\nroot = "backups"\n'
+        )
+        os.environ["SUPABASE_DB_URL"] = url
+        cfg = load(project)
+        settings = load_settings(cfg)
+
+        export_times, raw_dump_times = [], []
+        raw_dir = base / "raw-dump"
+        for _ in range(args.rounds):
+            shutil.rmtree(raw_dir, ignore_errors=True)
+            raw = dump_args(raw_dir, source, None, args.jobs, settings.compression)
+            raw_dump_times.append(_timed(lambda raw=raw: run_tool("pg_dump", raw, source)))
+            for old in settings.env_dir("production").glob("*"):
+                shutil.rmtree(old)
+            export_times.append(_timed(lambda: export(cfg, "production", jobs=args.jobs)))
+        backup = find(settings, "production")
+        print(f"dump size: {_size(backup.path / 'dump') / 2**20:.0f} MB (raw {_size(raw_dir) / 2**20:.0f} MB)")
+
+        restore_times, raw_restore_times = [], []
+        for round_number in range(args.rounds):
+            ours, theirs = f"drill_bench_{round_number}", f"raw_restore_{round_number}"
+            for name in (ours, theirs):
+                cluster.create_database(name, template="template0")
+            into_raw = target(with_database(url, theirs))
+            raw = restore_ops.restore_args(raw_dir, into_raw, args.jobs)
+            raw_restore_times.append(_timed(lambda raw=raw, into=into_raw: run_tool("pg_restore", raw, into)))
+            restore_times.append(
+                _timed(lambda name=ours: restore_ops.restore(backup, with_database(url, name), args.jobs))
+            )
+            for name in (ours, theirs):
+                cluster.drop_database(name)
+
+        print(f"\nflags: -Fd -j {args.jobs} -Z {settings.compression}; best of {args.rounds} interleaved rounds")
+        _pair("export", min(export_times), "raw pg_dump", min(raw_dump_times), 1.05)
+        _pair("drill restore", min(restore_times), "raw pg_restore", min(raw_restore_times), 1.1)
+        print(f"all export times {_fmt(export_times)}; raw pg_dump {_fmt(raw_dump_times)}")
+        print(f"all restore times {_fmt(restore_times)}; raw pg_restore {_fmt(raw_restore_times)}")
+    finally:
+        cluster.destroy()
+        shutil.rmtree(base, ignore_errors=True)
+    return 0
+
+
+def _fmt(times: list[float]) -> str:
+    return ", ".join(f"{t:.2f}s" for t in times)
+
+
+def _pair(ours: str, ours_time: float, theirs: str, theirs_time: float, target_ratio: float) -> None:
+    ratio = ours_time / theirs_time
+    verdict = "ok" if ratio <= target_ratio else "over target"
+    print(
+        f"{ours:>14}: {ours_time:8.2f} s   {theirs:>14}: {theirs_time:8.2f} s"
+        f"   ratio {ratio:.3f} ({verdict}, target <= {target_ratio})"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""The backups on disk: ``<root>/<env>/<id>/`` with a manifest. Unfinished
+exports (``<id>.partial``) are never listed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ops.backup.manifest import MANIFEST, now_utc, parse_iso, read_manifest
+from ops.backup.settings import BackupSettings, load_settings
+from ops.config import ENVIRONMENTS, Config
+from ops.errors import CheckFailed, UsageError
+
+PARTIAL_SUFFIX = ".partial"
+
+
+@dataclass(frozen=True)
+class Backup:
+    id: str
+    env: str
+    path: Path
+    manifest: dict[str, Any]
+
+    @property
+    def snapshot_at(self) -> datetime:
+        return parse_iso(self.manifest["snapshot_at"])
+
+    @property
+    def size_bytes(self) -> int:
+        return int(self.manifest.get("size_bytes", 0))
+
+    @property
+    def migration_head(self) -> str | None:
+        return self.manifest.get("migration_head")
+
+    @property
+    def verification(self) -> str:
+        """ "ok", "failed" or "unverified"."""
+        state = self.manifest.get("verification") or {}
+        return str(state.get("status", "unverified"))
+
+    @property
+    def verified(self) -> bool:
+        return self.verification == "ok"
+
+    def summary(self) -> dict[str, Any]:
+        age = now_utc() - self.snapshot_at
+        return {
+            "id": self.id,
+            "env": self.env,
+            "path": str(self.path),
+            "snapshot_at": self.manifest["snapshot_at"],
+            "age_seconds": round(age.total_seconds()),
+            "age": human_age(age.total_seconds()),
+            "size_bytes": self.size_bytes,
+            "size": human_bytes(self.size_bytes),
+            "migration_head": self.migration_head,
+            "verification": self.verification,
+            "verified_at": (self.manifest.get("verification") or {}).get("verified_at"),
+        }
+
+
+def backups(settings: BackupSettings, env: str | None = None) -> list[Backup]:
+    """Finished backups, oldest first (per environment, then by snapshot time)."""
+    found: list[Backup] = []
+    for env_name in [env] if env else ENVIRONMENTS:
+        directory = settings.env_dir(env_name)
+        if not directory.is_dir():
+            continue
+        for child in directory.iterdir():
+            if child.name.endswith(PARTIAL_SUFFIX) or not (child / MANIFEST).is_file():
+                continue
+            try:
+                manifest = read_manifest(child)
+            except CheckFailed:
+                continue
+            found.append(Backup(id=child.name, env=env_name, path=child, manifest=manifest))
+    found.sort(key=lambda b: (b.env, b.manifest.get("snapshot_at", ""), b.id))
+    return found
+
+
+def find(settings: BackupSettings, env: str, backup_id: str | None = None) -> Backup:
+    """The backup ``backup_id`` of ``env``, or its latest one."""
+    available = backups(settings, env)
+    if backup_id is None:
+        if not available:
+            raise UsageError(f"no backups of '{env}' in {settings.env_dir(env)}", f"run: inv backup.export --env {env}")
+        return available[-1]
+    for backup in available:
+        if backup.id == backup_id:
+            return backup
+    raise UsageError(f"no backup '{backup_id}' of '{env}'", f"see: inv backup.list --env {env}")
+
+
+def list_backups(cfg: Config, env: str | None = None) -> list[dict[str, Any]]:
+    """Every finished backup (optionally of one environment) with age, size,
+    migration head and verification state, oldest first."""
+    if env is not None:
+        cfg.env(env)
+    return [backup.summary() for backup in backups(load_settings(cfg), env)]
+
+
+def human_bytes(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TB"
+
+
+def human_age(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    for unit, length in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= length:
+            return f"{int(seconds // length)}{unit}"
+    return f"{int(seconds)}s"

@@ -1,0 +1,249 @@
+"""``backup.export``: a consistent logical backup of one environment.
+
+One REPEATABLE READ transaction exports its snapshot (``pg_export_snapshot``)
+and stays open while ``pg_dump --snapshot`` dumps it, so the exact row counts
+taken in that transaction describe the very data in the dump. Everything is
+written into ``<id>.partial`` and renamed at the end: a killed export never
+shows up as a backup.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from concurrent.futures import Future
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ops import __version__
+from ops.backup.catalog import PARTIAL_SUFFIX
+from ops.backup.manifest import (
+    DUMP_DIR,
+    FORMAT_VERSION,
+    ROLES_FILE,
+    checksum_tree,
+    iso,
+    now_utc,
+    write_manifest,
+)
+from ops.backup.pgtools import Target, run_tool, target
+from ops.backup.settings import load_settings
+from ops.config import Config
+from ops.console import mask
+from ops.errors import ExternalError, UsageError
+from ops.targets import db_url
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from ops.console import Output
+
+# Ordinary tables whose data pg_dump writes: no catalogs, no temp tables, no
+# tables that belong to an extension.
+TABLES_SQL = """
+select n.nspname, c.relname
+  from pg_class c join pg_namespace n on n.oid = c.relnamespace
+ where c.relkind = 'r' and c.relpersistence <> 't'
+   and n.nspname not in ('pg_catalog', 'information_schema')
+   and n.nspname not like 'pg\\_toast%' and n.nspname not like 'pg\\_temp%'
+   and not exists (select 1 from pg_depend d
+                    where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'e')
+ order by 1, 2
+"""
+HEAD_SQL = "select max(version) from supabase_migrations.schema_migrations"
+SETTINGS_SQL = """
+select coalesce(array_agg(cfg), '{}') from pg_db_role_setting s
+  join pg_database d on d.oid = s.setdatabase, unnest(s.setconfig) cfg
+ where d.datname = current_database() and s.setrole = 0
+"""
+
+
+def export(
+    cfg: Config, env: str = "production", *, jobs: int | None = None, out: Output | None = None
+) -> dict[str, Any]:
+    """Back up ``env``'s database into ``<root>/<env>/<id>/``; returns the manifest
+    (plus ``path``)."""
+    cfg.env(env)
+    settings = load_settings(cfg)
+    jobs = jobs if jobs is not None else settings.jobs
+    if jobs < 1:
+        raise UsageError("--jobs must be at least 1", "pass --jobs 1 or more")
+    source = target(db_url(cfg, env))
+    env_dir = settings.env_dir(env)
+    env_dir.mkdir(parents=True, exist_ok=True)
+    backup_id = new_backup_id(env_dir)
+    partial = env_dir / (backup_id + PARTIAL_SUFFIX)
+    partial.mkdir()
+    try:
+        manifest = _export_into(partial, source, backup_id, env, jobs, settings.compression, out)
+        final = env_dir / backup_id
+        partial.rename(final)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return {**manifest, "path": str(final)}
+
+
+def new_backup_id(env_dir: Path, moment: datetime | None = None) -> str:
+    """``20261122T093000Z``; a suffix keeps two exports in one second apart."""
+    base = (moment or now_utc()).strftime("%Y%m%dT%H%M%SZ")
+    candidate, counter = base, 1
+    while (env_dir / candidate).exists() or (env_dir / (candidate + PARTIAL_SUFFIX)).exists():
+        counter += 1
+        candidate = f"{base}-{counter}"
+    return candidate
+
+
+def _export_into(
+    partial: Path, source: Target, backup_id: str, env: str, jobs: int, compression: int, out: Output | None
+) -> dict[str, Any]:
+    started = now_utc()
+    conn = _connect_snapshot(source)
+    try:
+        snapshot, snapshot_at, version, size, dbname = conn.execute(
+            "select pg_export_snapshot(), now(), current_setting('server_version'),"
+            " pg_database_size(current_database()), current_database()"
+        ).fetchone()  # type: ignore[misc]
+        tables = [f"{schema}.{name}" for schema, name in conn.execute(TABLES_SQL).fetchall()]
+        head = _migration_head(conn)
+        db_settings = list(conn.execute(SETTINGS_SQL).fetchone()[0])  # type: ignore[index]
+        with _progress(out, total=len(tables) + 2) as advance:
+            counts_future: Future[dict[str, int]] = Future()
+            counter = threading.Thread(target=_count_rows, args=(conn, tables, counts_future), daemon=True)
+            counter.start()
+            try:
+                _pg_dump(partial / DUMP_DIR, source, snapshot, jobs, compression, advance)
+            except BaseException:
+                conn.cancel_safe()
+                raise
+            finally:
+                counter.join()
+            row_counts = counts_future.result()
+            conn.commit()
+            roles = _dump_roles(partial / ROLES_FILE, source)
+            advance("roles")
+            files = checksum_tree(partial)
+            advance("checksums")
+    finally:
+        conn.close()
+    manifest: dict[str, Any] = {
+        "format": FORMAT_VERSION,
+        "id": backup_id,
+        "env": env,
+        "database": dbname,
+        "server": source.display(),
+        "started_at": iso(started),
+        "snapshot_at": iso(snapshot_at),
+        "finished_at": iso(now_utc()),
+        "server_version": version,
+        "database_size_bytes": size,
+        "migration_head": head,
+        "row_counts": row_counts,
+        "database_settings": db_settings,
+        "dump": {"format": "directory", "path": DUMP_DIR, "jobs": jobs, "compression": compression},
+        "roles": roles,
+        "files": files,
+        "size_bytes": sum(entry["bytes"] for entry in files.values()),
+        "tool": {"name": "ops-toolkit", "version": __version__},
+        "verification": None,
+    }
+    write_manifest(partial, manifest)
+    return manifest
+
+
+def _connect_snapshot(source: Target) -> psycopg.Connection[Any]:
+    import psycopg
+
+    try:
+        conn = psycopg.connect(source.url, connect_timeout=10, application_name="ops backup.export")
+    except psycopg.Error as exc:
+        raise ExternalError(
+            f"cannot connect to {source.display()}: {mask(str(exc).strip().splitlines()[0])}",
+            "check the database URL and that the server is reachable",
+        ) from None
+    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    conn.read_only = True
+    return conn
+
+
+def _migration_head(conn: psycopg.Connection[Any]) -> str | None:
+    exists = conn.execute("select to_regclass('supabase_migrations.schema_migrations') is not null").fetchone()
+    if not exists or not exists[0]:
+        return None
+    row = conn.execute(HEAD_SQL).fetchone()
+    return row[0] if row else None
+
+
+def _count_rows(conn: psycopg.Connection[Any], tables: list[str], result: Future[dict[str, int]]) -> None:
+    """Exact counts inside the snapshot transaction; runs while pg_dump works."""
+    from psycopg import sql
+
+    try:
+        counts: dict[str, int] = {}
+        for qualified in tables:
+            schema, _, name = qualified.partition(".")
+            query = sql.SQL("select count(*) from only {}.{}").format(sql.Identifier(schema), sql.Identifier(name))
+            counts[qualified] = int(conn.execute(query).fetchone()[0])  # type: ignore[index]
+        result.set_result(counts)
+    except BaseException as exc:
+        result.set_exception(exc)
+
+
+def _pg_dump(directory: Path, source: Target, snapshot: str, jobs: int, compression: int, advance: Any) -> None:
+    def on_line(line: str) -> None:
+        # -j 1 says "dumping contents of table"; parallel workers say "finished item ... TABLE DATA".
+        if "dumping contents of table" in line or ("finished item" in line and "TABLE DATA" in line):
+            advance(line.rsplit(" ", 1)[-1].strip().strip('"'))
+
+    run_tool("pg_dump", dump_args(directory, source, snapshot, jobs, compression), source, on_stderr_line=on_line)
+
+
+def dump_args(directory: Path, source: Target, snapshot: str | None, jobs: int, compression: int) -> list[str]:
+    """pg_dump's arguments (the benchmark runs raw pg_dump with the same ones)."""
+    args = ["--format=directory", f"--jobs={jobs}", f"--compress={compression}", "--verbose"]
+    if snapshot:
+        args.append(f"--snapshot={snapshot}")
+    return [*args, f"--file={directory}", f"--dbname={source.conninfo}"]
+
+
+def _dump_roles(path: Path, source: Target) -> dict[str, Any]:
+    """Roles without passwords. Managed services (Supabase) may refuse: then the
+    manifest says why and the backup still stands."""
+    try:
+        run_tool(
+            "pg_dumpall",
+            ["--roles-only", "--no-role-passwords", f"--file={path}", f"--dbname={source.conninfo}"],
+            source,
+        )
+    except ExternalError as exc:
+        path.unlink(missing_ok=True)
+        return {"file": None, "skipped": exc.message}
+    return {"file": ROLES_FILE, "skipped": None}
+
+
+class _progress:
+    """A rich bar on stderr when an Output is given; advance(label) moves it."""
+
+    def __init__(self, out: Output | None, total: int) -> None:
+        self._out = out
+        self._total = total
+        self._lock = threading.Lock()
+        self._context: Any = None
+
+    def __enter__(self) -> Any:
+        if self._out is None:
+            return lambda label: None
+        self._context = self._out.progress()
+        progress = self._context.__enter__()
+        task_id = progress.add_task("export", total=self._total)
+
+        def advance(label: str) -> None:
+            with self._lock:
+                progress.update(task_id, advance=1, description=f"export: {label}")
+
+        return advance
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._context is not None:
+            self._context.__exit__(*exc)

@@ -1,0 +1,68 @@
+"""Human output for the backup tasks (the JSON documents are the results as-is)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ops.backup.catalog import human_bytes
+from ops.console import Output
+
+
+def render_export(out: Output, manifest: dict[str, Any]) -> None:
+    rows = sum(manifest["row_counts"].values())
+    out.line(
+        f"backup {manifest['id']} of {manifest['env']}: {len(manifest['files'])} files,"
+        f" {human_bytes(manifest['size_bytes'])}, {len(manifest['row_counts'])} tables, {rows} rows,"
+        f" migration head {manifest['migration_head'] or 'none'}"
+    )
+    if manifest["roles"]["skipped"]:
+        out.warn(f"roles.sql skipped: {manifest['roles']['skipped']}")
+    out.line(f"written to {manifest['path']}")
+
+
+def render_list(out: Output, backups: list[dict[str, Any]]) -> None:
+    if not backups:
+        out.line("no backups")
+        return
+    # Plain aligned columns: ids must never be truncated, whatever the terminal width.
+    header = ("ENV", "ID", "AGE", "SIZE", "MIGRATION HEAD", "VERIFICATION")
+    rows = [(b["env"], b["id"], b["age"], b["size"], b["migration_head"] or "-", b["verification"]) for b in backups]
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        out.line("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+def render_verify(out: Output, result: dict[str, Any]) -> None:
+    if result["status"] == "ok":
+        out.line(
+            f"backup {result['id']} verified: {result['files_checked']} files match their checksums,"
+            f" {result['toc_entries']} TOC entries readable"
+        )
+        return
+    out.line(f"backup {result['id']} FAILED verification:")
+    for problem in result["problems"]:
+        out.line(f"  {problem}")
+
+
+def render_prune(out: Output, plan: dict[str, Any]) -> None:
+    for decision in plan["decisions"]:
+        out.line(
+            f"{decision['action']:<6} {decision['id']}  ({decision['verification']}) {'; '.join(decision['reasons'])}"
+        )
+    verb = "deleted" if plan["applied"] else "would delete"
+    out.line(f"{plan['keep']} kept, {plan['delete']} {verb}")
+    if not plan["applied"] and plan["delete"]:
+        out.line("dry run: nothing deleted (pass --apply to delete)")
+
+
+def render_drill(out: Output, report: dict[str, Any]) -> None:
+    if report["status"] == "ok":
+        out.line(
+            f"drill passed: backup {report['backup']['id']} restored into {report['database']} on {report['to_env']};"
+            f" RTO {report['rto_seconds']:.1f} s, RPO {report['rpo_seconds']:.0f} s"
+        )
+    else:
+        failed = next(step["name"] for step in report["steps"] if step["status"] == "failed")
+        out.line(f"drill FAILED at step '{failed}'")
+        out.line(report["error"])
+    out.line(f"report: {report['report_markdown']}")

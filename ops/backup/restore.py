@@ -1,0 +1,105 @@
+"""Restore a backup into a fresh database and check it against the manifest."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from ops.backup.catalog import Backup
+from ops.backup.manifest import DUMP_DIR
+from ops.backup.pgtools import Target, run_tool, target
+from ops.console import mask
+from ops.errors import CheckFailed, ExternalError, UsageError
+from ops.pg.cluster import quote_ident
+
+
+def connect(url: str) -> Any:
+    import psycopg
+
+    try:
+        return psycopg.connect(url, autocommit=True, connect_timeout=10, application_name="ops backup")
+    except psycopg.Error as exc:
+        where = target(url).display()
+        raise ExternalError(
+            f"cannot connect to {where}: {mask(str(exc).strip().splitlines()[0])}",
+            "check the database URL and that the server is reachable",
+        ) from None
+
+
+def create_database(server_url: str, name: str, settings: list[str]) -> None:
+    """A fresh, empty database (from template0) with the source's database-level
+    settings (``ALTER DATABASE ... SET``), which pg_dump leaves out."""
+    with connect(server_url) as conn:
+        if conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone():
+            raise UsageError(
+                f"database {name} already exists on {target(server_url).display()}",
+                f"drop it (DROP DATABASE {quote_ident(name)}) or drill another backup",
+            )
+        conn.execute(f"CREATE DATABASE {quote_ident(name)} TEMPLATE template0")
+        for entry in settings:
+            key, _, value = entry.partition("=")
+            if _SETTING_NAME.fullmatch(key):
+                conn.execute(f"ALTER DATABASE {quote_ident(name)} SET {key} TO {_literal_list(value)}")
+
+
+_SETTING_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+
+
+def _literal_list(value: str) -> str:
+    # pg_db_role_setting stores search_path as '"$user", public, extensions':
+    # each element becomes its own literal, as SET expects.
+    parts = [part.strip().strip('"') for part in value.split(",")]
+    return ", ".join("'" + part.replace("'", "''") + "'" for part in parts)
+
+
+def drop_database(server_url: str, name: str) -> None:
+    with connect(server_url) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)")
+
+
+def restore_args(dump_dir: Path, into: Target, jobs: int) -> list[str]:
+    """pg_restore's arguments (the benchmark runs raw pg_restore with the same ones)."""
+    return [f"--jobs={jobs}", f"--dbname={into.conninfo}", str(dump_dir)]
+
+
+def restore(backup: Backup, into_url: str, jobs: int) -> None:
+    """``pg_restore -j`` into an empty database; any error fails the restore."""
+    into = target(into_url)
+    dump_dir = backup.path / backup.manifest.get("dump", {}).get("path", DUMP_DIR)
+    try:
+        run_tool("pg_restore", restore_args(dump_dir, into, jobs), into)
+    except ExternalError as exc:
+        raise CheckFailed(f"restore failed: {exc.message}", exc.hint) from None
+
+
+def analyze(into_url: str) -> None:
+    """Fresh statistics, cheapest first, so the app gets sane plans at once."""
+    into = target(into_url)
+    run_tool("vacuumdb", ["--analyze-in-stages", f"--dbname={into.conninfo}"], into)
+
+
+def migration_head(url: str) -> str | None:
+    with connect(url) as conn:
+        row = conn.execute("select to_regclass('supabase_migrations.schema_migrations') is not null").fetchone()
+        if not row or not row[0]:
+            return None
+        head = conn.execute("select max(version) from supabase_migrations.schema_migrations").fetchone()
+        return head[0] if head else None
+
+
+def row_counts(url: str, tables: list[str]) -> dict[str, int | None]:
+    """Exact counts; None for a table that is missing after the restore."""
+    from psycopg import sql
+
+    counts: dict[str, int | None] = {}
+    with connect(url) as conn:
+        for qualified in tables:
+            schema, _, name = qualified.partition(".")
+            exists = conn.execute("select to_regclass(%s) is not null", (sql.Identifier(schema, name).as_string(conn),))
+            if not exists.fetchone()[0]:  # type: ignore[index]
+                counts[qualified] = None
+                continue
+            query = sql.SQL("select count(*) from only {}").format(sql.Identifier(schema, name))
+            counts[qualified] = int(conn.execute(query).fetchone()[0])  # type: ignore[index]
+    return counts

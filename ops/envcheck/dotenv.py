@@ -1,0 +1,276 @@
+"""Reading .env files the way both consumers read them.
+
+A project's .env files are read by Node (Next.js uses the ``dotenv`` package)
+and by Python (``python-dotenv``). The two disagree on some inputs: an unquoted
+``#`` starts a comment for Node but not for Python, an unbalanced quote is kept
+verbatim by Node but is a parse error for Python, backticks quote only for
+Node. So each file is read twice, with a faithful port of each reader, and the
+two readings are compared.
+
+Both readers are ported rather than imported: ``import dotenv`` costs ~30 ms
+(it loads ``dotenv.main``), and Node's reader is JavaScript. The tests check
+the Python port against the real python-dotenv on random input.
+
+Nothing here ever puts a value into a message: values may be secrets.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# --- Node's dotenv (lib/main.js, v16/v17), with JavaScript regex semantics ---
+# JavaScript's \s, \w, ``.``, and multiline ^/$ differ from Python's, so they are spelled out.
+_JS_SPACE = (
+    "\t\n\v\f\r \u00a0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+_JS_TERMINATORS = "\n\r\u2028\u2029"
+_JS_S = f"[{_JS_SPACE}]"
+_JS_BOL = f"(?:(?<=[{_JS_TERMINATORS}])|(?<![\\s\\S]))"
+_JS_EOL = f"(?=[{_JS_TERMINATORS}]|(?![\\s\\S]))"
+_JS_DOT = f"[^{_JS_TERMINATORS}]"
+_NODE_LINE = re.compile(
+    # const LINE = /(?:^|^)\s*(?:export\s+)?([\w.-]+)(?:\s*=\s*?|:\s+?)(\s*'(?:\\'|[^'])*'|\s*"(?:\\"|[^"])*"|
+    #               \s*`(?:\\`|[^`])*`|[^#\r\n]+)?\s*(?:#.*)?(?:$|$)/mg
+    f"{_JS_BOL}{_JS_S}*(?:export{_JS_S}+)?([A-Za-z0-9_.-]+)(?:{_JS_S}*={_JS_S}*?|:{_JS_S}+?)"
+    f"({_JS_S}*'(?:\\\\'|[^'])*'|{_JS_S}*\"(?:\\\\\"|[^\"])*\"|{_JS_S}*`(?:\\\\`|[^`])*`|[^#\\r\\n]+)?"
+    f"{_JS_S}*(?:#{_JS_DOT}*)?{_JS_EOL}"
+)
+# value.replace(/^(['"`])([\s\S]*)\1$/mg, '$2')
+_NODE_UNQUOTE = re.compile(f"{_JS_BOL}(['\"`])([\\s\\S]*)\\1{_JS_EOL}")
+
+
+def read_like_node(text: str) -> list[tuple[str, str, int]]:
+    """``(key, value, line)`` for every assignment Node's dotenv reads, in file order."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    assignments: list[tuple[str, str, int]] = []
+    newlines_before = 0
+    counted_to = 0
+    for match in _NODE_LINE.finditer(text):
+        key_start = match.start(1)
+        newlines_before += text.count("\n", counted_to, key_start)
+        counted_to = key_start
+        value = (match.group(2) or "").strip(_JS_SPACE)
+        maybe_quote = value[:1]
+        value = _NODE_UNQUOTE.sub(r"\2", value)
+        if maybe_quote == '"':
+            value = value.replace("\\n", "\n").replace("\\r", "\r")
+        assignments.append((match.group(1), value, newlines_before + 1))
+    return assignments
+
+
+# --- python-dotenv (dotenv/parser.py, 1.x) ---
+_PY_MULTILINE_SPACE = re.compile(r"\s*")
+_PY_SPACE = re.compile(r"[^\S\r\n]*")
+_PY_EXPORT = re.compile(r"(?:export[^\S\r\n]+)?")
+_PY_SINGLE_QUOTED_KEY = re.compile(r"'([^']+)'")
+_PY_UNQUOTED_KEY = re.compile(r"([^=\#\s]+)")
+_PY_EQUAL_SIGN = re.compile(r"(=[^\S\r\n]*)")
+_PY_SINGLE_QUOTED_VALUE = re.compile(r"'((?:\\'|[^'])*)'")
+_PY_DOUBLE_QUOTED_VALUE = re.compile(r'"((?:\\"|[^"])*)"')
+_PY_UNQUOTED_VALUE = re.compile(r"([^\r\n]*)")
+_PY_COMMENT = re.compile(r"(?:[^\S\r\n]*#[^\r\n]*)?")
+_PY_END_OF_LINE = re.compile(r"[^\S\r\n]*(?:\r\n|\n|\r|$)")
+_PY_REST_OF_LINE = re.compile(r"[^\r\n]*(?:\r|\n|\r\n)?")
+_PY_NEWLINE = re.compile(r"\r\n|\n|\r")
+_PY_DOUBLE_QUOTE_ESCAPES = re.compile(r"\\[\\'\"abfnrtv]")
+_PY_SINGLE_QUOTE_ESCAPES = re.compile(r"\\[\\']")
+_PY_ESCAPES = {"\\": "\\", "'": "'", '"': '"', "a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+_PY_ESCAPES["v"] = "\v"
+
+
+class _PyParseError(Exception):
+    pass
+
+
+@dataclass
+class PythonBinding:
+    """One statement as python-dotenv reads it: ``value`` None means ``KEY`` without ``=``."""
+
+    key: str | None
+    value: str | None
+    line: int
+    error: bool
+
+
+class _PyReader:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.chars = 0
+        self.line = 1
+
+    def has_next(self) -> bool:
+        return self.chars < len(self.text)
+
+    def peek(self) -> str:
+        return self.text[self.chars : self.chars + 1]
+
+    def read_regex(self, regex: re.Pattern[str]) -> tuple[str | None, ...]:
+        match = regex.match(self.text, self.chars)
+        if match is None:
+            raise _PyParseError
+        self.line += len(_PY_NEWLINE.findall(self.text, self.chars, match.end()))
+        self.chars = match.end()
+        return match.groups()
+
+
+def _py_unescape(regex: re.Pattern[str], value: str) -> str:
+    return regex.sub(lambda match: _PY_ESCAPES[match.group(0)[1]], value)
+
+
+def _py_value(reader: _PyReader) -> str:
+    char = reader.peek()
+    if char == "'":
+        (value,) = reader.read_regex(_PY_SINGLE_QUOTED_VALUE)
+        return _py_unescape(_PY_SINGLE_QUOTE_ESCAPES, value or "")
+    if char == '"':
+        (value,) = reader.read_regex(_PY_DOUBLE_QUOTED_VALUE)
+        return _py_unescape(_PY_DOUBLE_QUOTE_ESCAPES, value or "")
+    if char in ("", "\n", "\r"):
+        return ""
+    (part,) = reader.read_regex(_PY_UNQUOTED_VALUE)
+    return re.sub(r"\s+#.*", "", part or "").rstrip()
+
+
+def _py_binding(reader: _PyReader) -> PythonBinding | None:
+    start_line = reader.line
+    try:
+        reader.read_regex(_PY_MULTILINE_SPACE)
+        if not reader.has_next():
+            return None
+        start_line = reader.line
+        reader.read_regex(_PY_EXPORT)
+        key: str | None
+        if reader.peek() == "#":
+            key = None
+        elif reader.peek() == "'":
+            (key,) = reader.read_regex(_PY_SINGLE_QUOTED_KEY)
+        else:
+            (key,) = reader.read_regex(_PY_UNQUOTED_KEY)
+        reader.read_regex(_PY_SPACE)
+        value: str | None = None
+        if reader.peek() == "=":
+            reader.read_regex(_PY_EQUAL_SIGN)
+            value = _py_value(reader)
+        reader.read_regex(_PY_COMMENT)
+        reader.read_regex(_PY_END_OF_LINE)
+        return PythonBinding(key, value, start_line, error=False)
+    except _PyParseError:
+        reader.read_regex(_PY_REST_OF_LINE)
+        return PythonBinding(None, None, start_line, error=True)
+
+
+def read_like_python_dotenv(text: str) -> list[PythonBinding]:
+    """Every statement python-dotenv sees (comments come back with ``key`` None)."""
+    reader = _PyReader(text)
+    bindings: list[PythonBinding] = []
+    while reader.has_next():
+        binding = _py_binding(reader)
+        if binding is not None:
+            bindings.append(binding)
+    return bindings
+
+
+# --- the file as the checks see it ---
+
+
+@dataclass(frozen=True)
+class Assignment:
+    key: str
+    value: str
+    line: int
+
+
+@dataclass
+class EnvFile:
+    """A parsed .env file: the final assignments plus everything odd about it.
+
+    ``assignments`` holds the value Node reads (Next.js is the usual consumer),
+    or Python's where Node does not read the key at all.
+    """
+
+    path: Path
+    display: str
+    assignments: dict[str, Assignment] = field(default_factory=dict)
+    duplicates: list[tuple[str, int, int]] = field(default_factory=list)  # key, line, first line
+    malformed: list[tuple[int, str]] = field(default_factory=list)  # line, what was expected
+    divergent: list[tuple[str, int, str]] = field(default_factory=list)  # key, line, why
+
+    @property
+    def values(self) -> dict[str, str]:
+        return {key: assignment.value for key, assignment in self.assignments.items()}
+
+
+def parse_bytes(data: bytes, path: Path, display: str) -> EnvFile:
+    """Parse raw bytes; never raises, whatever the bytes."""
+    env_file = EnvFile(path=path, display=display)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        env_file.malformed.append((data.count(b"\n", 0, exc.start) + 1, "not valid UTF-8"))
+        text = data.decode("utf-8", errors="replace")
+    text = text.replace("\x00", "\ufffd")
+    if text.startswith("\ufeff"):
+        # python-dotenv would read the byte-order mark into the first key; Node skips it.
+        env_file.malformed.append((1, "starts with a byte-order mark; save it as UTF-8 without BOM"))
+        text = text[1:]
+    node = read_like_node(text)
+    python = read_like_python_dotenv(text)
+    lines = text.splitlines()
+
+    node_final: dict[str, tuple[str, int]] = {}
+    first_line: dict[str, int] = {}
+    for key, value, line in node:
+        if key in node_final and node_final[key][1] != line:
+            env_file.duplicates.append((key, line, first_line[key]))
+        first_line.setdefault(key, line)
+        node_final[key] = (value, line)
+
+    python_final: dict[str, tuple[str, int]] = {}
+    node_lines = {line for _, _, line in node}
+    for binding in python:
+        if binding.error or (binding.key is not None and binding.value is None):
+            if binding.line not in node_lines:
+                expected = "expected KEY=VALUE" if binding.error else "expected KEY=VALUE, found a bare KEY"
+                env_file.malformed.append((binding.line, expected))
+            continue
+        if binding.key is None:
+            continue
+        if binding.key not in node_final and binding.key in python_final:
+            env_file.duplicates.append((binding.key, binding.line, python_final[binding.key][1]))
+        python_final[binding.key] = (binding.value or "", binding.line)
+
+    for key in sorted(set(node_final) | set(python_final), key=lambda k: (node_final.get(k) or python_final[k])[1]):
+        node_read, python_read = node_final.get(key), python_final.get(key)
+        chosen = node_read or python_read
+        assert chosen is not None
+        env_file.assignments[key] = Assignment(key, chosen[0], chosen[1])
+        if node_read is not None and python_read is not None and node_read[0] == python_read[0]:
+            continue
+        line = chosen[1]
+        raw_line = lines[line - 1] if 0 < line <= len(lines) else ""
+        env_file.divergent.append((key, line, _why_divergent(raw_line, node_read is None, python_read is None)))
+    env_file.malformed.sort()
+    return env_file
+
+
+def _why_divergent(raw_line: str, node_skips: bool, python_skips: bool) -> str:
+    _, _, raw_value = raw_line.partition("=")
+    stripped = raw_value.strip()
+    if python_skips and stripped[:1] in ("'", '"') and stripped.count(stripped[0]) < 2:
+        return "unbalanced quotes"
+    if stripped.startswith("`"):
+        return "backtick quotes"
+    if python_skips or node_skips:
+        return "only one of them reads this line"
+    if "#" in stripped and stripped[:1] not in ("'", '"'):
+        return "unquoted '#'"
+    if stripped[:1] in ("'", '"'):
+        return "escapes or quotes"
+    return "whitespace or quoting"
+
+
+def parse_file(path: Path, display: str) -> EnvFile:
+    """Parse ``path`` (it must exist; the caller reports missing files)."""
+    return parse_bytes(path.read_bytes(), path, display)

@@ -1,0 +1,194 @@
+"""``check``: the whole env.check pipeline for one environment.
+
+Steps: gather sources -> parse every env file once -> per-file checks ->
+merged-environment checks -> .env.example drift -> git hygiene.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ops.config import Config
+from ops.console import register_secret
+from ops.envcheck.checks import Setting, environment_findings, exposure_findings, file_findings
+from ops.envcheck.dotenv import EnvFile, parse_file
+from ops.envcheck.example import example_findings
+from ops.envcheck.findings import ERROR, WARNING, Finding
+from ops.envcheck.gitfiles import hygiene_findings, is_env_file_name, tracked_env_files
+from ops.envcheck.kinds import secret_shape
+from ops.envcheck.schema import SECTION_DEFAULTS, Schema, load_schema
+from ops.errors import UsageError
+
+PROCESS_ENV = "process env"
+
+
+@dataclass
+class Report:
+    environment: str
+    sources: list[str]
+    variables_set: int
+    findings: list[Finding] = field(default_factory=list)
+    git: bool = False
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [finding for finding in self.findings if finding.severity == ERROR]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [finding for finding in self.findings if finding.severity == WARNING]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def summary(self) -> str:
+        sources = ", ".join(self.sources) or "no sources"
+        if self.ok:
+            warned = f", {_plural(len(self.warnings), 'warning')}" if self.warnings else ""
+            return f"env.check {self.environment}: ok ({self.variables_set} variables set from {sources}{warned})"
+        warned = f" and {_plural(len(self.warnings), 'warning')}" if self.warnings else ""
+        return f"env.check {self.environment}: {_plural(len(self.errors), 'problem')}{warned} (sources: {sources})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "environment": self.environment,
+            "ok": self.ok,
+            "sources": self.sources,
+            "variables_set": self.variables_set,
+            "git": self.git,
+            "counts": {"error": len(self.errors), "warning": len(self.warnings)},
+            "findings": [finding.to_json() for finding in self.findings],
+        }
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+class _Files:
+    """Every env file of the run, parsed once, keyed by its display path."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.parsed: dict[str, EnvFile] = {}
+
+    def display(self, path: Path) -> str:
+        try:
+            return str(path.resolve().relative_to(self.root))
+        except ValueError:
+            return str(path)
+
+    def get(self, path: Path) -> EnvFile:
+        display = self.display(path)
+        if display not in self.parsed:
+            try:
+                self.parsed[display] = parse_file(path, display)
+            except OSError as exc:
+                raise UsageError(f"cannot read {display}: {exc.strerror}", "check the file's permissions") from None
+        return self.parsed[display]
+
+
+def check(
+    cfg: Config,
+    environment: str = "local",
+    files: Iterable[str | os.PathLike[str]] = (),
+    process_env: Mapping[str, str] | None = None,
+) -> Report:
+    """Validate one environment's variables and the project's env files."""
+    env_settings = cfg.env(environment)
+    schema = load_schema(cfg)
+    section = cfg.section("env", SECTION_DEFAULTS)
+    parsed = _Files(cfg.root)
+    extra = [Path(name) for name in files]
+    for path in extra:
+        if not path.is_file():
+            raise UsageError(f"env file not found: {path}", "pass an existing file to --file")
+
+    settings: dict[str, Setting] = {}
+    sources: list[str] = []
+    if env_settings.process_env:
+        environ = os.environ if process_env is None else process_env
+        sources.append(PROCESS_ENV)
+        for key, value in environ.items():
+            if key in schema.variables or schema.public_prefix(key):
+                settings[key] = Setting(value, PROCESS_ENV, None, from_file=False)
+    value_files = [cfg.path(name) for name in env_settings.env_files if cfg.path(name).is_file()] + extra
+    for path in value_files:
+        env_file = parsed.get(path)
+        sources.append(env_file.display)
+        for key, assignment in env_file.assignments.items():
+            settings[key] = Setting(assignment.value, env_file.display, assignment.line, from_file=True)
+
+    view = tracked_env_files(cfg.root)
+    candidates = {parsed.display(path) for path in cfg.root.iterdir() if is_env_file_name(path.name) and path.is_file()}
+    candidates |= {path for path in view.tracked if (cfg.root / path).is_file()}
+    candidates |= {display for display in parsed.parsed if not Path(display).is_absolute()}
+    example_path = cfg.path(section["example_file"])
+    for display in sorted(candidates):
+        parsed.get(cfg.root / display)
+
+    findings: list[Finding] = []
+    for env_file in parsed.parsed.values():
+        _register_secrets(env_file.values, schema)
+        findings += file_findings(env_file)
+        for key, assignment in env_file.assignments.items():
+            findings += exposure_findings(key, assignment.value, env_file.display, assignment.line, schema)
+    process_settings = {key: setting for key, setting in settings.items() if not setting.from_file}
+    _register_secrets({key: setting.value for key, setting in process_settings.items()}, schema)
+    for key, setting in process_settings.items():
+        findings += exposure_findings(key, setting.value, PROCESS_ENV, None, schema)
+    findings += environment_findings(environment, settings, schema)
+    example = parsed.get(example_path) if example_path.is_file() else None
+    findings += example_findings(schema, example, parsed.display(example_path))
+    findings += hygiene_findings(cfg.root, view, sorted(candidates))
+
+    return Report(
+        environment=environment,
+        sources=sources,
+        variables_set=sum(1 for setting in settings.values() if setting.value),
+        findings=_ordered(findings),
+        git=view.in_repository,
+    )
+
+
+def _register_secrets(values: Mapping[str, str], schema: Schema) -> None:
+    """Defence in depth: even a value that slips into a message gets masked."""
+    for key, value in values.items():
+        variable = schema.variables.get(key)
+        if (variable is not None and variable.secret) or secret_shape(value):
+            register_secret(value)
+
+
+def _ordered(findings: list[Finding]) -> list[Finding]:
+    unique = list(dict.fromkeys(findings))
+    return sorted(unique, key=lambda f: (f.where, f.line or 0, f.code, f.key or ""))
+
+
+def example_check(cfg: Config) -> Report:
+    """``env.example --check``: only the .env.example drift findings."""
+    schema = load_schema(cfg)
+    path = cfg.path(cfg.section("env", SECTION_DEFAULTS)["example_file"])
+    parsed = _Files(cfg.root)
+    example = parsed.get(path) if path.is_file() else None
+    if example is not None:
+        _register_secrets(example.values, schema)
+    display = parsed.display(path)
+    return Report(
+        environment="example",
+        sources=[display] if example else [],
+        variables_set=len(example.assignments) if example else 0,
+        findings=_ordered(example_findings(schema, example, display)),
+    )
+
+
+def write_example(cfg: Config) -> Any:
+    """``env.example``: write .env.example from the schema."""
+    from ops.envcheck.example import write_example as write
+
+    schema = load_schema(cfg)
+    return write(schema, cfg.path(cfg.section("env", SECTION_DEFAULTS)["example_file"]))

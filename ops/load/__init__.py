@@ -1,0 +1,14 @@
+"""Load runs (``inv load.run``) and their distributed form (``inv load.k8s``).
+
+``run(cfg, "catalog", env="staging")`` runs one bounded k6 or Artillery test
+and returns a report in one shape for both engines; ``k8s_manifests(cfg,
+"catalog", parallelism=4)`` writes the k6-operator ``TestRun`` for the same
+script. Neither ever targets production.
+"""
+
+from __future__ import annotations
+
+from ops.load.k8s import K8sManifests, k8s_manifests, validate_testrun
+from ops.load.runner import LoadReport, RunPlan, plan_run, run
+
+__all__ = ["K8sManifests", "LoadReport", "RunPlan", "k8s_manifests", "plan_run", "run", "validate_testrun"]

@@ -1,0 +1,259 @@
+"""``load.run`` as a pipeline of small steps: plan, guard, target, run, parse, judge."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ops.config import Config
+from ops.errors import ConfigError, ExternalError, UsageError
+from ops.load import artillery as artillery_engine
+from ops.load import k6 as k6_engine
+from ops.load.process import run_engine, tail
+from ops.load.settings import (
+    ENGINES,
+    SCENARIOS,
+    SCRIPT_SUFFIXES,
+    LoadSettings,
+    check_caps,
+    format_duration,
+    load_settings,
+    parse_duration,
+)
+from ops.load.summary import LoadSummary, ThresholdResult, judge, parse_artillery, parse_k6, read_json
+from ops.load.target import Target, guard, resolve_target, trust_bundle
+
+if TYPE_CHECKING:
+    from ops.console import Output
+
+RUNS_KEPT = 20
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    scenario: str
+    engine: str
+    script: Path
+    vus: int
+    duration_s: float
+    iterations: int | None
+    settings: LoadSettings
+
+
+@dataclass
+class LoadReport:
+    plan: RunPlan
+    target: Target
+    summary: LoadSummary
+    thresholds: list[ThresholdResult]
+    engine_exit_code: int
+    run_dir: Path
+    log_file: Path
+    summary_file: Path
+    wall_seconds: float
+
+    @property
+    def failed_thresholds(self) -> list[ThresholdResult]:
+        return [result for result in self.thresholds if not result.passed]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failed_thresholds and self.engine_exit_code == 0
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.passed else 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "scenario": self.plan.scenario,
+            "engine": self.plan.engine,
+            "env": self.target.env,
+            "target": self.target.base_url,
+            "script": str(self.plan.script),
+            "vus": self.plan.vus,
+            "duration_s": self.plan.duration_s,
+            "iterations": self.plan.iterations,
+            **self.summary.to_dict(),
+            "thresholds": [vars(result) for result in self.thresholds],
+            "passed": self.passed,
+            "exit_code": self.exit_code,
+            "engine_exit_code": self.engine_exit_code,
+            "summary_file": str(self.summary_file),
+            "log_file": str(self.log_file),
+            "warnings": list(self.target.warnings),
+        }
+
+
+def run(
+    cfg: Config,
+    scenario: str | None = None,
+    *,
+    env: str = "staging",
+    engine: str | None = None,
+    vus: int | None = None,
+    duration: str | None = None,
+    script: str | Path | None = None,
+    base_url: str | None = None,
+    out: Output | None = None,
+) -> LoadReport:
+    """Run one bounded load test and return its normalised report.
+
+    Production is refused (by name, then by URL) before anything starts. The
+    report's ``exit_code`` is 0 when every threshold passed, else 1; engine
+    failures raise ``ExternalError`` (exit 3).
+    """
+    guard(cfg, env)
+    plan = plan_run(cfg, scenario, engine=engine, vus=vus, duration=duration, script=script)
+    target = resolve_target(cfg, env, plan.settings, plan.scenario, base_url)
+    run_dir = new_run_dir(cfg, plan)
+    if out is not None:
+        for warning in target.warnings:
+            out.warn(warning)
+    started = time.monotonic()
+    if plan.engine == "k6":
+        code, summary, summary_file = _run_k6(plan, target, run_dir, out)
+    else:
+        code, summary, summary_file = _run_artillery(cfg, plan, target, run_dir, out)
+    return LoadReport(
+        plan=plan,
+        target=target,
+        summary=summary,
+        thresholds=judge(summary, plan.settings.thresholds),
+        engine_exit_code=code,
+        run_dir=run_dir,
+        log_file=run_dir / "engine.log",
+        summary_file=summary_file,
+        wall_seconds=round(time.monotonic() - started, 3),
+    )
+
+
+def plan_run(
+    cfg: Config,
+    scenario: str | None,
+    *,
+    engine: str | None = None,
+    vus: int | None = None,
+    duration: str | None = None,
+    script: str | Path | None = None,
+) -> RunPlan:
+    """Everything decided before the run: engine, script, VUs, duration (capped)."""
+    if not scenario and not script:
+        raise UsageError("nothing to run", f"pass --scenario ({', '.join(SCENARIOS)}) or --script PATH")
+    script_path = _user_script(cfg, script) if script else None
+    engine = engine or (_engine_for(script_path) if script_path else "k6")
+    if engine not in ENGINES:
+        raise UsageError(f"unknown engine '{engine}'", f"use one of: {', '.join(ENGINES)}")
+    if script_path is not None and script_path.suffix not in SCRIPT_SUFFIXES[engine]:
+        raise UsageError(
+            f"{script_path.name} is not a {engine} script", f"{engine} runs {', '.join(SCRIPT_SUFFIXES[engine])} files"
+        )
+    name = scenario or (script_path.stem if script_path else "")
+    if script_path is None and name not in SCENARIOS:
+        raise UsageError(f"unknown scenario '{name}'", f"use one of: {', '.join(SCENARIOS)}, or --script PATH")
+    settings = load_settings(cfg, name)
+    if script_path is None:
+        script_path = settings.scripts_dir / f"{name}{SCRIPT_SUFFIXES[engine][0]}"
+        if not script_path.is_file():
+            raise ConfigError(f"no {engine} script for scenario '{name}' at {script_path}", "check scripts_dir")
+    if vus is not None and vus <= 0:
+        raise UsageError(f"--vus must be positive, not {vus}")
+    run_vus = vus or settings.vus
+    run_duration = parse_duration(duration) if duration else settings.duration_s
+    check_caps(settings, run_vus, run_duration)
+    return RunPlan(name, engine, script_path, run_vus, run_duration, settings.iterations, settings)
+
+
+def new_run_dir(cfg: Config, plan: RunPlan) -> Path:
+    """A fresh directory for the run's files; only the newest runs are kept."""
+    root = cfg.state_dir / "load"
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    run_dir = root / f"{stamp}-{plan.scenario}-{plan.engine}-{os.getpid()}"
+    run_dir.mkdir()
+    for old in sorted(path for path in root.iterdir() if path.is_dir())[:-RUNS_KEPT]:
+        shutil.rmtree(old, ignore_errors=True)
+    return run_dir
+
+
+def _run_k6(plan: RunPlan, target: Target, run_dir: Path, out: Output | None) -> tuple[int, LoadSummary, Path]:
+    k6 = k6_engine.find_k6()
+    expressions = k6_engine.k6_thresholds(plan.settings.thresholds)
+    entry = k6_engine.write_entry(run_dir, plan.script, expressions, plan.settings.expected_statuses)
+    summary_file = run_dir / "k6-summary.json"
+    argv = k6_engine.k6_argv(
+        k6, entry, summary_file, vus=plan.vus, duration=format_duration(plan.duration_s), iterations=plan.iterations
+    )
+    env = k6_engine.k6_env(dict(os.environ), target.variables, trust_bundle(target, run_dir))
+    code = _execute(plan, target, argv, env, run_dir, out)
+    if code not in (0, k6_engine.THRESHOLDS_FAILED_EXIT):
+        reason = k6_engine.EXIT_REASONS.get(code, "k6 failed")
+        raise ExternalError(
+            f"k6 exited with {code} ({reason}): {tail(run_dir / 'engine.log')}", f"see {run_dir / 'engine.log'}"
+        )
+    summary = parse_k6(read_json(summary_file, "k6"), expressions)
+    _require_traffic(summary, run_dir)
+    return code, summary, summary_file
+
+
+def _run_artillery(
+    cfg: Config, plan: RunPlan, target: Target, run_dir: Path, out: Output | None
+) -> tuple[int, LoadSummary, Path]:
+    artillery = artillery_engine.find_artillery(cfg)
+    report_file = run_dir / "artillery-report.json"
+    override = artillery_engine.overrides(
+        plan.settings.thresholds, vus=plan.vus, duration_s=plan.duration_s, iterations=plan.iterations
+    )
+    argv = artillery_engine.artillery_argv(artillery, plan.script, report_file, target.base_url, override)
+    env = artillery_engine.artillery_env(dict(os.environ), target.variables, target.ca_files, run_dir)
+    code = _execute(plan, target, argv, env, run_dir, out)
+    # Artillery exits 1 both when an ensure check fails and when it could not run at all;
+    # only a report with counters tells the first case apart.
+    report = read_json(report_file, "artillery") if report_file.is_file() else {}
+    if code not in (0, 1) or not report.get("aggregate", {}).get("counters"):
+        raise ExternalError(
+            f"artillery exited with {code}: {tail(run_dir / 'engine.log')}", f"see {run_dir / 'engine.log'}"
+        )
+    summary = parse_artillery(report, plan.settings.expected_statuses)
+    _require_traffic(summary, run_dir)
+    return code, summary, report_file
+
+
+def _execute(
+    plan: RunPlan, target: Target, argv: list[str], env: dict[str, str], run_dir: Path, out: Output | None
+) -> int:
+    log = run_dir / "engine.log"
+    cwd = plan.script.parent
+    if out is None:
+        return run_engine(argv, env=env, cwd=cwd, log_path=log)
+    label = f"{plan.engine} {plan.scenario} -> {target.base_url}"
+    with out.progress() as progress:
+        task = progress.add_task(label, total=plan.duration_s)
+        return run_engine(
+            argv, env=env, cwd=cwd, log_path=log, on_tick=lambda elapsed: progress.update(task, completed=elapsed)
+        )
+
+
+def _require_traffic(summary: LoadSummary, run_dir: Path) -> None:
+    if summary.requests == 0:
+        raise ExternalError("the run sent no requests", f"see {run_dir / 'engine.log'}")
+
+
+def _user_script(cfg: Config, script: str | Path) -> Path:
+    path = Path(script).expanduser()
+    candidates = [path] if path.is_absolute() else [Path.cwd() / path, cfg.root / path]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate.resolve()
+    raise UsageError(f"script {script} does not exist", "pass the path of a k6 .js or Artillery .yml file")
+
+
+def _engine_for(script: Path) -> str:
+    for engine, suffixes in SCRIPT_SUFFIXES.items():
+        if script.suffix in suffixes:
+            return engine
+    raise UsageError(f"cannot tell the engine of {script.name}", "use a .js (k6) or .yml (Artillery) file")

@@ -1,0 +1,97 @@
+"""Migration files: naming, discovery and creation (Supabase CLI rules).
+
+Files are ``<digits>_<name>.sql`` in ``supabase/migrations``, ordered by file
+name; versions compare as strings. Each file is read and split once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+
+from ops.errors import ConfigError, UsageError
+from ops.migrations.split import Statement, split_sql
+
+FILE_PATTERN = re.compile(r"^([0-9]+)_(.*)\.sql$")
+NAME_PATTERN = re.compile(r"^[a-z0-9_]+$")
+VERSION_FORMAT = "%Y%m%d%H%M%S"
+
+
+@dataclass
+class MigrationFile:
+    version: str
+    name: str
+    path: Path
+    _text: str | None = field(default=None, repr=False)
+
+    @property
+    def filename(self) -> str:
+        return self.path.name
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            try:
+                self._text = self.path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"cannot read {self.path}: {exc}", "check the file") from None
+        return self._text
+
+    @cached_property
+    def parsed(self) -> list[Statement]:
+        """The statements with their offsets in the file."""
+        return split_sql(self.text, source=self.filename)
+
+    @property
+    def statements(self) -> list[str]:
+        """The statements as stored in ``schema_migrations.statements``."""
+        return [statement.text for statement in self.parsed]
+
+    @property
+    def has_standalone(self) -> bool:
+        return any(statement.kind == "standalone" for statement in self.parsed)
+
+
+def load_migrations(directory: Path) -> list[MigrationFile]:
+    """The migration files in ``directory``, ordered by file name. Files not
+    matching ``<digits>_<name>.sql`` are ignored, as the Supabase CLI does."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    files: list[MigrationFile] = []
+    seen: dict[str, Path] = {}
+    for path in sorted(directory.iterdir(), key=lambda p: p.name):
+        match = FILE_PATTERN.match(path.name)
+        if not match or not path.is_file():
+            continue
+        version, name = match.group(1), match.group(2)
+        if version in seen:
+            raise ConfigError(
+                f"two migration files share version {version}: {seen[version].name} and {path.name}",
+                "rename one of them to a new version",
+            )
+        seen[version] = path
+        files.append(MigrationFile(version, name, path))
+    return files
+
+
+def new_migration(directory: Path, name: str, *, now: datetime | None = None, body: str = "") -> Path:
+    """Write ``<UTC YYYYMMDDHHMMSS>_<name>.sql`` and return its path."""
+    if not NAME_PATTERN.match(name):
+        raise UsageError(
+            f"invalid migration name '{name}'", "use lower-case letters, digits and underscores, e.g. add_orders"
+        )
+    version = (now or datetime.now(UTC)).strftime(VERSION_FORMAT)
+    existing = {migration.version: migration for migration in load_migrations(directory)}
+    if version in existing:
+        raise UsageError(
+            f"migration version {version} already exists ({existing[version].filename})",
+            "wait a second and run it again, or pick another name",
+        )
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{version}_{name}.sql"
+    path.write_text(body)
+    return path

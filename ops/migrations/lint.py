@@ -1,0 +1,597 @@
+"""``db.lint``: squawk plus our own Supabase security rules, per migration file.
+
+squawk sees each file the way the runner executes it: the transactional
+statements as one transaction (``--assume-in-transaction``), the statements
+that must run alone (``CREATE INDEX CONCURRENTLY``...) without one. Both runs
+get a copy of the file with the other statements blanked out, so reported
+lines are the file's own.
+
+Our rules need the schema as a whole (RLS may be enabled two files later), so
+every migration is read in order to build a small model of tables, policies
+and views; findings are reported only for the files being linted.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ops.errors import BinaryNotFound, ConfigError, ExternalError, OpsError, UsageError
+
+if TYPE_CHECKING:
+    from ops.config import Config
+    from ops.migrations.split import Statement
+
+SEVERITIES = ("error", "warning", "off")
+DEFAULTS: dict[str, Any] = {
+    # Schemas the Data API exposes: tables there need RLS.
+    "exposed_schemas": ["public"],
+    # Exit 1 on warnings too (errors always fail).
+    "fail_on_warnings": False,
+    # squawk rules that do not apply here: the runner sets lock_timeout per
+    # migration, and migrations run once inside a transaction.
+    "squawk_exclude": ["require-lock-timeout", "require-statement-timeout", "prefer-robust-stmts"],
+    # squawk rules that are errors: they lock or break a live table.
+    "squawk_errors": [
+        "adding-required-field",
+        "adding-not-nullable-field",
+        "ban-concurrent-index-creation-in-transaction",
+        "ban-drop-database",
+        "changing-column-type",
+        "constraint-missing-not-valid",
+        "disallowed-unique-constraint",
+    ],
+    # Per-rule override: {"rule-name" = "error" | "warning" | "off"}.
+    "severity": {},
+    "pg_version": "15",
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    severity: str
+    fix: str
+
+
+RLS_DISABLED = Rule(
+    "rls-disabled-in-exposed-schema",
+    "error",
+    "alter table {table} enable row level security; then add policies",
+)
+RLS_NO_POLICY = Rule(
+    "rls-enabled-no-policy",
+    "warning",
+    "create policy ... on {table} for the roles that need access (or comment why none may)",
+)
+VIEW_NOT_INVOKER = Rule(
+    "view-bypasses-rls",
+    "error",
+    "create view {view} with (security_invoker = true) as ...",
+)
+DEFINER_SEARCH_PATH = Rule(
+    "security-definer-search-path",
+    "error",
+    "add: set search_path = '' (and schema-qualify the names in the body)",
+)
+ANON_WRITE_TRUE = Rule(
+    "anon-write-policy-true",
+    "error",
+    "restrict the policy to authenticated and check ownership, e.g. with check (user_id = (select auth.uid()))",
+)
+OUR_RULES = (RLS_DISABLED, RLS_NO_POLICY, VIEW_NOT_INVOKER, DEFINER_SEARCH_PATH, ANON_WRITE_TRUE)
+
+
+@dataclass
+class Finding:
+    file: str
+    line: int
+    rule: str
+    severity: str
+    message: str
+    fix: str
+    source: str = "ops"
+
+    def render(self) -> str:
+        return f"{self.file}:{self.line}: {self.severity} [{self.rule}] {self.message} (fix: {self.fix})"
+
+
+@dataclass
+class LintReport:
+    files: list[str]
+    findings: list[Finding] = field(default_factory=list)
+    fail_on_warnings: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for f in self.findings if f.severity == "error")
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for f in self.findings if f.severity == "warning")
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.errors or (self.fail_on_warnings and self.warnings))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "files": self.files,
+            "errors": self.errors,
+            "warnings": self.warnings,
+            "failed": self.failed,
+            "notes": self.notes,
+            "findings": [asdict(f) for f in self.findings],
+        }
+
+
+# -- entry points -----------------------------------------------------------------
+
+
+def lint(cfg: Config, files: Iterable[str | Path] = (), *, include_all: bool = False) -> LintReport:
+    """Lint ``files``; none given: every migration with ``include_all``, else
+    the pending migrations plus the migration files changed in git."""
+    settings = lint_settings(cfg)
+    notes: list[str] = []
+    if files:
+        targets = [cfg.path(f) for f in files]
+    elif include_all:
+        targets = [m.path for m in _migrations(cfg)]
+    else:
+        targets, notes = default_targets(cfg)
+    missing = [str(t) for t in targets if not t.is_file()]
+    if missing:
+        raise UsageError(f"no such file: {missing[0]}", "pass existing .sql files")
+    report = lint_paths(targets, context=[m.path for m in _migrations(cfg)], settings=settings, root=cfg.root)
+    report.notes = notes + report.notes
+    return report
+
+
+def lint_paths(
+    targets: Iterable[Path],
+    *,
+    context: Iterable[Path] = (),
+    settings: dict[str, Any] | None = None,
+    root: Path | None = None,
+) -> LintReport:
+    """Lint ``targets``; ``context`` is every migration, in order, which our
+    rules read to know the schema the targets run against."""
+    settings = {**DEFAULTS, **(settings or {})}
+    targets = [Path(t).resolve() for t in targets]
+    context = [Path(c).resolve() for c in context]
+    shown = {t: _display(t, root) for t in targets}
+    parsed = {path: _split(path, shown.get(path, path.name)) for path in dict.fromkeys([*context, *targets])}
+    findings: list[Finding] = []
+    for path in targets:
+        findings += run_squawk(path, parsed[path], shown[path], settings)
+    order = list(dict.fromkeys([*context, *sorted(set(targets) - set(context))]))
+    findings += SchemaModel(settings["exposed_schemas"]).check(
+        [(path, parsed[path]) for path in order], {path: shown[path] for path in targets}
+    )
+    findings = _apply_severity(findings, settings)
+    findings.sort(key=lambda f: (f.file, f.line, f.rule))
+    return LintReport(
+        files=[shown[t] for t in targets], findings=findings, fail_on_warnings=bool(settings["fail_on_warnings"])
+    )
+
+
+def lint_settings(cfg: Config) -> dict[str, Any]:
+    settings = cfg.section("lint", DEFAULTS)
+    for rule, level in dict(settings.get("severity") or {}).items():
+        if level not in SEVERITIES:
+            raise ConfigError(
+                f"[tool.ops.lint] severity for '{rule}' is '{level}'", f"use one of: {', '.join(SEVERITIES)}"
+            )
+    return settings
+
+
+def default_targets(cfg: Config) -> tuple[list[Path], list[str]]:
+    """Pending migrations (not yet applied to the local database) plus the
+    migration files git reports as changed or new."""
+    notes: list[str] = []
+    migrations = _migrations(cfg)
+    targets: list[Path] = []
+    applied = _applied_versions(cfg)
+    if applied is None:
+        notes.append("local database not reachable: linting the migration files changed in git")
+    else:
+        targets += [m.path for m in migrations if m.version not in applied]
+    targets += _changed_in_git(cfg.root, cfg.migrations_dir)
+    return sorted(set(targets)), notes
+
+
+def _migrations(cfg: Config) -> list[Any]:
+    from ops.migrations.files import load_migrations
+
+    return load_migrations(cfg.migrations_dir)
+
+
+def _applied_versions(cfg: Config) -> set[str] | None:
+    try:
+        import psycopg
+
+        from ops.targets import db_url
+
+        url = db_url(cfg, "local")
+        with psycopg.connect(url, connect_timeout=5) as conn:
+            exists = conn.execute("select to_regclass('supabase_migrations.schema_migrations')").fetchone()
+            if not exists or exists[0] is None:
+                return set()
+            return {row[0] for row in conn.execute("select version from supabase_migrations.schema_migrations")}
+    except (OpsError, ImportError, OSError):
+        return None
+    except Exception as exc:  # psycopg.Error without importing psycopg at module level
+        if type(exc).__module__.startswith("psycopg"):
+            return None
+        raise
+
+
+def _changed_in_git(root: Path, directory: Path) -> list[Path]:
+    git = shutil.which("git")
+    if git is None or not directory.is_dir():
+        return []
+    result = subprocess.run(
+        [git, "status", "--porcelain", "--untracked-files=all", "--", str(directory)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        return []
+    toplevel = subprocess.run([git, "rev-parse", "--show-toplevel"], cwd=root, capture_output=True, text=True)
+    base = Path(toplevel.stdout.strip()) if toplevel.returncode == 0 else root
+    paths: list[Path] = []
+    for line in result.stdout.splitlines():
+        status, name = line[:2], line[3:].split(" -> ")[-1].strip('"')
+        path = base / name
+        if "D" not in status and path.suffix == ".sql" and path.is_file():
+            paths.append(path.resolve())
+    return paths
+
+
+def _display(path: Path, root: Path | None) -> str:
+    if root is not None:
+        try:
+            return str(path.relative_to(Path(root).resolve()))
+        except ValueError:
+            pass
+    return str(path)
+
+
+def _split(path: Path, shown: str) -> list[Statement]:
+    from ops.migrations.split import split_sql
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {shown}: {exc}", "check the file") from None
+    return split_sql(text, source=shown)
+
+
+def _apply_severity(findings: list[Finding], settings: dict[str, Any]) -> list[Finding]:
+    overrides = dict(settings.get("severity") or {})
+    kept: list[Finding] = []
+    for finding in findings:
+        level = overrides.get(finding.rule, finding.severity)
+        if level != "off":
+            finding.severity = level
+            kept.append(finding)
+    return kept
+
+
+# -- squawk ------------------------------------------------------------------------
+
+
+def run_squawk(path: Path, statements: list[Statement], shown: str, settings: dict[str, Any]) -> list[Finding]:
+    """squawk on the file as the runner runs it: transactional statements in
+    one transaction, the others alone."""
+    text = path.read_text(encoding="utf-8")
+    standalone = [s for s in statements if s.kind == "standalone"]
+    runs = [(_keep_only(text, [s for s in statements if s.kind == "transactional"]), True)]
+    if standalone:
+        runs.append((_keep_only(text, standalone), False))
+    findings: list[Finding] = []
+    for sql, in_transaction in runs:
+        if sql.strip():
+            findings += _squawk(sql, shown, in_transaction, settings)
+    return findings
+
+
+def _keep_only(text: str, statements: list[Statement]) -> str:
+    """``text`` with everything but ``statements`` blanked (newlines kept)."""
+    blank = "".join("\n" if ch == "\n" else " " for ch in text)
+    out = list(blank)
+    for statement in statements:
+        end = statement.offset + len(statement.text)
+        # The split statement stops before its semicolon; keep it.
+        after = end
+        while after < len(text) and text[after].isspace():
+            after += 1
+        if after < len(text) and text[after] == ";":
+            end = after + 1
+        out[statement.offset : end] = text[statement.offset : end]
+    return "".join(out)
+
+
+def _squawk(sql: str, shown: str, in_transaction: bool, settings: dict[str, Any]) -> list[Finding]:
+    binary = shutil.which("squawk")
+    if binary is None:
+        raise BinaryNotFound("squawk is not installed", "pip install squawk-cli (the lint extra)")
+    args = [binary, "--reporter", "json", "--stdin-filepath", shown, "--pg-version", str(settings["pg_version"])]
+    if in_transaction:
+        args.append("--assume-in-transaction")
+    excluded = list(settings.get("squawk_exclude") or [])
+    if excluded:
+        args.append("--exclude=" + ",".join(excluded))
+    result = subprocess.run(args, input=sql, capture_output=True, text=True)
+    try:
+        reported = json.loads(result.stdout or "[]")
+    except json.JSONDecodeError:
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        raise ExternalError(
+            f"squawk failed on {shown}: {detail[-1] if detail else result.returncode}", "run squawk on the file"
+        ) from None
+    errors = set(settings.get("squawk_errors") or [])
+    return [
+        Finding(
+            file=shown,
+            line=int(item.get("line", 0)) + 1,  # squawk counts lines from 0
+            rule=item.get("rule_name", "squawk"),
+            severity="error" if item.get("rule_name") in errors or item.get("level") == "Error" else "warning",
+            message=item.get("message", "").strip(),
+            fix=(item.get("help") or "see https://squawkhq.com/docs/rules").strip(),
+            source="squawk",
+        )
+        for item in reported
+    ]
+
+
+# -- our rules -------------------------------------------------------------------
+
+
+@dataclass
+class _Table:
+    where: tuple[Path, int] | None = None
+    rls: bool = False
+    rls_where: tuple[Path, int] | None = None
+    policies: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _View:
+    where: tuple[Path, int]
+    invoker: bool
+    reads: set[tuple[str, str]]
+
+
+class SchemaModel:
+    """Tables, RLS, policies and views as the migrations leave them."""
+
+    def __init__(self, exposed_schemas: Iterable[str]) -> None:
+        self.exposed = set(exposed_schemas)
+        self.tables: dict[tuple[str, str], _Table] = {}
+        self.views: dict[tuple[str, str], _View] = {}
+        self.findings: list[Finding] = []
+        self._shown: dict[Path, str] = {}
+
+    def check(self, files: list[tuple[Path, list[Statement]]], targets: dict[Path, str]) -> list[Finding]:
+        from pglast import parse_sql
+        from pglast.parser import ParseError
+
+        self._shown = targets
+        for path, statements in files:
+            for statement in statements:
+                try:
+                    nodes = parse_sql(statement.text)
+                except ParseError:
+                    continue
+                for raw in nodes:
+                    self._visit(raw.stmt, (path, statement.line))
+        self._final_checks()
+        return self.findings
+
+    # -- per statement ---------------------------------------------------------------
+    def _visit(self, node: Any, where: tuple[Path, int]) -> None:
+        kind = type(node).__name__
+        handler = getattr(self, f"_on_{kind}", None)
+        if handler is not None:
+            handler(node, where)
+
+    def _on_CreateStmt(self, node: Any, where: tuple[Path, int]) -> None:
+        key = _relation(node.relation)
+        if node.relation.relpersistence == "t":
+            return
+        if key not in self.tables or not node.if_not_exists:
+            self.tables[key] = _Table(where=where)
+
+    def _on_CreateTableAsStmt(self, node: Any, where: tuple[Path, int]) -> None:
+        key = _relation(node.into.rel)
+        if type(node.objtype).__name__ == "ObjectType" and node.objtype.name == "OBJECT_TABLE":
+            self.tables[key] = _Table(where=where)
+
+    def _on_DropStmt(self, node: Any, where: tuple[Path, int]) -> None:
+        kind = node.removeType.name
+        for obj in node.objects or ():
+            names = tuple(part.sval for part in obj) if isinstance(obj, tuple) else ()
+            if kind == "OBJECT_TABLE" and names:
+                self.tables.pop(_qualified(names), None)
+            elif kind == "OBJECT_VIEW" and names:
+                self.views.pop(_qualified(names), None)
+            elif kind == "OBJECT_POLICY" and len(names) >= 2:
+                table = self.tables.get(_qualified(names[:-1]))
+                if table is not None:
+                    table.policies.discard(names[-1])
+
+    def _on_AlterTableStmt(self, node: Any, where: tuple[Path, int]) -> None:
+        key = _relation(node.relation)
+        for cmd in node.cmds or ():
+            subtype = cmd.subtype.name
+            if subtype in {"AT_EnableRowSecurity", "AT_DisableRowSecurity"}:
+                table = self.tables.setdefault(key, _Table())
+                table.rls = subtype == "AT_EnableRowSecurity"
+                table.rls_where = where
+            elif subtype in {"AT_SetRelOptions", "AT_ResetRelOptions"} and key in self.views:
+                for option in cmd.def_ or ():
+                    if option.defname == "security_invoker":
+                        invoker = subtype == "AT_SetRelOptions" and _truthy(option.arg)
+                        self.views[key].invoker = invoker
+
+    def _on_CreatePolicyStmt(self, node: Any, where: tuple[Path, int]) -> None:
+        key = _relation(node.table)
+        self.tables.setdefault(key, _Table()).policies.add(node.policy_name)
+        roles = {_role(role) for role in node.roles or ()} or {"public"}
+        writes = node.cmd_name in {"all", "insert", "update", "delete"}
+        if writes and roles & {"anon", "public"} and (_is_true(node.qual) or _is_true(node.with_check)):
+            self._report(
+                ANON_WRITE_TRUE,
+                where,
+                f'policy "{node.policy_name}" on {_name(key)} lets {"/".join(sorted(roles & {"anon", "public"}))}'
+                f" {node.cmd_name if node.cmd_name != 'all' else 'write'} any row (true)",
+            )
+
+    def _on_ViewStmt(self, node: Any, where: tuple[Path, int]) -> None:
+        key = _relation(node.view)
+        invoker = any(o.defname == "security_invoker" and _truthy(o.arg) for o in node.options or ())
+        self.views[key] = _View(where=where, invoker=invoker, reads=_read_relations(node.query))
+
+    def _on_CreateFunctionStmt(self, node: Any, where: tuple[Path, int]) -> None:
+        options = {o.defname: o.arg for o in node.options or ()}
+        definer = "security" in options and _truthy(options["security"])
+        fixed_path = any(
+            o.defname == "set" and getattr(o.arg, "name", None) == "search_path" for o in node.options or ()
+        )
+        if definer and not fixed_path:
+            name = ".".join(part.sval for part in node.funcname)
+            self._report(
+                DEFINER_SEARCH_PATH,
+                where,
+                f"security definer function {name} runs with the caller's search_path",
+            )
+
+    # -- after all files --------------------------------------------------------------
+    def _final_checks(self) -> None:
+        for key, table in self.tables.items():
+            # Reported where RLS was last turned off, else where the table was created.
+            off_where = table.rls_where or table.where
+            if key[0] in self.exposed and not table.rls and off_where is not None:
+                self._report(
+                    RLS_DISABLED,
+                    off_where,
+                    f"table {_name(key)} is exposed in schema {key[0]} without row level security",
+                    table=_name(key),
+                )
+            if table.rls and not table.policies and table.rls_where is not None:
+                self._report(
+                    RLS_NO_POLICY,
+                    table.rls_where,
+                    f"{_name(key)} has row level security but no policy: every API request sees no rows",
+                    table=_name(key),
+                )
+        for key, view in self.views.items():
+            protected = sorted(_name(t) for t in view.reads if t in self.tables and self.tables[t].rls)
+            if key[0] in self.exposed and not view.invoker and protected:
+                self._report(
+                    VIEW_NOT_INVOKER,
+                    view.where,
+                    f"view {_name(key)} reads {', '.join(protected)} with its owner's rights, bypassing RLS",
+                    view=_name(key),
+                )
+
+    def _report(self, rule: Rule, where: tuple[Path, int], message: str, **fields: str) -> None:
+        path, line = where
+        if path not in self._shown:
+            return
+        self.findings.append(
+            Finding(self._shown[path], line, rule.name, rule.severity, message, rule.fix.format(**fields))
+        )
+
+
+def _qualified(names: tuple[str, ...]) -> tuple[str, str]:
+    return (names[-2], names[-1]) if len(names) >= 2 else ("public", names[-1])
+
+
+def _relation(range_var: Any) -> tuple[str, str]:
+    return (range_var.schemaname or "public", range_var.relname)
+
+
+def _name(key: tuple[str, str]) -> str:
+    return f"{key[0]}.{key[1]}"
+
+
+def _role(role: Any) -> str:
+    kind = role.roletype.name
+    if kind == "ROLESPEC_PUBLIC":
+        return "public"
+    return role.rolename or kind.removeprefix("ROLESPEC_").lower()
+
+
+def _is_true(expr: Any) -> bool:
+    """``true`` or ``'true'::boolean``."""
+    if expr is None:
+        return False
+    if type(expr).__name__ == "TypeCast":
+        expr = expr.arg
+    if type(expr).__name__ != "A_Const" or expr.isnull:
+        return False
+    value = expr.val
+    if type(value).__name__ == "Boolean":
+        return bool(value.boolval)
+    return type(value).__name__ == "String" and value.sval.lower() in {"true", "t", "on", "yes"}
+
+
+def _truthy(arg: Any) -> bool:
+    """A DefElem argument: a bare option (None) counts as true."""
+    if arg is None:
+        return True
+    kind = type(arg).__name__
+    if kind == "Boolean":
+        return bool(arg.boolval)
+    if kind == "Integer":
+        return bool(arg.ival)
+    if kind == "String":
+        return arg.sval.lower() in {"true", "on", "1", "yes", "t"}
+    return False
+
+
+def _read_relations(query: Any) -> set[tuple[str, str]]:
+    """Every relation a query reads (RangeVar nodes anywhere in it)."""
+    from pglast.visitors import Visitor
+
+    found: set[tuple[str, str]] = set()
+
+    class _Reads(Visitor):  # type: ignore[misc]
+        def visit_RangeVar(self, ancestors: Any, node: Any) -> None:
+            found.add(_relation(node))
+
+    _Reads()(query)
+    return found
+
+
+# -- rendering -------------------------------------------------------------------
+
+
+def render(out: Any, report: LintReport) -> None:
+    """One line per finding, a summary, the JSON document; raise
+    ``CheckFailed`` when the findings fail the lint."""
+    from ops.errors import CheckFailed
+
+    for note in report.notes:
+        out.line(f"note: {note}")
+    if not report.files:
+        out.line("No migrations to lint")
+    for finding in report.findings:
+        out.line(finding.render())
+    if report.files:
+        out.line(f"{len(report.files)} file(s) linted: {report.errors} error(s), {report.warnings} warning(s)")
+    out.result(report.to_dict())
+    if report.failed:
+        raise CheckFailed(
+            f"db.lint found {report.errors} error(s) and {report.warnings} warning(s)",
+            "fix the findings above, or set a rule's severity in [tool.ops.lint]",
+        )

@@ -1,0 +1,229 @@
+"""Applying pending migrations: one connection, one lock, one transaction per file.
+
+Each file runs in a transaction together with its history row, so a run
+stops at a file boundary whatever happens. Statements PostgreSQL refuses in
+a transaction (``CREATE INDEX CONCURRENTLY``...) run on their own, and the
+file's history row is written after its last statement.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ops.config import Config
+from ops.console import mask_url
+from ops.errors import ExternalError
+from ops.guards import refuse_transaction_pooler
+from ops.migrations import history
+from ops.migrations.connection import connect
+from ops.migrations.execute import LOCK_NOT_AVAILABLE, StatementFailed, run_statements
+from ops.migrations.files import MigrationFile, load_migrations
+from ops.migrations.lock import migration_lock
+from ops.migrations.plan import Plan, check_plan, make_plan
+from ops.migrations.settings import RunnerSettings, runner_settings
+from ops.migrations.split import Statement, invalid_index_target
+
+if TYPE_CHECKING:
+    from ops.console import Output
+
+PARTIAL_HINT = (
+    "fix the statement and run it again; statements of this file that ran outside a transaction stay applied,"
+    " so keep them idempotent (IF NOT EXISTS)"
+)
+
+
+@dataclass
+class AppliedFile:
+    version: str
+    name: str
+    statements: int
+    seconds: float
+
+
+@dataclass
+class MigrateReport:
+    target: str
+    dry_run: bool
+    applied: list[AppliedFile] = field(default_factory=list)
+    pending: list[MigrationFile] = field(default_factory=list)
+    waited_for_lock_seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "dry_run": self.dry_run,
+            "applied": [vars(item) for item in self.applied],
+            "pending": [
+                {"version": f.version, "name": f.name, "statements": len(f.statements), "file": f.filename}
+                for f in self.pending
+            ],
+            "waited_for_lock_seconds": round(self.waited_for_lock_seconds, 3),
+        }
+
+
+def migrate(
+    cfg: Config,
+    db_url: str,
+    *,
+    dry_run: bool = False,
+    include_all: bool = False,
+    out: Output | None = None,
+    settings: RunnerSettings | None = None,
+) -> MigrateReport:
+    """Apply the pending ``supabase/migrations`` files to ``db_url``."""
+    refuse_transaction_pooler(db_url)
+    settings = settings or runner_settings(cfg)
+    local = load_migrations(cfg.migrations_dir)
+    for file in local:
+        file.parsed  # noqa: B018  (a syntax error anywhere stops the run before it touches the database)
+    report = MigrateReport(target=mask_url(db_url), dry_run=dry_run)
+    conn = connect(db_url)
+    try:
+        if dry_run:
+            plan = make_plan(local, history.read_applied(conn))
+            check_plan(plan, include_all)
+            report.pending = plan.pending
+            return report
+        with _progress(out) as progress:
+            task = progress.add_task("taking the migration lock", total=None) if progress else None
+
+            def waiting(seconds: float) -> None:
+                if progress is not None and task is not None:
+                    progress.update(task, description=f"waiting for another runner's migration lock ({seconds:.0f}s)")
+
+            with migration_lock(conn, timeout=settings.lock_wait_seconds, on_wait=waiting) as waited:
+                report.waited_for_lock_seconds = waited
+                history.ensure_history_tables(conn)
+                plan = make_plan(local, history.read_applied(conn))
+                check_plan(plan, include_all)
+                report.pending = plan.pending
+                _apply_all(conn, plan, settings, report, out, progress, task)
+    finally:
+        conn.close()
+    return report
+
+
+def _apply_all(
+    conn: Any, plan: Plan, settings: RunnerSettings, report: MigrateReport, out: Output | None, progress: Any, task: Any
+) -> None:
+    import psycopg
+
+    if progress is not None:
+        progress.update(task, description="applying migrations", total=len(plan.pending), completed=0)
+    conn.execute(f"set lock_timeout = '{_quote(settings.lock_timeout)}'".encode())
+    cursor = conn.cursor()
+    try:
+        for file in plan.pending:
+            started = time.perf_counter()
+            try:
+                if file.has_standalone:
+                    _apply_with_standalone(conn, cursor, file)
+                else:
+                    _apply_in_transaction(conn, cursor, file, settings, out)
+            except StatementFailed as failure:
+                if out is not None:
+                    out.line(failure.excerpt)
+                raise
+            except psycopg.Error as exc:  # the history row itself, or the connection
+                raise ExternalError(
+                    f"{file.filename}: recording it failed: {str(exc).strip().splitlines()[0]}",
+                    "check the database and run it again; this file was rolled back",
+                ) from None
+            report.applied.append(
+                AppliedFile(file.version, file.name, len(file.statements), round(time.perf_counter() - started, 4))
+            )
+            if progress is not None:
+                progress.advance(task)
+    finally:
+        cursor.close()
+        if not conn.closed:
+            conn.execute("reset lock_timeout")
+
+
+def _numbered(statements: list[Statement]) -> list[tuple[int, Statement]]:
+    return [(n, s) for n, s in enumerate(statements, start=1) if s.kind != "transaction_control"]
+
+
+def _apply_in_transaction(
+    conn: Any, cursor: Any, file: MigrationFile, settings: RunnerSettings, out: Output | None
+) -> None:
+    statements = _numbered(file.parsed)
+    for attempt in range(settings.lock_retries + 1):
+        try:
+            with conn.transaction():
+                run_statements(cursor, statements, file.path, file.text)
+                history.record(cursor, file.version, file.name, file.statements)
+            return
+        except StatementFailed as failure:
+            if failure.sqlstate != LOCK_NOT_AVAILABLE or attempt == settings.lock_retries:
+                raise
+            delay = settings.retry_backoff_seconds * 2**attempt
+            if out is not None:
+                out.warn(f"{file.filename}: lock_timeout hit on line {failure.line}; retrying in {delay:.1f}s")
+            time.sleep(delay)
+
+
+def _apply_with_standalone(conn: Any, cursor: Any, file: MigrationFile) -> None:
+    """Runs of transactional statements in transactions, standalone ones alone;
+    the history row commits with the last run (or alone)."""
+    _drop_invalid_indexes(conn, file)
+    groups: list[tuple[bool, list[tuple[int, Statement]]]] = []
+    for number, statement in _numbered(file.parsed):
+        standalone = statement.kind == "standalone"
+        if groups and not standalone and not groups[-1][0]:
+            groups[-1][1].append((number, statement))
+        else:
+            groups.append((standalone, [(number, statement)]))
+    last_is_transactional = bool(groups) and not groups[-1][0]
+    for index, (standalone, members) in enumerate(groups):
+        if standalone:
+            run_statements(cursor, members, file.path, file.text, hint=PARTIAL_HINT)
+            continue
+        with conn.transaction():
+            run_statements(cursor, members, file.path, file.text, hint=PARTIAL_HINT)
+            if index == len(groups) - 1:
+                history.record(cursor, file.version, file.name, file.statements)
+    if not last_is_transactional:
+        with conn.transaction():
+            history.record(cursor, file.version, file.name, file.statements)
+
+
+def _drop_invalid_indexes(conn: Any, file: MigrationFile) -> None:
+    """A failed or killed ``CREATE INDEX CONCURRENTLY`` leaves an invalid index
+    behind, and a rerun would fail on its name: drop it first."""
+    for statement in file.parsed:
+        target = invalid_index_target(statement) if statement.kind == "standalone" else None
+        if target is None:
+            continue
+        index_name, table = target
+        row = conn.execute(
+            "select i.indexrelid::regclass::text from pg_index i join pg_class c on c.oid = i.indexrelid"
+            " where not i.indisvalid and c.relname = %s and i.indrelid = to_regclass(%s)",
+            (index_name, table),
+        ).fetchone()
+        if row:
+            try:
+                conn.execute(f"drop index concurrently if exists {row[0]}".encode())
+            except Exception as exc:
+                raise ExternalError(
+                    f"{file.filename}: cannot drop the invalid index {row[0]} left by an earlier run: {exc}",
+                    f"drop it by hand: DROP INDEX CONCURRENTLY {row[0]}",
+                ) from None
+
+
+def _quote(value: str) -> str:
+    return value.replace("'", "''")
+
+
+class _NoProgress:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _progress(out: Output | None) -> Any:
+    return out.progress() if out is not None else _NoProgress()

@@ -1,0 +1,148 @@
+"""Seeding: ``[db.seed] sql_paths`` from supabase/config.toml, tracked by hash.
+
+Paths are relative to ``supabase/`` and may be globs; a pattern matching
+nothing is a warning. Each file is recorded in ``supabase_migrations.seed_files``
+with the sha256 of its bytes, under its path relative to the project root
+(``supabase/seed.sql``, as the Supabase CLI writes it). New and changed
+files are applied (the Supabase CLI only re-records changed ones); ``force``
+applies them all. Each file runs in one transaction with its hash row.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ops.config import Config
+from ops.console import mask_url
+from ops.errors import ConfigError
+from ops.guards import refuse_production, refuse_transaction_pooler
+from ops.migrations import history
+from ops.migrations.connection import connect
+from ops.migrations.execute import StatementFailed, run_statements
+from ops.migrations.lock import migration_lock
+from ops.migrations.settings import runner_settings
+from ops.migrations.split import split_sql
+
+if TYPE_CHECKING:
+    from ops.console import Output
+
+DEFAULT_SQL_PATHS = ["./seed.sql"]
+
+
+@dataclass
+class SeedFileResult:
+    path: str
+    hash: str
+    status: str  # "applied" (new), "reapplied" (changed or forced), "unchanged"
+
+
+@dataclass
+class SeedReport:
+    target: str
+    enabled: bool = True
+    files: list[SeedFileResult] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "enabled": self.enabled,
+            "files": [vars(item) for item in self.files],
+            "warnings": self.warnings,
+        }
+
+
+def seed_settings(cfg: Config) -> tuple[bool, list[str]]:
+    """``[db.seed] enabled`` and ``sql_paths`` from supabase/config.toml."""
+    config_file = cfg.supabase_dir / "config.toml"
+    if not config_file.is_file():
+        return True, list(DEFAULT_SQL_PATHS)
+    try:
+        data = tomllib.loads(config_file.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{config_file} is not valid TOML: {exc}", "fix the TOML syntax") from None
+    section = data.get("db", {}).get("seed", {})
+    paths = section.get("sql_paths", DEFAULT_SQL_PATHS)
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise ConfigError("[db.seed] sql_paths must be a list of paths", f"fix {config_file}")
+    return bool(section.get("enabled", True)), paths
+
+
+def seed_files(cfg: Config, patterns: list[str], warnings: list[str]) -> list[Path]:
+    """The files the patterns match, in pattern order, each once."""
+    found: dict[Path, None] = {}
+    for pattern in patterns:
+        matches = sorted(glob.glob(str(cfg.supabase_dir / pattern)))
+        files = [Path(m).resolve() for m in matches if Path(m).is_file()]
+        if not files:
+            warnings.append(f"no seed files match pattern: {pattern}")
+        found.update(dict.fromkeys(files))
+    return list(found)
+
+
+def _record_path(cfg: Config, path: Path) -> str:
+    try:
+        return path.relative_to(cfg.root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def seed(
+    cfg: Config, db_url: str, *, force: bool = False, env: str | None = None, out: Output | None = None
+) -> SeedReport:
+    """Apply new and changed seed files to ``db_url`` (never production)."""
+    refuse_production(cfg, env or "", "db.seed", db_url=db_url)
+    refuse_transaction_pooler(db_url)
+    report = SeedReport(target=mask_url(db_url))
+    report.enabled, patterns = seed_settings(cfg)
+    if not report.enabled:
+        return report
+    paths = seed_files(cfg, patterns, report.warnings)
+    if out is not None:
+        for warning in report.warnings:
+            out.warn(warning)
+    settings = runner_settings(cfg)
+    conn = connect(db_url, application_name="ops-seed")
+    try:
+        with migration_lock(conn, timeout=settings.lock_wait_seconds):
+            history.ensure_seed_table(conn)
+            recorded = history.read_seeds(conn)
+            for path in paths:
+                report.files.append(_seed_file(conn, cfg, path, recorded, force, out))
+    finally:
+        conn.close()
+    return report
+
+
+def _seed_file(
+    conn: Any, cfg: Config, path: Path, recorded: dict[str, str], force: bool, out: Output | None
+) -> SeedFileResult:
+    import psycopg
+
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    key = _record_path(cfg, path)
+    previous = recorded.get(key)
+    if previous == digest and not force:
+        return SeedFileResult(key, digest, "unchanged")
+    text = data.decode("utf-8")
+    statements = [(n, s) for n, s in enumerate(split_sql(text, source=key), start=1) if s.kind != "transaction_control"]
+    hint = "fix the statement and run db.seed again; this seed file was rolled back"
+    try:
+        with conn.transaction(), conn.cursor() as cursor:
+            run_statements(cursor, statements, path, text, hint=hint)
+            history.record_seed(cursor, key, digest)
+    except StatementFailed as failure:
+        if out is not None:
+            out.line(failure.excerpt)
+        raise
+    except psycopg.Error as exc:
+        raise StatementFailed(
+            f"{key}: recording the seed failed: {exc}", hint, excerpt="", sqlstate=exc.sqlstate, line=0
+        ) from None
+    return SeedFileResult(key, digest, "applied" if previous is None else "reapplied")

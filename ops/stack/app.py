@@ -1,0 +1,115 @@
+"""The web app as a detached process: the repo's sample app, or the user's own command.
+
+``dev.up`` runs it against the local database; ``backup.drill`` runs a second
+one against a restored database. Either way: ``start()``, ``wait_ready()``,
+``stop()``.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from ops.config import Config
+from ops.errors import ConfigError, ExternalError
+from ops.pg.cluster import port_in_use
+from ops.stack.health import http_ok, wait_until
+from ops.stack.process import is_alive, last_lines, live_pid, spawn, terminate, write_pidfile
+from ops.stack.settings import dev_settings
+
+HOST = "127.0.0.1"
+DEFAULT_COMMAND = "{python} -m uvicorn app.main:app --host {host} --port {port} --no-access-log"
+
+
+def app_argv(command: str | None, port: int) -> list[str]:
+    template = command or DEFAULT_COMMAND
+    try:
+        return shlex.split(template.format(python=shlex.quote(sys.executable), host=HOST, port=port))
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ConfigError(
+            f"[tool.ops.dev] app_command cannot be used: {exc}",
+            "use a shell-style command; placeholders: {port}, {host}, {python}",
+        ) from None
+
+
+class AppProcess:
+    """One app process on ``127.0.0.1:<port>`` with ``DATABASE_URL`` set."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        database_url: str,
+        port: int,
+        log_file: Path,
+        extra_env: dict[str, str] | None = None,
+        pid_file: Path | None = None,
+    ) -> None:
+        settings = dev_settings(cfg)
+        self.cfg = cfg
+        self.database_url = database_url
+        self.port = port
+        self.log_file = Path(log_file)
+        self.pid_file = Path(pid_file) if pid_file else self.log_file.with_suffix(".pid")
+        self.extra_env = dict(extra_env or {})
+        self.argv = app_argv(settings.app_command, port)
+        self.ready_path = settings.app_ready_path
+        self.pid: int | None = live_pid(self.pid_file)
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def environment(self) -> dict[str, str]:
+        env = {**os.environ, **self.extra_env}
+        env.update({"DATABASE_URL": self.database_url, "PORT": str(self.port), "PYTHONUNBUFFERED": "1"})
+        return env
+
+    def running(self) -> bool:
+        return self.pid is not None and is_alive(self.pid)
+
+    def start(self) -> bool:
+        """Start unless already running. Returns True when a process was started."""
+        if self.running():
+            return False
+        if port_in_use(self.port, HOST):
+            raise ExternalError(
+                f"port {self.port} for the app is already in use",
+                f"stop whatever listens on {HOST}:{self.port} or set app_port in [tool.ops.dev] (0 picks a free port)",
+            )
+        proc = spawn(self.argv, cwd=self.cfg.root, env=self.environment(), log_file=self.log_file)
+        self.pid = proc.pid
+        write_pidfile(self.pid_file, proc.pid)
+        return True
+
+    def healthy(self) -> tuple[bool, str]:
+        return http_ok(self.url + self.ready_path)
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        def alive() -> bool:
+            return self.running()
+
+        try:
+            wait_until(self.healthy, timeout=timeout, what="the app", hint=f"see {self.log_file}", alive=alive)
+        except ExternalError as exc:
+            tail = last_lines(self.log_file, 1)
+            if tail:
+                exc.message += f"; last log line: {tail[0][:200]}"
+            raise
+
+    def stop(self, timeout: float = 10.0) -> bool:
+        if not self.running():
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        assert self.pid is not None
+        terminate(self.pid, timeout)
+        self.pid = None
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def wait_stopped(self, timeout: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.running() and time.monotonic() < deadline:
+            time.sleep(0.02)

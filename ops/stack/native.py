@@ -1,0 +1,278 @@
+"""The native provider: Postgres, the app and Caddy as local processes, no Docker.
+
+``up`` is an explicit pipeline of named steps (nox style). Each step is
+idempotent, so running ``up`` again only repairs what is missing: a dead
+process, or a stale pid file after a kill -9.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ops.config import Config
+from ops.console import mask_url
+from ops.errors import ExternalError
+from ops.pg.cluster import Cluster, port_in_use
+from ops.stack import caddy, database
+from ops.stack.app import AppProcess
+from ops.stack.health import db_ok, http_ok, wait_until
+from ops.stack.process import is_alive, live_pid, spawn, stop_pidfile, wait_gone
+from ops.stack.settings import PORT_KEYS, DevSettings, dev_settings
+from ops.stack.state import StackPaths, StackState
+
+HOST = "127.0.0.1"
+
+
+@dataclass
+class Step:
+    name: str
+    description: str
+    run: Callable[[], str]
+
+
+@dataclass
+class NativeStack:
+    cfg: Config
+    settings: DevSettings
+    paths: StackPaths
+    state: StackState
+    ports: dict[str, int]
+    seed: bool = True
+    actions: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, cfg: Config) -> NativeStack:
+        """The stack as remembered; ports are those picked by the last ``up``."""
+        paths = StackPaths.of(cfg)
+        state = StackState.load(paths)
+        return cls(cfg, dev_settings(cfg), paths, state, dict(state.ports))
+
+    # -- the parts ---------------------------------------------------------------------
+    @property
+    def cluster(self) -> Cluster:
+        return database.cluster_for(self.cfg, self.ports.get("db"))
+
+    @property
+    def db_url(self) -> str:
+        return self.cluster.url(database.DB_NAME)
+
+    @property
+    def app_url(self) -> str:
+        return f"http://{HOST}:{self.ports['app']}"
+
+    @property
+    def base_url(self) -> str:
+        return caddy.https_url(self.ports)
+
+    def app_env(self) -> dict[str, str]:
+        env = dict(self.settings.app_env)
+        env.update(
+            {
+                "DATABASE_URL": self.db_url,
+                "ADMIN_TOKEN": self.state.admin_token,
+                "RATE_LIMIT_BYPASS_TOKEN": self.state.bypass_token,
+                "PORT": str(self.ports["app"]),
+                "BASE_URL": self.base_url,
+                "NODE_EXTRA_CA_CERTS": str(self.paths.ca_path),
+            }
+        )
+        return env
+
+    def app(self) -> AppProcess:
+        return AppProcess(
+            self.cfg,
+            self.db_url,
+            self.ports["app"],
+            self.paths.log("app"),
+            extra_env=self.app_env(),
+            pid_file=self.paths.pidfile("app"),
+        )
+
+    def caddy_pid(self) -> int | None:
+        return live_pid(self.paths.pidfile("caddy"))
+
+    def db_pid(self) -> int | None:
+        """The postmaster's pid if it really runs: not a zombie, not a reused pid."""
+        cluster = self.cluster
+        pid = cluster.pid()
+        if pid is None or not is_alive(pid):
+            return None
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return None
+        return pid if str(cluster.data_dir).encode() in cmdline else None
+
+    def app_pid(self) -> int | None:
+        return live_pid(self.paths.pidfile("app"))
+
+    # -- up ----------------------------------------------------------------------------
+    def steps(self) -> list[Step]:
+        return [
+            Step("ports", "checking ports", self.step_ports),
+            # Caddy and the app start in the background and finish starting while
+            # Postgres initialises and the schema applies; "ready" waits for all.
+            Step("caddy", "starting caddy", self.step_caddy),
+            Step("postgres", "starting postgres", self.step_postgres),
+            Step("app", "starting the app", self.step_app),
+            Step("schema", "bootstrap, migrations and seed", self.step_schema),
+            Step("ready", "waiting until healthy", self.step_ready),
+        ]
+
+    def step_ports(self) -> str:
+        """Pick the ports once, then refuse a port someone else holds before starting anything."""
+        for service, configured in self.settings.ports.items():
+            if configured:
+                self.ports[service] = configured
+            elif not self.ports.get(service):
+                from ops.pg.cluster import free_port
+
+                self.ports[service] = free_port(HOST)
+        if self.cluster.initialized and self.cluster.port:
+            # The port lives in the cluster's postgresql.conf from its first start.
+            self.ports["db"] = int(self.cluster.port)
+        ours = {
+            "db": self.db_pid() is not None,
+            "app": self.app_pid() is not None,
+            "caddy": self.caddy_pid() is not None,
+        }
+        owners = {"db": "db", "app": "app", "http": "caddy", "https": "caddy", "admin": "caddy"}
+        for service, port in self.ports.items():
+            if not ours[owners[service]] and port_in_use(port, HOST):
+                raise ExternalError(
+                    f"port {port} ({PORT_KEYS[service]}) is already in use by another process",
+                    f"stop whatever listens on {HOST}:{port} or set {PORT_KEYS[service]} in [tool.ops.dev]"
+                    " (0 picks a free port)",
+                )
+        self.state.ensure_tokens()
+        self.state.provider = "native"
+        self.state.ports = dict(self.ports)
+        self.state.save(self.paths)
+        return "ok"
+
+    def step_postgres(self) -> str:
+        cluster = self.cluster
+        created = cluster.init()
+        if created:
+            self.state.provisioned = False
+            self.state.save(self.paths)
+        if self.db_pid() is None:
+            # After a kill -9 the postmaster may linger as a zombie for a moment,
+            # and pg_ctl would take it for a running server.
+            wait_gone(cluster.pid(), timeout=5.0)
+        started = database.start_cluster(cluster)
+        return "initialised" if created else ("started" if started else "running")
+
+    def step_schema(self) -> str:
+        if self.state.provisioned:
+            return "up to date"
+        database.bootstrap(self.cluster)
+        done = database.apply_schema(self.cfg, self.db_url, seed=self.seed)
+        self.state.provisioned = True
+        self.state.save(self.paths)
+        return ", ".join(done)
+
+    def step_app(self) -> str:
+        return "started" if self.app().start() else "running"
+
+    def step_caddy(self) -> str:
+        caddyfile = caddy.write_caddyfile(self.cfg, self.paths, self.ports)
+        if self.caddy_pid() is not None:
+            return "running"
+        argv = caddy.caddy_argv(caddy.find_caddy(self.cfg), caddyfile)
+        spawn(
+            argv,
+            cwd=self.paths.caddy_dir,
+            env=caddy.caddy_env(self.paths),
+            log_file=self.paths.log("caddy"),
+            pidfile=self.paths.pidfile("caddy"),
+        )
+        return "started"
+
+    def step_ready(self) -> str:
+        timeout = self.settings.ready_timeout
+        url = self.db_url
+        wait_until(lambda: db_ok(url), timeout=timeout, what="postgres", hint=f"see {self.paths.log('db')}")
+        self.app().wait_ready(timeout)
+        wait_until(
+            self.caddy_healthy,
+            timeout=timeout,
+            what="caddy",
+            hint=f"see {self.paths.log('caddy')}",
+            alive=lambda: self.caddy_pid() is not None,
+        )
+        return "healthy"
+
+    def caddy_healthy(self) -> tuple[bool, str]:
+        return http_ok(self.base_url + "/healthz", cafile=self.paths.ca_path)
+
+    def up(self, *, seed: bool, out: Any = None) -> dict[str, str]:
+        self.seed = seed
+        steps = self.steps()
+        with contextlib.ExitStack() as stack:
+            progress = stack.enter_context(out.progress()) if out is not None else None
+            for step in steps:
+                task = progress.add_task(step.description, total=1) if progress is not None else None
+                started = time.monotonic()
+                self.actions[step.name] = step.run()
+                self.timings[step.name] = round(time.monotonic() - started, 3)
+                if progress is not None and task is not None:
+                    progress.update(task, completed=1, description=f"{step.name}: {self.actions[step.name]}")
+        return self.actions
+
+    # -- status and down -----------------------------------------------------------------
+    def service_status(self, check_health: bool = True) -> list[dict[str, Any]]:
+        cluster = self.cluster
+        db_pid = self.db_pid() if cluster.initialized else None
+        db_running = db_pid is not None
+        app = self.app() if self.ports.get("app") else None
+        app_pid = app.pid if app is not None and app.running() else None
+        caddy_pid = self.caddy_pid()
+        rows: list[dict[str, Any]] = [
+            {
+                "service": "db",
+                "state": "running" if db_running else "stopped",
+                "pid": db_pid,
+                "port": self.ports.get("db"),
+                "url": mask_url(self.db_url) if cluster.initialized else None,
+                "health": (db_ok(self.db_url)[0] if check_health else None) if db_running else None,
+            },
+            {
+                "service": "app",
+                "state": "running" if app_pid else "stopped",
+                "pid": app_pid,
+                "port": self.ports.get("app"),
+                "url": self.app_url if self.ports.get("app") else None,
+                "health": (app.healthy()[0] if check_health else None) if app_pid and app else None,
+            },
+            {
+                "service": "caddy",
+                "state": "running" if caddy_pid else "stopped",
+                "pid": caddy_pid,
+                "port": self.ports.get("https"),
+                "url": self.base_url if self.ports.get("https") else None,
+                "health": (self.caddy_healthy()[0] if check_health else None) if caddy_pid else None,
+            },
+        ]
+        for row in rows:
+            if row["health"] is not None:
+                row["health"] = "ok" if row["health"] else "failing"
+        return rows
+
+    def down(self) -> list[str]:
+        """Stop caddy, the app, then postgres; returns the services that were running."""
+        stopped = []
+        if stop_pidfile(self.paths.pidfile("caddy")):
+            stopped.append("caddy")
+        if (self.ports.get("app") and self.app().stop()) or stop_pidfile(self.paths.pidfile("app")):
+            stopped.append("app")
+        cluster = self.cluster
+        if cluster.data_dir.is_dir() and cluster.stop():
+            stopped.append("db")
+        return stopped

@@ -1,0 +1,114 @@
+"""``inv backup.*``: export, list, verify, prune and the restore drill."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ops.tasks._base import ops_task
+
+_JSON = "print one JSON document on stdout"
+
+
+@ops_task(
+    help={
+        "env": "environment to back up: production (default), staging or local",
+        "jobs": "parallel pg_dump jobs (default from [tool.ops.backup], 2)",
+        "json_": _JSON,
+    }
+)
+def export(c: Any, env: str = "production", jobs: int = 0, json_: bool = False) -> None:
+    """Back up a database (pg_dump -Fd -j N from one exported snapshot) with a manifest."""
+    from ops.backup import export as export_backup
+    from ops.backup.render import render_export
+    from ops.config import load
+    from ops.console import Output
+
+    out = Output(json_)
+    manifest = export_backup(load(), env, jobs=jobs or None, out=out)
+    render_export(out, manifest)
+    out.result(manifest)
+
+
+@ops_task(name="list", help={"env": "only this environment's backups", "json_": _JSON})
+def list_(c: Any, env: str | None = None, json_: bool = False) -> None:
+    """List backups with age, size, migration head and verification state."""
+    from ops.backup import list_backups
+    from ops.backup.render import render_list
+    from ops.config import load
+    from ops.console import Output
+
+    out = Output(json_)
+    found = list_backups(load(), env)
+    render_list(out, found)
+    out.result({"backups": found})
+
+
+@ops_task(
+    help={
+        "backup": "the backup id to verify (default: the latest)",
+        "latest": "verify the latest backup (the default)",
+        "env": "environment of the backup (default production)",
+        "json_": _JSON,
+    }
+)
+def verify(
+    c: Any, backup: str | None = None, latest: bool = False, env: str = "production", json_: bool = False
+) -> int:
+    """Recompute checksums and read pg_restore --list; exit 1 names each damaged file."""
+    from ops.backup import verify as verify_backup
+    from ops.backup.render import render_verify
+    from ops.config import load
+    from ops.console import Output
+
+    out = Output(json_)
+    result = verify_backup(load(), None if latest else backup, env)
+    render_verify(out, result)
+    out.result(result)
+    return 0 if result["status"] == "ok" else 1
+
+
+@ops_task(help={"env": "environment whose backups to prune", "apply": "really delete", "json_": _JSON})
+def prune(c: Any, env: str = "production", apply: bool = False, json_: bool = False) -> None:
+    """GFS retention (daily/weekly/monthly/yearly from config); a dry run unless --apply."""
+    from ops.backup import prune as prune_backups
+    from ops.backup.render import render_prune
+    from ops.config import load
+    from ops.console import Output
+
+    out = Output(json_)
+    plan = prune_backups(load(), env, apply=apply)
+    render_prune(out, plan)
+    out.result(plan)
+
+
+@ops_task(
+    name="drill",
+    help={
+        "from_": "environment whose backup to restore (default production)",
+        "to": "environment whose server receives drill_<id> (default staging; never production)",
+        "backup": "the backup id to drill (default: the latest of --from)",
+        "keep": "keep the drill database afterwards",
+        "jobs": "parallel pg_restore jobs (default from [tool.ops.backup], 2)",
+        "json_": _JSON,
+    },
+)
+def drill(
+    c: Any,
+    from_: str | None = None,
+    to: str | None = None,
+    backup: str | None = None,
+    keep: bool = False,
+    jobs: int = 0,
+    json_: bool = False,
+) -> int:
+    """Restore a backup into a fresh database, check it, smoke-test the app; report RTO/RPO."""
+    from ops.backup import drill as run_drill
+    from ops.backup.render import render_drill
+    from ops.config import load
+    from ops.console import Output
+
+    out = Output(json_)
+    report = run_drill(load(), from_env=from_, to_env=to, backup_id=backup, keep=keep, jobs=jobs or None, out=out)
+    render_drill(out, report)
+    out.result(report)
+    return int(report["exit_code"])

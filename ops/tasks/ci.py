@@ -1,0 +1,27 @@
+"""``inv ci``: exactly what .github/workflows/ci.yml runs, in the same order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ops.tasks._base import ops_task
+
+
+@ops_task(
+    help={
+        "fast": "only the static checks (ruff, typecheck, env-example, db-lint): no test suites",
+        "step": "run only this step (what each ci.yml step calls)",
+        "json_": "print one JSON document on stdout (step output goes to stderr)",
+    }
+)
+def ci(c: Any, fast: bool = False, step: str | None = None, json_: bool = False) -> int:
+    """Run the CI pipeline locally: ruff, typecheck, env.example --check, db.lint, unit, integration."""
+    from ops.ci import run_pipeline
+    from ops.config import load
+    from ops.console import Output
+
+    out = Output(json_)
+    report = run_pipeline(load(), fast=fast, only=step, out=out)
+    out.result(report.to_dict())
+    report.raise_for_status()
+    return 0

@@ -1,0 +1,96 @@
+"""``inv db.diff``, ``db.lint`` and ``db.test``: the checks around migrations.
+
+Invoke has no variadic positionals, so file lists come as repeatable options
+or after ``--`` (``inv db.lint -- a.sql b.sql``, which pre-commit uses).
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from ops.tasks._base import ops_task
+
+JSON_HELP = "print one JSON document on stdout"
+
+
+def _paths(c: Any, given: list[str] | None) -> list[str]:
+    return [*(given or []), *shlex.split(getattr(c, "remainder", "") or "")]
+
+
+@ops_task(
+    iterable=["schema"],
+    help={
+        "file": "write the SQL to supabase/migrations/<timestamp>_<FILE>.sql instead of printing it",
+        "from_": "what the schema should start from: migrations (a shadow database, default), local, or a URL",
+        "to": "the schema to reach: local (default), staging, production or a URL",
+        "schema": "diff only this schema (repeatable)",
+        "check": "exit 1 when there is any difference (CI: the database matches the migrations)",
+        "json_": JSON_HELP,
+    },
+)
+def diff(
+    c: Any,
+    file: str | None = None,
+    from_: str = "migrations",
+    to: str = "local",
+    schema: list[str] | None = None,
+    check: bool = False,
+    json_: bool = False,
+) -> None:
+    """SQL that turns the migrations (or --from) into the target schema; self-checked."""
+    from ops.config import load
+    from ops.console import Output
+    from ops.migrations.diff import diff as run_diff
+    from ops.migrations.diff import render
+
+    out = Output(json_)
+    with out.progress() as progress:
+        task = progress.add_task("db.diff", total=None)
+        report = run_diff(
+            load(), source=from_, target=to, schemas=schema or [], name=file,
+            step=lambda text: progress.update(task, description=text),
+        )  # fmt: skip
+    render(out, report, check=check)
+
+
+@ops_task(
+    iterable=["file"],
+    help={
+        "file": "a file to lint (repeatable; or list files after --)",
+        "all_": "lint every migration, not only the pending and changed ones",
+        "json_": JSON_HELP,
+    },
+)
+def lint(c: Any, file: list[str] | None = None, all_: bool = False, json_: bool = False) -> None:
+    """squawk plus RLS/security rules on the pending and changed migrations; exit 1 on errors."""
+    from ops.config import load
+    from ops.console import Output
+    from ops.migrations.lint import lint as run_lint
+    from ops.migrations.lint import render
+
+    out = Output(json_)
+    render(out, run_lint(load(), _paths(c, file), include_all=all_))
+
+
+@ops_task(
+    iterable=["path"],
+    help={
+        "path": "a test file or directory (repeatable; or list them after --; default supabase/tests)",
+        "keep": "keep the test database afterwards (its name is printed)",
+        "json_": JSON_HELP,
+    },
+)
+def test(c: Any, path: list[str] | None = None, keep: bool = False, json_: bool = False) -> None:
+    """pgTAP tests with pg_prove on a fresh database built from the migrations and seeds."""
+    from ops.config import load
+    from ops.console import Output
+    from ops.migrations.pgtap import render, run_tests
+
+    out = Output(json_)
+    with out.progress() as progress:
+        task = progress.add_task("db.test", total=None)
+        report = run_tests(
+            load(), _paths(c, path), keep=keep, step=lambda text: progress.update(task, description=text)
+        )
+    render(out, report)

@@ -1,0 +1,113 @@
+"""``inv dev.*``: the local stack (Postgres, the app, Caddy TLS)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ops.tasks._base import ops_task
+
+
+def _render_services(out: Any, services: list[dict[str, Any]]) -> None:
+    rows = [[s["service"], s["state"], s["pid"] or "-", s["port"] or "-", s["health"] or "-"] for s in services]
+    out.table(["service", "state", "pid", "port", "health"], rows)
+
+
+@ops_task(
+    help={
+        "provider": "auto (docker when an engine answers, else native), native or docker",
+        "seed": "apply supabase/seed.sql on first run (--no-seed skips it)",
+        "json_": "print one JSON document on stdout",
+    }
+)
+def up(c: Any, provider: str = "", seed: bool = True, json_: bool = False) -> None:
+    """Start the local stack (or repair it) and wait until it is healthy."""
+    from ops.config import load
+    from ops.console import Output
+    from ops.stack import up as stack_up
+
+    out = Output(json_)
+    report = stack_up(load(), provider=provider or None, seed=seed, out=out)
+    state = "ready" if report["changed"] else "already running (nothing to do)"
+    out.line(f"dev stack {state} ({report['provider']}, {report['elapsed_s']:.1f}s)")
+    out.line(f"  app (https):  {report['base_url']}")
+    out.line(f"  app (direct): {report['app_url']}")
+    out.line(f"  database:     {report['db_url']}")
+    out.line(f"  CA:           {report['ca_path']}")
+    out.line(f"trust it: {report['trust']['curl']} | {report['trust']['node']} | {report['trust']['system']}")
+    out.result(report)
+
+
+@ops_task(help={"json_": "print one JSON document on stdout"})
+def status(c: Any, json_: bool = False) -> int:
+    """Each service with its state, pid, port and health."""
+    from ops.config import load
+    from ops.console import Output
+    from ops.stack import status as stack_status
+
+    out = Output(json_)
+    report = stack_status(load())
+    _render_services(out, report["services"])
+    out.result(report)
+    return 0
+
+
+@ops_task(help={"purge": "also delete the stack's state: database, logs, Caddy CA"})
+def down(c: Any, purge: bool = False) -> None:
+    """Stop the local stack."""
+    from ops.config import load
+    from ops.console import Output
+    from ops.stack import down as stack_down
+
+    out = Output()
+    report = stack_down(load(), purge=purge)
+    out.line(f"stopped: {', '.join(report['stopped']) or 'nothing was running'}")
+    if report["purged"]:
+        out.line(f"deleted {report['state_dir']}")
+
+
+@ops_task(
+    positional=["service"],
+    help={"service": "db, app or caddy (all when omitted)", "follow": "keep printing new lines", "lines": "how many"},
+)
+def logs(c: Any, service: str = "", follow: bool = False, lines: int = 50) -> None:
+    """Show the stack's logs."""
+    from ops.config import load
+    from ops.console import Output
+    from ops.stack import follow as follow_logs
+    from ops.stack import logs as read_logs
+
+    cfg, out = load(), Output()
+    for name, line in read_logs(cfg, service or None, lines):
+        out.line(f"{name:<5} | {line}")
+    if follow:
+        for name, line in follow_logs(cfg, service or None):
+            out.line(f"{name:<5} | {line}")
+
+
+@ops_task(help={"command": "run this SQL and exit instead of an interactive session"})
+def psql(c: Any, command: str = "") -> int:
+    """Open psql on the local database."""
+    from ops.config import load
+    from ops.stack import psql as run_psql
+
+    return run_psql(load(), command or None)
+
+
+@ops_task(help={"reveal": "print the real secret values (for eval); masked otherwise"})
+def env(c: Any, reveal: bool = False) -> None:
+    """Print export lines for the local stack's variables (DATABASE_URL...)."""
+    import shlex
+    import sys
+
+    from ops.config import load
+    from ops.console import Output
+    from ops.stack import env_exports
+
+    lines = [f"export {name}={shlex.quote(value)}" for name, value in env_exports(load()).items()]
+    if reveal:
+        # Explicitly asked for: written around the masking console, for eval "$(inv dev.env --reveal)".
+        sys.stdout.write("\n".join(lines) + "\n")
+        return
+    out = Output()
+    for line in lines:
+        out.line(line)

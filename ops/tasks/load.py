@@ -1,0 +1,131 @@
+"""``inv load.run`` and ``inv load.k8s``: bounded load tests, never against production."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ops.tasks._base import ops_task
+
+if TYPE_CHECKING:
+    from ops.console import Output
+    from ops.load import LoadReport
+
+
+@ops_task(
+    help={
+        "scenario": "catalog, product, checkout, admin or ratelimit (infra/tests/load/)",
+        "env": "staging (default) or local; production is always refused",
+        "engine": "k6 (default) or artillery",
+        "vus": "virtual users (k6) / arrivals per second (Artillery); capped by max_vus",
+        "duration": "how long, e.g. 30s or 2m; capped by max_duration",
+        "script": "your own k6 .js or Artillery .yml, run with the same target and thresholds",
+        "json_": "print one JSON document on stdout",
+    }
+)
+def run(
+    c: Any,
+    scenario: str = "",
+    env: str = "staging",
+    engine: str = "",
+    vus: int = 0,
+    duration: str = "",
+    script: str = "",
+    json_: bool = False,
+) -> int:
+    """Run a load test against staging or local; exit 1 when a threshold fails."""
+    from ops.config import load
+    from ops.console import Output
+    from ops.load import run as load_run
+
+    out = Output(json_)
+    report = load_run(
+        load(), scenario or None, env=env, engine=engine or None, vus=vus or None,
+        duration=duration or None, script=script or None, out=out,
+    )  # fmt: skip
+    render_report(out, report)
+    return report.exit_code
+
+
+@ops_task(
+    help={
+        "scenario": "the scenario whose k6 script runs in the cluster",
+        "parallelism": "number of k6 runner pods (VUs are split over them)",
+        "env": "whose base URL the runners target: staging (default); production is refused",
+        "vus": "total virtual users; capped by max_vus",
+        "duration": "how long, e.g. 5m; capped by max_duration",
+        "script": "your own k6 .js instead of a scenario",
+        "namespace": "Kubernetes namespace for both resources",
+        "output": "write the manifests to this file instead of stdout",
+        "json_": "print the manifests as one JSON document",
+    }
+)
+def k8s(
+    c: Any,
+    scenario: str = "",
+    parallelism: int = 2,
+    env: str = "staging",
+    vus: int = 0,
+    duration: str = "",
+    script: str = "",
+    namespace: str = "",
+    output: str = "",
+    json_: bool = False,
+) -> None:
+    """Write the k6-operator TestRun (+ script ConfigMap), checked against the CRD schema."""
+    from pathlib import Path
+
+    from ops.config import load
+    from ops.console import Output
+    from ops.load import k8s_manifests
+
+    out = Output(json_)
+    manifests = k8s_manifests(
+        load(), scenario or None, parallelism=parallelism, env=env, vus=vus or None,
+        duration=duration or None, script=script or None, namespace=namespace or None,
+    )  # fmt: skip
+    if json_:
+        out.result({"manifests": manifests.documents})
+    elif output:
+        Path(output).write_text(manifests.to_yaml())
+        out.line(f"wrote {output}: ConfigMap + TestRun, valid for k6-operator v1.6.0; apply with kubectl apply -f {output}")
+    else:
+        print(manifests.to_yaml(), end="")
+
+
+def render_report(out: Output, report: LoadReport) -> None:
+    """One table for either engine, then the verdict."""
+    doc = report.to_dict()
+    ms = "{:.2f} ms".format
+    rows: list[tuple[str, str, str]] = [
+        ("requests", str(doc["requests"]), ""),
+        ("rps", f"{doc['rps']:.2f}", ""),
+        *((name, ms(doc[key]) if doc[key] is not None else "-", "") for name, key in _LATENCIES),
+        ("error rate", f"{doc['error_rate'] * 100:.2f}%", ""),
+        *((f"status {code}", str(count), "") for code, count in doc["status_codes"].items()),
+        *((f"error {name}", str(count), "") for name, count in doc["errors"].items()),
+        *((f"threshold {t['name']}", _actual(t), "pass" if t["passed"] else "FAIL") for t in doc["thresholds"]),
+    ]
+    title = f"load.run {doc['scenario']} · {doc['engine']} · {doc['target']} · {doc['vus']} VUs"
+    out.table(["metric", "value", "result"], rows, title=title)
+    failed = [t["name"] for t in doc["thresholds"] if not t["passed"]]
+    if failed:
+        out.line(f"thresholds failed: {', '.join(failed)}")
+    elif not report.passed:
+        out.line(f"{doc['engine']} reported a failed check (exit {doc['engine_exit_code']}); see {doc['log_file']}")
+    else:
+        out.line(f"all thresholds passed ({doc['requests']} requests)")
+    out.result(doc)
+
+
+_LATENCIES = (("p50", "p50_ms"), ("p95", "p95_ms"), ("p99", "p99_ms"))
+
+
+def _actual(threshold: dict[str, Any]) -> str:
+    value = threshold["actual"]
+    if value is None:
+        return "-"
+    if threshold["key"] == "error_rate":
+        return f"{value * 100:.2f}%"
+    if threshold["key"].endswith("_seen"):
+        return f"{int(value)} seen"
+    return f"{value:.2f} ms"

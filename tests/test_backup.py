@@ -1,0 +1,336 @@
+"""backup.export / list / verify / drill against real PostgreSQL.
+
+Two databases on the test cluster stand in for production and staging; the
+drill creates drill_<id> on "staging"'s server and runs the real sample app
+against it. Every command runs through the real CLI in a temp project.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ops.pg.cluster import Cluster
+from tests.conftest import REPO, CliResult, reachable_tempdir, run_ops
+
+HISTORY_DDL = """
+create schema if not exists supabase_migrations;
+create table if not exists supabase_migrations.schema_migrations (
+  version text primary key, statements text[], name text
+);
+"""
+
+
+@dataclass
+class Environments:
+    cluster: Cluster
+    production: str
+    staging: str
+
+    def url(self, name: str) -> str:
+        return self.cluster.url(name)
+
+
+def apply_app_schema(cluster: Cluster, dbname: str) -> str:
+    """The repo's real migrations and seed, recorded in the Supabase history table."""
+    migrations = sorted((REPO / "supabase" / "migrations").glob("*.sql"))
+    with cluster.connection(dbname) as conn:
+        conn.execute(HISTORY_DDL)
+        for path in migrations:
+            conn.execute(path.read_text())  # type: ignore[arg-type]
+            version, _, name = path.stem.partition("_")
+            conn.execute(
+                "insert into supabase_migrations.schema_migrations (version, name) values (%s, %s)", (version, name)
+            )
+        conn.execute((REPO / "supabase" / "seed.sql").read_text())  # type: ignore[arg-type]
+    return migrations[-1].stem.partition("_")[0]
+
+
+@pytest.fixture(scope="module")
+def environments(pg_cluster: Cluster, template_db: str) -> Iterator[Environments]:
+    suffix = uuid.uuid4().hex[:8]
+    production, staging = f"bk_prod_{suffix}", f"bk_staging_{suffix}"
+    for name in (production, staging):
+        pg_cluster.create_database(name, template=template_db)
+    apply_app_schema(pg_cluster, production)
+    try:
+        yield Environments(pg_cluster, production, staging)
+    finally:
+        for name in (production, staging):
+            pg_cluster.drop_database(name)
+
+
+@dataclass
+class Project:
+    root: Path
+    env: dict[str, str]
+    password: str
+
+    def ops(self, *args: str) -> CliResult:
+        result = run_ops(*args, cwd=self.root, env=self.env)
+        assert self.password not in result.output, "a password reached the output"
+        return result
+
+    def ops_json(self, *args: str) -> tuple[CliResult, dict]:  # type: ignore[type-arg]
+        result = self.ops(*args, "--json")
+        return result, json.loads(result.stdout)
+
+    @property
+    def backups(self) -> Path:
+        return self.root / "backups"
+
+
+@pytest.fixture
+def project(environments: Environments) -> Iterator[Project]:
+    root = reachable_tempdir("ops-backup-project-")
+    (root / "pyproject.toml").write_text('[tool.ops]\nstate_dir = ".ops"\n\n[tool.ops.backup]\nroot = "backups"\n')
+    env = {
+        "SUPABASE_DB_URL": environments.url(environments.production),
+        "SUPABASE_STAGING_DB_URL": environments.url(environments.staging),
+        # The drill runs the repo's sample app from the temp project.
+        "PYTHONPATH": str(REPO),
+    }
+    try:
+        yield Project(root, env, environments.cluster.password)
+    finally:
+        import shutil
+
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def real_counts(environments: Environments) -> dict[str, int]:
+    with environments.cluster.connection(environments.production) as conn:
+        return {
+            table: conn.execute(f"select count(*) from {table}").fetchone()[0]  # type: ignore[index]
+            for table in ("public.products", "public.orders", "public.order_items", "auth.users")
+        }
+
+
+def drill_databases(environments: Environments) -> list[str]:
+    with environments.cluster.connection() as conn:
+        return [r[0] for r in conn.execute("select datname from pg_database where datname like 'drill\\_%'")]
+
+
+def export(project: Project) -> dict:  # type: ignore[type-arg]
+    result, manifest = project.ops_json("backup.export", "--env", "production")
+    assert result.code == 0, result.output
+    return manifest
+
+
+def test_export_verify_drill_end_to_end(project: Project, environments: Environments) -> None:
+    manifest = export(project)
+    backup_dir = Path(manifest["path"])
+    assert backup_dir == project.backups / "production" / manifest["id"]
+    assert manifest["migration_head"] == "20250101000100"
+    counts = real_counts(environments)
+    assert {table: manifest["row_counts"][table] for table in counts} == counts
+    assert (backup_dir / "roles.sql").is_file() and manifest["roles"] == {"file": "roles.sql", "skipped": None}
+    assert "dump/toc.dat" in manifest["files"] and "roles.sql" in manifest["files"]
+    assert manifest["dump"] == {"format": "directory", "path": "dump", "jobs": 2, "compression": 6}
+    assert manifest["verification"] is None
+    assert json.loads((backup_dir / "manifest.json").read_text())["row_counts"] == manifest["row_counts"]
+
+    listed = project.ops_json("backup.list")[1]["backups"]
+    assert [(b["id"], b["verification"], b["migration_head"]) for b in listed] == [
+        (manifest["id"], "unverified", "20250101000100")
+    ]
+
+    verified = project.ops("backup.verify", "--latest")
+    assert verified.code == 0, verified.output
+    assert verified.stdout.startswith(f"backup {manifest['id']} verified: {len(manifest['files'])} files match")
+    stored = json.loads((backup_dir / "manifest.json").read_text())["verification"]
+    assert stored["status"] == "ok" and stored["problems"] == []
+
+    result, report = project.ops_json("backup.drill")
+    assert result.code == 0, result.output
+    assert report["status"] == "ok" and report["error"] is None
+    assert [(s["name"], s["status"]) for s in report["steps"]] == [
+        ("verify backup", "ok"),
+        ("create database", "ok"),
+        ("restore", "ok"),
+        ("analyze", "ok"),
+        ("check migration head", "ok"),
+        ("check row counts", "ok"),
+        ("start app", "ok"),
+        ("smoke /healthz", "ok"),
+        ("smoke /readyz", "ok"),
+        ("smoke GET /api/products", "ok"),
+    ]
+    checks = {c["name"]: (c["status"], c["actual"]) for c in report["checks"]}
+    assert checks["migration head"] == ("ok", "20250101000100")
+    for table, count in counts.items():
+        assert checks[f"rows {table}"] == ("ok", count)
+    assert checks["GET /healthz"] == checks["GET /readyz"] == checks["GET /api/products"] == ("ok", 200)
+    assert report["rto_seconds"] > 0 and report["rpo_seconds"] > 0
+    assert report["database"] == "drill_" + manifest["id"].lower()
+    assert report["kept"] is False and drill_databases(environments) == []
+    assert json.loads(Path(report["report_json"]).read_text())["rto_seconds"] == report["rto_seconds"]
+    markdown = Path(report["report_markdown"]).read_text()
+    assert markdown.startswith(f"# Restore drill {report['drill_id']}: OK")
+    assert "- RTO (restore start to smoke pass):" in markdown and "| smoke GET /api/products | ok |" in markdown
+    assert Path(report["report_json"]).parent == project.backups / "drills"
+    for written in (backup_dir / "manifest.json", Path(report["report_json"]), Path(report["report_markdown"])):
+        assert project.password not in written.read_text()
+
+
+def test_flipped_byte_fails_verify_and_stops_the_drill(project: Project, environments: Environments) -> None:
+    manifest = export(project)
+    backup_dir = Path(manifest["path"])
+    data_file = max((backup_dir / "dump").glob("*.dat.gz"), key=lambda p: p.stat().st_size)
+    raw = bytearray(data_file.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    data_file.write_bytes(bytes(raw))
+    relative = data_file.relative_to(backup_dir).as_posix()
+
+    result = project.ops("backup.verify", "--backup", manifest["id"])
+    assert result.code == 1
+    assert result.stdout.splitlines() == [
+        f"backup {manifest['id']} FAILED verification:",
+        f"  {relative}: checksum mismatch",
+    ]
+    assert json.loads((backup_dir / "manifest.json").read_text())["verification"]["status"] == "failed"
+    assert project.ops_json("backup.list")[1]["backups"][0]["verification"] == "failed"
+
+    result, report = project.ops_json("backup.drill", "--backup", manifest["id"])
+    assert result.code == 1
+    assert report["steps"][0] == {
+        "name": "verify backup",
+        "status": "failed",
+        "seconds": report["steps"][0]["seconds"],
+        "detail": f"backup {manifest['id']} failed verification: {relative}: checksum mismatch",
+    }
+    assert {s["status"] for s in report["steps"][1:]} == {"skipped"}
+    assert report["rto_seconds"] is None
+    assert drill_databases(environments) == []
+    assert result.stderr.splitlines()[-3:] == [
+        "drill FAILED at step 'verify backup'",
+        f"error: backup {manifest['id']} failed verification: {relative}: checksum mismatch"
+        " (fix: drill an intact backup (--backup ID) and take a new export)",
+        f"report: {report['report_markdown']}",
+    ]
+
+
+def test_truncated_file_is_named(project: Project) -> None:
+    manifest = export(project)
+    toc = Path(manifest["path"]) / "dump" / "toc.dat"
+    toc.write_bytes(toc.read_bytes()[:10])
+    result = project.ops("backup.verify", "--latest")
+    assert result.code == 1
+    assert f"  dump/toc.dat: size 10 bytes, expected {manifest['files']['dump/toc.dat']['bytes']}" in result.stdout
+
+
+def test_kill_9_during_export_leaves_nothing_listed(project: Project, environments: Environments) -> None:
+    # pg_dump waits for this lock, so the export is reliably mid-way when killed.
+    blocker = environments.cluster.connect(environments.production, autocommit=False)
+    blocker.execute("lock table public.products in access exclusive mode")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ops", "backup.export", "--env", "production"],
+        cwd=project.root,
+        env={**os.environ, **project.env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        _wait_for_pg_dump_blocked(environments)
+        assert len(list((project.backups / "production").glob("*.partial"))) == 1
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finally:
+        blocker.rollback()
+        blocker.close()
+    assert project.ops_json("backup.list")[1] == {"backups": []}
+    manifest = export(project)
+    assert [b["id"] for b in project.ops_json("backup.list")[1]["backups"]] == [manifest["id"]]
+
+
+def test_row_counts_and_dump_come_from_one_snapshot(project: Project, environments: Environments) -> None:
+    """Rows committed while the export runs are in neither the counts nor the dump."""
+    before = real_counts(environments)["public.products"]
+    blocker = environments.cluster.connect(environments.production, autocommit=False)
+    blocker.execute("lock table public.order_items in access exclusive mode")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ops", "backup.export", "--json"],
+        cwd=project.root,
+        env={**os.environ, **project.env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        _wait_for_pg_dump_blocked(environments)
+        with environments.cluster.connection(environments.production) as writer:
+            writer.execute(
+                "insert into public.products (slug, name, price_cents) select 'late-' || g, 'Late ' || g, 100"
+                " from generate_series(1, 5) g"
+            )
+    finally:
+        blocker.rollback()
+        blocker.close()
+    stdout, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0
+    manifest = json.loads(stdout)
+    assert real_counts(environments)["public.products"] == before + 5
+    assert manifest["row_counts"]["public.products"] == before
+
+    result, report = project.ops_json("backup.drill", "--backup", manifest["id"])
+    assert result.code == 0, result.output
+    checks = {c["name"]: (c["status"], c["actual"]) for c in report["checks"]}
+    assert checks["rows public.products"] == ("ok", before)
+
+
+def _wait_for_pg_dump_blocked(environments: Environments) -> None:
+    """Bounded wait (not a timing assertion) until pg_dump waits on our lock."""
+    deadline = time.monotonic() + 60
+    with environments.cluster.connection() as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute(
+                "select count(*) from pg_stat_activity where application_name = 'pg_dump' and wait_event_type = 'Lock'"
+            ).fetchone()
+            if row and row[0]:
+                return
+            time.sleep(0.05)
+    raise AssertionError("pg_dump never started waiting for the lock")
+
+
+def test_drill_into_production_is_refused_before_anything_is_touched(
+    project: Project, environments: Environments
+) -> None:
+    manifest = export(project)
+    before = (Path(manifest["path"]) / "manifest.json").read_text()
+
+    result = project.ops("backup.drill", "--to", "production")
+    assert (result.code, result.stdout) == (2, "")
+    assert (
+        result.stderr.strip()
+        == "error: backup.drill never restores into production (fix: use --to staging or --to local)"
+    )
+
+    project.env["SUPABASE_STAGING_DB_URL"] = project.env["SUPABASE_DB_URL"].replace("127.0.0.1", "localhost")
+    result = project.ops("backup.drill", "--to", "staging")
+    assert result.code == 2
+    assert result.stderr.strip() == (
+        "error: backup.drill refused: the target database is production's"
+        " (fix: point it at a staging or local database)"
+    )
+    assert (Path(manifest["path"]) / "manifest.json").read_text() == before
+    assert not (project.backups / "drills").exists() and drill_databases(environments) == []
+
+
+def test_unreachable_source_is_an_external_failure_without_password(project: Project) -> None:
+    project.env["SUPABASE_DB_URL"] = "postgresql://app:s3cret-pass@127.0.0.1:1/db"
+    result = project.ops("backup.export")
+    assert result.code == 3
+    assert "s3cret-pass" not in result.output
+    assert result.stderr.startswith("error: cannot connect to 127.0.0.1:1/db")
+    assert list((project.backups / "production").iterdir()) == []

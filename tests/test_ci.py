@@ -1,0 +1,117 @@
+"""``inv ci``: the step list, the real pipeline runner, and the unit/integration split."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO, run_ops
+
+from ops.ci import STEPS, select_steps, step_names
+
+ALL_STEPS = ["ruff", "typecheck", "env-example", "db-lint", "unit", "integration"]
+FAST_STEPS = ["ruff", "typecheck", "env-example", "db-lint"]
+
+
+def test_pipeline_order_is_the_issue_order() -> None:
+    assert step_names() == ALL_STEPS
+    assert [step.workflow_run for step in STEPS] == [
+        "inv ci --step ruff",
+        "inv ci --step typecheck",
+        "inv env.example --check",
+        "inv db.lint",
+        "inv ci --step unit",
+        "inv ci --step integration",
+    ]
+
+
+def test_fast_is_the_static_subset() -> None:
+    assert [step.name for step in select_steps(fast=True)] == FAST_STEPS
+    assert [step.name for step in select_steps(only="unit")] == ["unit"]
+
+
+def test_unknown_step_is_a_usage_error() -> None:
+    result = run_ops("ci", "--step", "deploy")
+    assert result.code == 2
+    assert result.stderr.strip() == (
+        "error: unknown ci step 'deploy' (fix: steps: ruff, typecheck, env-example, db-lint, unit, integration)"
+    )
+
+
+@pytest.fixture
+def lint_broken_project(tmp_path: Path) -> Path:
+    """A project whose only problem is a ruff finding (an unused import)."""
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "broken"\n\n[tool.ops]\n\n[tool.ruff]\nline-length = 120\n'
+    )
+    (tmp_path / "module.py").write_text("import os\n")
+    return tmp_path
+
+
+def test_a_failing_step_stops_the_pipeline(lint_broken_project: Path) -> None:
+    result = run_ops(
+        "ci", "--fast", "--json", cwd=lint_broken_project, env={"OPS_PROJECT_ROOT": str(lint_broken_project)}
+    )
+    assert result.code == 1
+    document = json.loads(result.stdout)  # ruff's own output went to stderr, not into the JSON
+    assert document["ok"] is False
+    assert [(step["name"], step["status"]) for step in document["steps"]] == [
+        ("ruff", "failed"),
+        ("typecheck", "not-run"),
+        ("env-example", "not-run"),
+        ("db-lint", "not-run"),
+    ]
+    assert "F401" in result.stderr
+    assert "==> ruff: ruff lint and format check" in result.stderr
+    assert "ci: 0/4 steps passed" in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: ci step 'ruff' failed (exit 1) (fix: fix it and rerun that step: inv ci --step ruff)"
+    )
+
+
+def test_one_step_runs_alone(lint_broken_project: Path) -> None:
+    (lint_broken_project / "module.py").write_text("import os\n\nprint(os.sep)\n")
+    result = run_ops(
+        "ci", "--step", "ruff", cwd=lint_broken_project, env={"OPS_PROJECT_ROOT": str(lint_broken_project)}
+    )
+    assert result.code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "==> ruff: ruff lint and format check"
+    assert "$ python -m ruff check ." in lines
+    assert "$ python -m ruff format --check ." in lines
+    assert lines[-1] == "ci: 1/1 steps passed"
+
+
+def collected(*args: str) -> set[str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return {line.split("::", 1)[1] for line in proc.stdout.splitlines() if "::" in line}
+
+
+def test_tests_using_real_services_are_integration_the_rest_unit() -> None:
+    integration = collected("-m", "integration", "tests/test_health.py", "tests/test_release.py")
+    # local_stack / database fixtures make a test integration...
+    assert "test_local_stack_through_caddy_is_healthy" in integration
+    assert "test_app_with_its_database_down_is_unhealthy" in integration
+    assert "test_drift_in_the_target_database_is_refused" in integration
+    # ...and the ones that need no service stay unit (`-m "not integration"`).
+    assert "test_unreachable_port_exits_3" not in integration
+    assert "test_annotated_v_tag_is_accepted" not in integration
+
+
+# Integration by its cost rather than a service: it runs mypy and the toolkit's
+# own static checks on the whole repo, as a developer's `inv ci --fast` does.
+@pytest.mark.integration
+def test_ci_fast_passes_on_this_repo() -> None:
+    result = run_ops("ci", "--fast", timeout=600)
+    assert result.code == 0, result.output[-3000:]
+    assert result.stdout.splitlines()[-1] == "ci: 4/4 steps passed"

@@ -1,0 +1,232 @@
+"""db.diff against real databases: a shadow built from real migrations by the
+real runner on the test cluster, diffed with results, self-checked."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ops.config import Config, load
+from ops.errors import CheckFailed, ExternalError
+from ops.migrations.diff import SHADOW_PREFIX, DiffReport, diff, generate, inspect, render
+from ops.pg.cluster import Cluster
+
+BASE_MIGRATION = """\
+create type public.mood as enum ('happy', 'sad');
+create table public.items (
+  id bigint generated always as identity primary key,
+  name text not null,
+  legacy_code text,
+  mood public.mood
+);
+create index items_legacy_code_idx on public.items (legacy_code);
+alter table public.items enable row level security;
+create policy "items are readable" on public.items for select to anon using (true);
+create table public.retired (id bigint primary key);
+create function public.item_count() returns bigint language sql stable as 'select count(*) from public.items';
+create function public.old_helper() returns int language sql immutable as 'select 1';
+create type public.shade as enum ('light', 'dark');
+revoke all on public.items from authenticated;
+grant select on public.items to anon;
+"""
+
+# What the target database has on top of the migrations: one change per kind.
+TARGET_CHANGES = """\
+create table public.orders (id bigint primary key, item_id bigint references public.items (id));
+drop table public.retired;
+alter table public.items add column price_cents int not null default 0;
+alter table public.items drop column legacy_code;
+create index items_name_idx on public.items (name);
+create policy "items are insertable by signed-in users" on public.items for insert to authenticated
+  with check (true);
+drop policy "items are readable" on public.items;
+create function public.double_it(x int) returns int language sql immutable as 'select x * 2';
+drop function public.old_helper();
+create type public.size as enum ('s', 'm', 'l');
+drop type public.shade;
+revoke all on public.items from anon;
+grant select, update on public.items to authenticated;
+"""
+
+
+def make_project(root: Path, migrations: dict[str, str]) -> Config:
+    (root / "supabase" / "migrations").mkdir(parents=True)
+    (root / "pyproject.toml").write_text('[project]\nname = "diff-sample"\n\n[tool.ops]\n')
+    for filename, sql in migrations.items():
+        (root / "supabase" / "migrations" / filename).write_text(sql)
+    return load(root)
+
+
+def make_target(cluster: Cluster, template: str, *sql: str) -> str:
+    name = f"t_diff_{uuid.uuid4().hex[:10]}"
+    cluster.create_database(name, template=template)
+    with cluster.connection(name) as conn:
+        for script in sql:
+            conn.execute(script)  # type: ignore[arg-type]
+    return name
+
+
+def shadows(cluster: Cluster) -> list[str]:
+    with cluster.connection() as conn:
+        rows = conn.execute("select datname from pg_database where datname like %s", (SHADOW_PREFIX + "%",))
+        return [row[0] for row in rows.fetchall()]
+
+
+@pytest.fixture(scope="module")
+def changed(pg_cluster: Cluster, template_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """A project with the base migration, a target with every kind of change,
+    and the diff between them (computed once)."""
+    cfg = make_project(tmp_path_factory.mktemp("diff") / "project", {"20250101000000_base.sql": BASE_MIGRATION})
+    target = make_target(pg_cluster, template_db, BASE_MIGRATION, TARGET_CHANGES)
+    report = diff(cfg, target=pg_cluster.url(target), cluster=pg_cluster)
+    try:
+        yield {"cfg": cfg, "target": target, "report": report}
+    finally:
+        pg_cluster.drop_database(target)
+
+
+@pytest.mark.parametrize(
+    "kind, expected",
+    [
+        ("added table", 'create table "public"."orders"'),
+        ("removed table", 'drop table "public"."retired"'),
+        ("added column", 'alter table "public"."items" add column "price_cents" integer not null default 0'),
+        ("removed column", 'alter table "public"."items" drop column "legacy_code"'),
+        ("added index", "CREATE INDEX items_name_idx ON public.items USING btree (name)"),
+        ("removed index", 'drop index if exists "public"."items_legacy_code_idx"'),
+        ("added policy", 'create policy "items are insertable by signed-in users"'),
+        ("removed policy", 'drop policy "items are readable" on "public"."items"'),
+        ("added function", "CREATE OR REPLACE FUNCTION public.double_it(x integer)"),
+        ("removed function", 'drop function if exists "public"."old_helper"()'),
+        ("added enum", "create type \"public\".\"size\" as enum ('s', 'm', 'l')"),
+        ("removed enum", 'drop type "public"."shade"'),
+        ("added grant", 'grant update on table "public"."items" to "authenticated"'),
+        ("removed grant", 'revoke select on table "public"."items" from "anon"'),
+    ],
+)
+def test_diff_finds_each_kind_of_change(changed: dict, kind: str, expected: str) -> None:
+    report: DiffReport = changed["report"]
+    assert any(expected in statement for statement in report.statements), f"{kind}: {expected!r} not in diff"
+
+
+def test_diff_warns_on_every_drop_and_self_checks_clean(changed: dict) -> None:
+    report: DiffReport = changed["report"]
+    assert report.self_checked
+    assert report.missed == []
+    drops = "\n".join(report.drops)
+    for dropped in ('"public"."retired"', '"legacy_code"', '"items are readable"', '"old_helper"', '"shade"'):
+        assert dropped in drops
+
+
+def test_written_migration_applies_and_empties_the_diff(
+    changed: dict, pg_cluster: Cluster, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg: Config = changed["cfg"]
+    written = diff(cfg, target=pg_cluster.url(changed["target"]), cluster=pg_cluster, name="catch_up")
+    assert written.written is not None
+    assert written.written.parent == cfg.migrations_dir
+    assert written.written.name.endswith("_catch_up.sql")
+    assert written.written.read_text() == written.sql
+
+    again = diff(cfg, target=pg_cluster.url(changed["target"]), cluster=pg_cluster)
+    assert again.statements == [] and again.missed == []
+    render(_output(), again, check=True)  # --check passes: nothing raised
+    assert capsys.readouterr().out == "No schema changes found\n"
+    written.written.unlink()
+
+
+def test_check_gates_on_differences(changed: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    report: DiffReport = changed["report"]
+    with pytest.raises(CheckFailed) as failure:
+        render(_output(), report, check=True)
+    assert failure.value.exit_code == 1
+    assert failure.value.one_line().startswith(
+        f"error: {report.target} differs from migrations: {len(report.statements)} statement(s)"
+    )
+    out = capsys.readouterr().out
+    assert 'warning: DROP statement: drop table "public"."retired";' in out
+    assert 'create table "public"."orders"' in out
+
+
+def test_self_check_catches_publication_membership_the_engine_misses(
+    pg_cluster: Cluster, template_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """results does not model publications: a table added to Supabase's
+    realtime publication leaves the engine's diff empty. The self-check's
+    catalog inventory notices."""
+    migration = "create table public.messages (id bigint primary key, body text);\n"
+    cfg = make_project(tmp_path / "project", {"20250101000000_messages.sql": migration})
+    target = make_target(
+        pg_cluster, template_db, migration, "alter publication supabase_realtime add table public.messages;"
+    )
+    reference = make_target(pg_cluster, template_db, migration)
+    try:
+        # The engine alone sees no difference between the two databases...
+        with pg_cluster.connection(reference) as a, pg_cluster.connection(target) as b:
+            assert generate(inspect(a), inspect(b)) == []
+        # ...but the self-check does.
+        report = diff(cfg, target=pg_cluster.url(target), cluster=pg_cluster)
+    finally:
+        pg_cluster.drop_database(target)
+        pg_cluster.drop_database(reference)
+    assert report.statements == []
+    assert report.missed == ["missing: publication public.messages (supabase_realtime)"]
+    with pytest.raises(CheckFailed) as failure:
+        render(_output(), report)
+    assert failure.value.one_line() == (
+        "error: incomplete diff: the engine missed 1 difference(s) listed above"
+        " (fix: add SQL for them by hand (in the migration), then run db.diff again)"
+    )
+    assert capsys.readouterr().out == "  missing: publication public.messages (supabase_realtime)\n"
+
+
+def test_managed_schemas_only_count_policies_and_triggers(
+    pg_cluster: Cluster, template_db: str, tmp_path: Path
+) -> None:
+    cfg = make_project(tmp_path / "project", {})
+    target = make_target(
+        pg_cluster,
+        template_db,
+        "create policy \"own files\" on storage.objects for select to authenticated using (owner = auth.uid());"
+        " alter table auth.users add column nickname text;"  # managed: not ours to diff
+        " create table extensions.scratch (id int);"  # excluded schema
+        " create schema if not exists supabase_migrations; create table supabase_migrations.scratch (id int);",
+    )
+    try:
+        report = diff(cfg, target=pg_cluster.url(target), cluster=pg_cluster)
+    finally:
+        pg_cluster.drop_database(target)
+    assert report.missed == []
+    assert len(report.statements) == 1
+    assert report.statements[0].startswith('create policy "own files"\non "storage"."objects"')
+
+
+def test_shadow_is_dropped_when_a_migration_fails(pg_cluster: Cluster, template_db: str, tmp_path: Path) -> None:
+    cfg = make_project(tmp_path / "project", {"20250101000000_bad.sql": "alter table public.nowhere add column x int;"})
+    before = shadows(pg_cluster)
+    with pytest.raises(ExternalError):
+        diff(cfg, target=pg_cluster.url(template_db), cluster=pg_cluster)
+    assert shadows(pg_cluster) == before
+
+
+def test_shadow_is_dropped_on_ctrl_c(pg_cluster: Cluster, template_db: str, tmp_path: Path) -> None:
+    cfg = make_project(tmp_path / "project", {"20250101000000_ok.sql": "create table public.t (id int);"})
+    before = shadows(pg_cluster)
+
+    def interrupt(step: str) -> None:
+        if step.startswith("inspecting"):
+            assert len(shadows(pg_cluster)) == len(before) + 1  # the shadow exists at this point
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        diff(cfg, target=pg_cluster.url(template_db), cluster=pg_cluster, step=interrupt)
+    assert shadows(pg_cluster) == before
+
+
+def _output():  # type: ignore[no-untyped-def]
+    from ops.console import Output
+
+    return Output()

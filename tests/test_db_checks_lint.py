@@ -1,0 +1,213 @@
+"""db.lint: real squawk, real pglast, real git; no database needed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ops.config import load
+from ops.errors import CheckFailed
+from ops.migrations.lint import lint, lint_paths, render
+from tests.conftest import run_ops
+
+# rule -> (bad example, good example). Each bad example breaks exactly that rule.
+RULE_EXAMPLES = {
+    "rls-disabled-in-exposed-schema": (
+        "create table public.notes (id bigint primary key);\n"
+        "create policy \"read\" on public.notes for select to authenticated using (true);\n",
+        "create table public.notes (id bigint primary key);\n"
+        "alter table public.notes enable row level security;\n"
+        "create policy \"read\" on public.notes for select to authenticated using (true);\n",
+    ),
+    "rls-enabled-no-policy": (
+        "create table public.vault (id bigint primary key);\nalter table public.vault enable row level security;\n",
+        "create table public.vault (id bigint primary key);\nalter table public.vault enable row level security;\n"
+        "create policy \"owner reads\" on public.vault for select to authenticated using (false);\n",
+    ),
+    "view-bypasses-rls": (
+        "create table public.posts (id bigint primary key);\nalter table public.posts enable row level security;\n"
+        "create policy \"read\" on public.posts for select to authenticated using (true);\n"
+        "create view public.post_ids as select id from public.posts;\n",
+        "create table public.posts (id bigint primary key);\nalter table public.posts enable row level security;\n"
+        "create policy \"read\" on public.posts for select to authenticated using (true);\n"
+        "create view public.post_ids with (security_invoker = true) as select id from public.posts;\n",
+    ),
+    "security-definer-search-path": (
+        "create function public.promote() returns void language sql security definer as 'select 1';\n",
+        "create function public.promote() returns void language sql security definer set search_path = ''"
+        " as 'select 1';\n",
+    ),
+    "anon-write-policy-true": (
+        "create table public.feedback (id bigint primary key, body text);\n"
+        "alter table public.feedback enable row level security;\n"
+        "create policy \"anyone writes\" on public.feedback for insert to anon with check (true);\n",
+        "create table public.feedback (id bigint primary key, body text);\n"
+        "alter table public.feedback enable row level security;\n"
+        "create policy \"anyone reads\" on public.feedback for select to anon using (true);\n",
+    ),
+}
+
+
+def write(directory: Path, name: str, sql: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    path.write_text(sql)
+    return path
+
+
+@pytest.mark.parametrize("rule", sorted(RULE_EXAMPLES))
+def test_each_rule_fires_on_the_bad_example(rule: str, tmp_path: Path) -> None:
+    bad = write(tmp_path, "bad.sql", RULE_EXAMPLES[rule][0])
+    report = lint_paths([bad], root=tmp_path)
+    ours = [f for f in report.findings if f.source == "ops"]
+    assert [f.rule for f in ours] == [rule]
+    assert ours[0].file == "bad.sql" and ours[0].fix
+
+
+@pytest.mark.parametrize("rule", sorted(RULE_EXAMPLES))
+def test_each_rule_is_silent_on_the_good_example(rule: str, tmp_path: Path) -> None:
+    good = write(tmp_path, "good.sql", RULE_EXAMPLES[rule][1])
+    report = lint_paths([good], root=tmp_path)
+    assert [f for f in report.findings if f.source == "ops"] == []
+
+
+def test_findings_name_file_line_rule_message_and_fix(tmp_path: Path) -> None:
+    bad = write(tmp_path, "20250101000000_feedback.sql", RULE_EXAMPLES["anon-write-policy-true"][0])
+    [finding] = lint_paths([bad], root=tmp_path).findings
+    assert finding.render() == (
+        "20250101000000_feedback.sql:3: error [anon-write-policy-true] policy \"anyone writes\" on public.feedback"
+        " lets anon insert any row (true) (fix: restrict the policy to authenticated and check ownership,"
+        " e.g. with check (user_id = (select auth.uid())))"
+    )
+
+
+def test_rules_see_the_whole_migration_history(tmp_path: Path) -> None:
+    """RLS turned on in a later migration clears the earlier file; a table
+    created earlier and still without RLS is not blamed on the linted file."""
+    migrations = tmp_path / "supabase" / "migrations"
+    first = write(migrations, "20250101000000_a.sql", "create table public.a (id bigint primary key);\n")
+    write(
+        migrations,
+        "20250102000000_b.sql",
+        "alter table public.a enable row level security;\n"
+        "create policy \"read a\" on public.a for select to authenticated using (true);\n",
+    )
+    context = sorted(migrations.iterdir())
+    assert lint_paths([first], context=context, root=tmp_path).findings == []
+
+
+def test_squawk_sees_files_the_way_the_runner_runs_them(tmp_path: Path) -> None:
+    """CREATE INDEX CONCURRENTLY runs outside the file's transaction (the
+    runner does that), so squawk's in-transaction ban must not fire; the
+    transactional statements are still checked with their own line numbers."""
+    sql = (
+        "create table if not exists public.big (id bigint primary key, email text);\n"
+        "\n"
+        "create index concurrently if not exists big_email_idx on public.big (email);\n"
+        "alter table public.big add column status text not null;\n"
+    )
+    path = write(tmp_path, "m.sql", sql)
+    findings = [f for f in lint_paths([path], root=tmp_path).findings if f.source == "squawk"]
+    assert "ban-concurrent-index-creation-in-transaction" not in {f.rule for f in findings}
+    required = [f for f in findings if f.rule == "adding-required-field"]
+    assert [(f.line, f.severity) for f in required] == [(4, "error")]
+    # Plain squawk with --assume-in-transaction would have flagged the index:
+    raw = subprocess.run(
+        ["squawk", "--reporter", "json", "--assume-in-transaction", str(path)], capture_output=True, text=True
+    )
+    assert "ban-concurrent-index-creation-in-transaction" in {f["rule_name"] for f in json.loads(raw.stdout)}
+
+
+def test_severity_is_configurable(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    write(
+        root,
+        "pyproject.toml",
+        '[tool.ops.lint]\nfail_on_warnings = true\nseverity = {"rls-enabled-no-policy" = "off",'
+        ' "security-definer-search-path" = "warning"}\n',
+    )
+    bad = write(
+        root / "supabase" / "migrations",
+        "20250101000000_x.sql",
+        RULE_EXAMPLES["rls-enabled-no-policy"][0] + RULE_EXAMPLES["security-definer-search-path"][0],
+    )
+    report = lint(load(root), [str(bad)])
+    assert [(f.rule, f.severity) for f in report.findings] == [("security-definer-search-path", "warning")]
+    assert report.failed  # fail_on_warnings
+
+
+def test_render_exits_1_only_on_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from ops.console import Output
+
+    warning_only = write(tmp_path, "w.sql", RULE_EXAMPLES["rls-enabled-no-policy"][0])
+    render(Output(), lint_paths([warning_only], root=tmp_path))  # no exception: warnings pass by default
+    assert capsys.readouterr().out.splitlines()[-1] == "1 file(s) linted: 0 error(s), 1 warning(s)"
+    with pytest.raises(CheckFailed) as failure:
+        render(Output(), lint_paths([write(tmp_path, "e.sql", RULE_EXAMPLES["view-bypasses-rls"][0])], root=tmp_path))
+    assert failure.value.exit_code == 1
+
+
+def git(root: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args], cwd=root, check=True, capture_output=True
+    )
+
+
+@pytest.fixture
+def git_project(tmp_path: Path) -> Path:
+    """A git project with one committed (clean) migration and one new (bad) one."""
+    root = tmp_path / "project"
+    write(root, "pyproject.toml", '[project]\nname = "lint-sample"\n\n[tool.ops]\n')
+    migrations = root / "supabase" / "migrations"
+    write(migrations, "20250101000000_ok.sql", RULE_EXAMPLES["rls-disabled-in-exposed-schema"][1])
+    git(root, "init", "-q")
+    git(root, "add", ".")
+    git(root, "commit", "-q", "-m", "init")
+    write(migrations, "20250102000000_new.sql", RULE_EXAMPLES["security-definer-search-path"][0])
+    return root
+
+
+def test_cli_lints_files_changed_in_git_by_default(git_project: Path) -> None:
+    result = run_ops("db.lint", cwd=git_project, env={"OPS_PROJECT_ROOT": str(git_project)})
+    assert result.code == 1
+    lines = result.stdout.splitlines()
+    assert "supabase/migrations/20250101000000_ok.sql" not in result.stdout
+    assert (
+        "supabase/migrations/20250102000000_new.sql:1: error [security-definer-search-path] security definer"
+        " function public.promote runs with the caller's search_path (fix: add: set search_path = ''"
+        " (and schema-qualify the names in the body))"
+    ) in lines
+    assert lines[-1] == "1 file(s) linted: 1 error(s), 0 warning(s)"
+    assert result.stderr.strip() == (
+        "error: db.lint found 1 error(s) and 0 warning(s)"
+        " (fix: fix the findings above, or set a rule's severity in [tool.ops.lint])"
+    )
+
+
+def test_cli_all_and_json(git_project: Path) -> None:
+    result = run_ops("db.lint", "--all", "--json", cwd=git_project, env={"OPS_PROJECT_ROOT": str(git_project)})
+    assert result.code == 1
+    document = json.loads(result.stdout)
+    assert document["files"] == [
+        "supabase/migrations/20250101000000_ok.sql",
+        "supabase/migrations/20250102000000_new.sql",
+    ]
+    assert [(f["file"], f["line"], f["rule"]) for f in document["findings"]] == [
+        ("supabase/migrations/20250102000000_new.sql", 1, "security-definer-search-path")
+    ]
+
+
+def test_cli_takes_files_after_double_dash(git_project: Path) -> None:
+    """The form pre-commit uses: ``ops db.lint -- FILE...``."""
+    env = {"OPS_PROJECT_ROOT": str(git_project)}
+    result = run_ops("db.lint", "--", "supabase/migrations/20250101000000_ok.sql", cwd=git_project, env=env)
+    assert result.code == 0, result.output
+    assert result.stdout.splitlines()[-1] == "1 file(s) linted: 0 error(s), 0 warning(s)"
+
+
+def test_shipped_migrations_pass_the_lint() -> None:
+    result = run_ops("db.lint", "--all")
+    assert result.code == 0, result.output

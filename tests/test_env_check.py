@@ -1,0 +1,504 @@
+"""env.check and env.example through the real command line, on real temp projects.
+
+Each project is a directory with its own pyproject.toml ([tool.ops]), a git
+repository and real .env files; the CLI runs in a subprocess.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ops.config import load
+from ops.envcheck.declaration import validate_shipped
+from ops.envcheck.example import render_example
+from ops.envcheck.findings import CODES
+from ops.envcheck.schema import SHIPPED, load_schema
+from tests.conftest import CliResult, run_ops
+
+
+def _jwt(claims: dict[str, str]) -> str:
+    def part(data: dict[str, str]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part(claims)}.c2lnbmF0dXJlLXNlY3JldA"
+
+
+ANON_JWT = _jwt({"iss": "supabase", "role": "anon"})
+# Known secret values: none of them may ever appear in any output.
+SERVICE_JWT = _jwt({"iss": "supabase", "role": "service_role", "ref": "k3ysecretref"})
+LIVE_SECRET = "sk_live_51HhLiveSecretAbCdEfGhIjKl"
+LIVE_PUBLISHABLE = "pk_live_51HhLivePublishAbCdEfGh"
+TEST_SECRET = "sk_test_51HhTestSecretQwErTyUiOp"
+WEBHOOK_SECRET = "whsec_Wh00kS3cretValueAbCdEf"
+PEM_BODY = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQDPemBody"
+PEM = f"-----BEGIN PRIVATE KEY-----\\n{PEM_BODY}\\n-----END PRIVATE KEY-----"
+DB_PASSWORD = "Pg-Pa55word-9f3kQ"
+UPSTASH_TOKEN = "AXupstashT0kenValue9876"
+SECRETS = (SERVICE_JWT, LIVE_SECRET, TEST_SECRET, WEBHOOK_SECRET, PEM_BODY, DB_PASSWORD, UPSTASH_TOKEN)
+
+PYPROJECT = """\
+[project]
+name = "sample-app"
+version = "0.0.0"
+
+[tool.ops]
+public_prefixes = ["NEXT_PUBLIC_", "VITE_", "PUBLIC_"]
+"""
+GITIGNORE = ".env\n.env.local\n.env.*.local\n"
+CLEAN_LOCAL = f"""\
+NEXT_PUBLIC_SUPABASE_URL=http://127.0.0.1:54321
+NEXT_PUBLIC_SUPABASE_ANON_KEY={ANON_JWT}
+STRIPE_SECRET_KEY={TEST_SECRET}
+NEXT_PUBLIC_STRIPE_PUBLISHABLE_KEY=pk_test_51HhPublishableAbCd
+NODE_ENV=development
+"""
+STAGING_ENV = {
+    "NEXT_PUBLIC_SUPABASE_URL": "https://abcd.supabase.co",
+    "NEXT_PUBLIC_SUPABASE_ANON_KEY": ANON_JWT,
+    "SUPABASE_SERVICE_ROLE_KEY": SERVICE_JWT,
+    "SUPABASE_STAGING_DB_URL": f"postgresql://postgres:{DB_PASSWORD}@db.abcd.supabase.co:5432/postgres",
+    "STRIPE_SECRET_KEY": TEST_SECRET,
+    "NEXT_PUBLIC_STRIPE_PUBLISHABLE_KEY": "pk_test_51HhPublishableAbCd",
+    "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+    "SENTRY_DSN": "https://abc123@o42.ingest.sentry.io/4242",
+    "UPSTASH_REDIS_REST_URL": "https://eu1-sample.upstash.io",
+    "UPSTASH_REDIS_REST_TOKEN": UPSTASH_TOKEN,
+}
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.com",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.com",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+class Project:
+    """A temp project: pyproject.toml with [tool.ops], .gitignore, git repo, .env.example."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.write("pyproject.toml", PYPROJECT)
+        self.write(".gitignore", GITIGNORE)
+        self.git("init", "-q")
+        self.write(".env.example", render_example(load_schema(load(root))))
+
+    def write(self, name: str, text: str) -> Path:
+        path = self.root / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def git(self, *args: str) -> str:
+        import os
+
+        env = {**os.environ, **GIT_ENV}
+        return subprocess.run(["git", *args], cwd=self.root, env=env, check=True, capture_output=True, text=True).stdout
+
+    def run(self, *args: str, env: dict[str, str] | None = None) -> CliResult:
+        return run_ops(*args, cwd=self.root, env=env)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    made = Project(tmp_path)
+    made.write(".env.local", CLEAN_LOCAL)
+    return made
+
+
+def assert_no_secrets(result: CliResult) -> None:
+    for secret in SECRETS:
+        assert secret not in result.output, f"secret leaked: {secret[:10]}…"
+    assert "Traceback" not in result.output
+
+
+def lines(result: CliResult) -> list[str]:
+    return result.stdout.splitlines()
+
+
+# --- clean runs and exit code 0 ---
+
+
+def test_clean_local_project_exits_0(project: Project) -> None:
+    result = project.run("env.check")
+    assert result.code == 0, result.output
+    assert lines(result) == ["env.check local: ok (5 variables set from .env.local)"]
+
+
+def test_local_reads_env_then_env_local_later_wins(project: Project) -> None:
+    project.write(".env", "NODE_ENV=bogus\nR2_BUCKET_NAME=media\n")
+    result = project.run("env.check")
+    assert result.code == 0, result.output
+    assert lines(result) == ["env.check local: ok (6 variables set from .env, .env.local)"]
+
+
+def test_staging_reads_process_env(project: Project) -> None:
+    result = project.run("env.check", "--env", "staging", env=STAGING_ENV)
+    assert result.code == 0, result.output
+    assert lines(result) == ["env.check staging: ok (10 variables set from process env)"]
+    assert_no_secrets(result)
+
+
+def test_production_accepts_live_stripe_keys(project: Project) -> None:
+    env = {
+        **STAGING_ENV,
+        "SUPABASE_STAGING_DB_URL": "",
+        "SUPABASE_DB_URL": STAGING_ENV["SUPABASE_STAGING_DB_URL"],
+        "STRIPE_SECRET_KEY": LIVE_SECRET,
+        "NEXT_PUBLIC_STRIPE_PUBLISHABLE_KEY": LIVE_PUBLISHABLE,
+    }
+    result = project.run("env.check", "--env", "production", env=env)
+    assert result.code == 0, result.output
+    assert_no_secrets(result)
+
+
+def test_file_option_is_read_over_process_env(project: Project) -> None:
+    env = {**STAGING_ENV, "STRIPE_SECRET_KEY": "nope"}
+    project.write(".env.ci.local", f"STRIPE_SECRET_KEY={TEST_SECRET}\n")
+    result = project.run("env.check", "--env", "staging", "--file", ".env.ci.local", env=env)
+    assert result.code == 0, result.output
+    assert lines(result) == ["env.check staging: ok (10 variables set from process env, .env.ci.local)"]
+
+
+# --- every finding type: exact line, exit code 1, no secret in the output ---
+
+CASES: dict[str, tuple[dict[str, Any], str]] = {
+    "ENV001-missing": (
+        {".env.local": CLEAN_LOCAL.replace(f"STRIPE_SECRET_KEY={TEST_SECRET}\n", "")},
+        "local: ENV001 STRIPE_SECRET_KEY is required in local but not set",
+    ),
+    "ENV001-empty": (
+        {".env.local": CLEAN_LOCAL.replace(f"STRIPE_SECRET_KEY={TEST_SECRET}", "STRIPE_SECRET_KEY=")},
+        ".env.local: ENV001 STRIPE_SECRET_KEY is required in local but empty",
+    ),
+    "ENV002-url": (
+        {".env.local": CLEAN_LOCAL.replace("http://127.0.0.1:54321", "not a url")},
+        ".env.local:1: ENV002 NEXT_PUBLIC_SUPABASE_URL is not valid: expected an http(s) URL",
+    ),
+    "ENV002-secret-in-wrong-variable": (
+        {".env.local": CLEAN_LOCAL.replace(TEST_SECRET, WEBHOOK_SECRET)},
+        ".env.local:3: ENV002 STRIPE_SECRET_KEY is not valid: expected a Stripe secret key (sk_test_…/rk_test_…)",
+    ),
+    "ENV002-enum": (
+        {".env.local": CLEAN_LOCAL.replace("NODE_ENV=development", "NODE_ENV=dev")},
+        ".env.local:5: ENV002 NODE_ENV is not valid: expected one of: development, test, production",
+    ),
+    "ENV003": (
+        {".env.local": CLEAN_LOCAL.replace(TEST_SECRET, LIVE_SECRET)},
+        ".env.local:3: ENV003 STRIPE_SECRET_KEY holds a live Stripe key outside production; local uses test keys",
+    ),
+    "ENV004-schema-secret": (
+        {".env.local": CLEAN_LOCAL + "NEXT_PUBLIC_STRIPE_SECRET_KEY=\n"},
+        ".env.local:6: ENV004 NEXT_PUBLIC_STRIPE_SECRET_KEY names a secret (STRIPE_SECRET_KEY is a secret in the "
+        "schema) but NEXT_PUBLIC_ ships it to the browser",
+    ),
+    "ENV004-name-pattern": (
+        {".env.local": CLEAN_LOCAL + f"VITE_DB_PASSWORD={DB_PASSWORD}\n"},
+        ".env.local:6: ENV004 VITE_DB_PASSWORD names a secret (the name contains PASSWORD) but VITE_ ships it to the "
+        "browser",
+    ),
+    "ENV005-service-role-jwt": (
+        {".env.local": CLEAN_LOCAL.replace(ANON_JWT, SERVICE_JWT)},
+        ".env.local:2: ENV005 NEXT_PUBLIC_SUPABASE_ANON_KEY holds a Supabase service_role JWT but NEXT_PUBLIC_ ships "
+        "it to the browser",
+    ),
+    "ENV005-stripe-secret": (
+        {".env.local": CLEAN_LOCAL + f"PUBLIC_STRIPE={TEST_SECRET}\n"},
+        ".env.local:6: ENV005 PUBLIC_STRIPE holds a Stripe secret key but PUBLIC_ ships it to the browser",
+    ),
+    "ENV005-webhook": (
+        {".env.local": CLEAN_LOCAL + f"NEXT_PUBLIC_HOOK={WEBHOOK_SECRET}\n"},
+        ".env.local:6: ENV005 NEXT_PUBLIC_HOOK holds a Stripe webhook secret but NEXT_PUBLIC_ ships it to the browser",
+    ),
+    "ENV005-pem": (
+        {".env.local": CLEAN_LOCAL + f'VITE_SIGNING="{PEM}"\n'},
+        ".env.local:6: ENV005 VITE_SIGNING holds a PEM private key but VITE_ ships it to the browser",
+    ),
+    "ENV010": (
+        {".env.example": "NODE_ENV=development\n"},
+        ".env.example: ENV010 STRIPE_SECRET_KEY is in the schema but missing from .env.example (run: inv env.example)",
+    ),
+    "ENV011": (
+        {".env.example": "__EXAMPLE__" + f"LEGACY_TOKEN={UPSTASH_TOKEN}\n"},
+        ".env.example:63: ENV011 LEGACY_TOKEN is in .env.example but not in the schema",
+    ),
+    "ENV012-secret-variable": (
+        {
+            ".env.example": lambda example: example.replace(
+                "UPSTASH_REDIS_REST_TOKEN=\n", f"UPSTASH_REDIS_REST_TOKEN={UPSTASH_TOKEN}\n"
+            )
+        },
+        ".env.example:35: ENV012 UPSTASH_REDIS_REST_TOKEN holds a real-looking secret value; .env.example is "
+        "committed, leave secrets blank",
+    ),
+    "ENV012-shape": (
+        {".env.example": "__EXAMPLE__" + f"NEXT_PUBLIC_SUPABASE_ANON_KEY={SERVICE_JWT}\n"},
+        ".env.example:63: ENV012 NEXT_PUBLIC_SUPABASE_ANON_KEY holds a real-looking secret (a Supabase service_role "
+        "JWT); .env.example is committed, leave secrets blank",
+    ),
+    "ENV020": (
+        {".env.local": CLEAN_LOCAL + f"STRIPE_SECRET_KEY={TEST_SECRET}\n"},
+        ".env.local:6: ENV020 STRIPE_SECRET_KEY is set twice (first on line 3); the last one wins",
+    ),
+    "ENV021": (
+        {".env.local": CLEAN_LOCAL + f"{LIVE_SECRET}\n"},
+        ".env.local:6: ENV021 malformed line: expected KEY=VALUE, found a bare KEY",
+    ),
+    "ENV021-garbage": (
+        {".env.local": CLEAN_LOCAL + f"this is {DB_PASSWORD} not an assignment\n"},
+        ".env.local:6: ENV021 malformed line: expected KEY=VALUE",
+    ),
+    "ENV022-hash": (
+        {".env.local": CLEAN_LOCAL + f"UPSTASH_REDIS_REST_TOKEN={UPSTASH_TOKEN}#tail\n"},
+        ".env.local:6: ENV022 UPSTASH_REDIS_REST_TOKEN is read differently by Node's dotenv and python-dotenv "
+        "(unquoted '#'); quote the value",
+    ),
+    "ENV022-unbalanced": (
+        {".env.local": CLEAN_LOCAL + f'UPSTASH_REDIS_REST_TOKEN="{UPSTASH_TOKEN}\n'},
+        ".env.local:6: ENV022 UPSTASH_REDIS_REST_TOKEN is read differently by Node's dotenv and python-dotenv "
+        "(unbalanced quotes); quote the value",
+    ),
+    "ENV024": (
+        {".env.staging": f"UPSTASH_REDIS_REST_TOKEN={UPSTASH_TOKEN}\n"},
+        ".env.staging: ENV024 not ignored by .gitignore (add it there so it is never committed)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_finding_line_exit_1_and_no_secret(project: Project, case: str) -> None:
+    files, expected = CASES[case]
+    example = (project.root / ".env.example").read_text()
+    for name, text in files.items():
+        project.write(name, text(example) if callable(text) else text.replace("__EXAMPLE__", example))
+    result = project.run("env.check")
+    assert result.code == 1, result.output
+    assert expected in lines(result), result.output
+    assert lines(result)[-1].startswith("env.check local: ")
+    assert_no_secrets(result)
+
+
+def test_tracked_env_file_is_reported(project: Project) -> None:
+    project.git("add", "-f", ".env.local")
+    result = project.run("env.check")
+    assert result.code == 1
+    assert ".env.local: ENV023 git tracks this env file (run: git rm --cached .env.local, then ignore it)" in lines(
+        result
+    )
+    assert_no_secrets(result)
+
+
+def test_unknown_key_is_a_warning_only(project: Project) -> None:
+    project.write(".env.local", CLEAN_LOCAL + f"LEGACY_TOKEN={UPSTASH_TOKEN}\n")
+    result = project.run("env.check")
+    assert result.code == 0, result.output
+    assert lines(result) == [
+        ".env.local:6: ENV030 warning: LEGACY_TOKEN is not in the schema (declare it in [tool.ops.env.variables] or "
+        "remove it)",
+        "env.check local: ok (6 variables set from .env.local, 1 warning)",
+    ]
+    assert_no_secrets(result)
+
+
+def test_hosted_environment_findings_name_the_process_env(project: Project) -> None:
+    env = {**STAGING_ENV, "SUPABASE_STAGING_DB_URL": f"mysql://app:{DB_PASSWORD}@db/app"}
+    env.pop("STRIPE_WEBHOOK_SECRET")
+    result = project.run("env.check", "--env", "staging", env=env)
+    assert result.code == 1
+    assert lines(result) == [
+        "process env: ENV002 SUPABASE_STAGING_DB_URL is not valid: expected a postgresql:// URL with a host",
+        "staging: ENV001 STRIPE_WEBHOOK_SECRET is required in staging but not set",
+        "env.check staging: 2 problems (sources: process env)",
+    ]
+    assert_no_secrets(result)
+
+
+def test_live_key_in_staging_process_env(project: Project) -> None:
+    env = {**STAGING_ENV, "STRIPE_SECRET_KEY": LIVE_SECRET}
+    result = project.run("env.check", "--env", "staging", env=env)
+    assert result.code == 1
+    assert lines(result)[0] == (
+        "process env: ENV003 STRIPE_SECRET_KEY holds a live Stripe key outside production; staging uses test keys"
+    )
+    assert_no_secrets(result)
+
+
+# --- every finding type at once, human and --json: no secret anywhere ---
+
+
+def _kitchen_sink(project: Project) -> None:
+    example = (project.root / ".env.example").read_text().replace("STRIPE_SECRET_KEY=\n", "")
+    project.write(".env.example", example + f"LEGACY={UPSTASH_TOKEN}\nSTRIPE_WEBHOOK_SECRET={WEBHOOK_SECRET}\n")
+    project.write(
+        ".env.local",
+        f"NEXT_PUBLIC_SUPABASE_URL=ftp://{DB_PASSWORD}\n"
+        f"NEXT_PUBLIC_SUPABASE_ANON_KEY={SERVICE_JWT}\n"
+        f"STRIPE_SECRET_KEY={LIVE_SECRET}\n"
+        f"NEXT_PUBLIC_STRIPE_SECRET_KEY={TEST_SECRET}\n"
+        f'VITE_KEY="{PEM}"\n'
+        f"{WEBHOOK_SECRET}\n"
+        f"R2_BUCKET_NAME=media#{UPSTASH_TOKEN}\n"
+        f"UPSTASH_REDIS_REST_TOKEN={UPSTASH_TOKEN}\n"
+        f"UPSTASH_REDIS_REST_TOKEN={UPSTASH_TOKEN}\n"
+        f"LEGACY_SECRET={UPSTASH_TOKEN}\n",
+    )
+    project.write(".env.development", f"SUPABASE_SERVICE_ROLE_KEY={SERVICE_JWT}\n")
+    project.git("add", ".env.development")
+    project.write(".env.ci", f"STRIPE_WEBHOOK_SECRET={WEBHOOK_SECRET}\n")
+
+
+def test_every_finding_type_human_output_has_no_secret(project: Project) -> None:
+    _kitchen_sink(project)
+    result = project.run("env.check")
+    assert result.code == 1
+    codes = {line.split(": ", 1)[1].split()[0] for line in lines(result)[:-1]}
+    assert codes == set(CODES), result.output
+    assert_no_secrets(result)
+
+
+def test_every_finding_type_json_output_has_no_secret(project: Project) -> None:
+    _kitchen_sink(project)
+    result = project.run("env.check", "--json")
+    assert result.code == 1
+    document = json.loads(result.stdout)
+    assert {finding["code"] for finding in document["findings"]} == set(CODES)
+    assert document["ok"] is False and document["environment"] == "local"
+    assert document["counts"]["warning"] == 3
+    assert result.stderr.splitlines()[-1].startswith("env.check local: ")
+    assert_no_secrets(result)
+
+
+def test_json_clean_document(project: Project) -> None:
+    result = project.run("env.check", "--json")
+    assert result.code == 0
+    document = json.loads(result.stdout)
+    assert document == {
+        "environment": "local",
+        "ok": True,
+        "sources": [".env.local"],
+        "variables_set": 5,
+        "git": True,
+        "counts": {"error": 0, "warning": 0},
+        "findings": [],
+    }
+    assert result.stderr == "env.check local: ok (5 variables set from .env.local)\n"
+
+
+# --- usage and config errors: exit 2, one line, no traceback, no secret ---
+
+
+def test_unknown_environment_exits_2(project: Project) -> None:
+    result = project.run("env.check", "--env", "prod")
+    assert result.code == 2
+    assert result.stderr.strip() == "error: unknown environment 'prod' (fix: use one of: local, staging, production)"
+
+
+def test_missing_file_exits_2(project: Project) -> None:
+    result = project.run("env.check", "--file", "nope.env")
+    assert result.code == 2
+    assert result.stderr.strip() == "error: env file not found: nope.env (fix: pass an existing file to --file)"
+
+
+def test_bad_declaration_exits_2_without_echoing_input(project: Project) -> None:
+    project.write(
+        "pyproject.toml",
+        PYPROJECT
+        + f'\n[tool.ops.env.variables.API_TOKEN]\nkind = "string"\ndescription = "x"\nsecret = "{DB_PASSWORD}"\n',
+    )
+    result = project.run("env.check")
+    assert result.code == 2
+    assert result.stderr.strip() == (
+        "error: [tool.ops.env.variables.API_TOKEN] secret: Input should be a valid boolean, unable to interpret input "
+        "(fix: fix it in pyproject.toml)"
+    )
+    assert_no_secrets(result)
+
+
+def test_secret_declared_under_public_prefix_is_a_config_error(project: Project) -> None:
+    project.write(
+        "pyproject.toml",
+        PYPROJECT + '\n[tool.ops.env.variables.VITE_API_SECRET]\nkind = "string"\ndescription = "x"\nsecret = true\n',
+    )
+    result = project.run("env.check")
+    assert result.code == 2
+    assert result.stderr.strip() == (
+        "error: VITE_API_SECRET is declared secret but VITE_ exposes it to the browser (fix: rename it without VITE_ "
+        "or declare it secret = false in [tool.ops.env.variables])"
+    )
+
+
+def test_project_declarations_extend_and_exclude_the_schema(project: Project) -> None:
+    project.write(
+        "pyproject.toml",
+        PYPROJECT + '\n[tool.ops.env]\nexclude = ["NEXT_PUBLIC_STRIPE_PUBLISHABLE_KEY"]\n\n'
+        '[tool.ops.env.variables.RATE_LIMIT_PER_MINUTE]\nkind = "int"\ndescription = "requests per minute"\n'
+        'required_in = ["local"]\nexample = "30"\n',
+    )
+    project.write(".env.local", CLEAN_LOCAL.replace("pk_test_51HhPublishableAbCd", "x") + "RATE_LIMIT_PER_MINUTE=ten\n")
+    assert project.run("env.example").code == 0
+    result = project.run("env.check")
+    assert result.code == 1
+    assert lines(result)[:-1] == [
+        ".env.local:4: ENV030 warning: NEXT_PUBLIC_STRIPE_PUBLISHABLE_KEY is not in the schema (declare it in "
+        "[tool.ops.env.variables] or remove it)",
+        ".env.local:6: ENV002 RATE_LIMIT_PER_MINUTE is not valid: expected an integer",
+    ]
+
+
+def test_shipped_schema_passes_the_pydantic_declaration_model() -> None:
+    validate_shipped(SHIPPED)
+    names = {variable.name for variable in SHIPPED}
+    assert {
+        "NEXT_PUBLIC_SUPABASE_URL",
+        "NEXT_PUBLIC_SUPABASE_ANON_KEY",
+        "SUPABASE_SERVICE_ROLE_KEY",
+        "SUPABASE_DB_URL",
+        "SUPABASE_STAGING_DB_URL",
+        "STRIPE_SECRET_KEY",
+        "NEXT_PUBLIC_STRIPE_PUBLISHABLE_KEY",
+        "STRIPE_WEBHOOK_SECRET",
+        "SENTRY_DSN",
+        "UPSTASH_REDIS_REST_URL",
+        "UPSTASH_REDIS_REST_TOKEN",
+        "NEXT_PUBLIC_POSTHOG_KEY",
+        "RESEND_API_KEY",
+        "R2_ACCOUNT_ID",
+        "R2_ACCESS_KEY_ID",
+        "R2_SECRET_ACCESS_KEY",
+        "R2_BUCKET_NAME",
+        "NODE_ENV",
+    } <= names
+
+
+# --- env.example ---
+
+
+def test_env_example_writes_and_checks(tmp_path: Path) -> None:
+    made = Project(tmp_path)
+    (tmp_path / ".env.example").unlink()
+    missing = made.run("env.example", "--check")
+    assert missing.code == 1
+    assert lines(missing) == [
+        ".env.example: ENV010 .env.example is missing (run: inv env.example)",
+        "env.check example: 1 problem (sources: no sources)",
+    ]
+    written = made.run("env.example")
+    assert written.code == 0 and lines(written) == ["wrote .env.example (20 variables)"]
+    text = (tmp_path / ".env.example").read_text()
+    assert (
+        "# Stripe secret key (sk_test_ outside production) [secret; required in local, staging, production]\n" in text
+    )
+    assert "STRIPE_SECRET_KEY=\n" in text and "NODE_ENV=development\n" in text
+    checked = made.run("env.example", "--check", "--json")
+    assert checked.code == 0
+    assert json.loads(checked.stdout)["ok"] is True
+
+
+def test_repo_env_example_is_in_sync_with_the_schema() -> None:
+    result = run_ops("env.example", "--check")
+    assert result.code == 0, result.output

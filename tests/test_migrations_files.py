@@ -1,0 +1,99 @@
+"""Migration files and statement splitting: no database needed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from ops.errors import UsageError
+from ops.migrations.files import load_migrations, new_migration
+from ops.migrations.split import classify, normalise, split_sql
+
+TRICKY = """-- leading comment
+create table a (id int, note text default 'semi;colon');
+
+/* block; comment */
+create function f() returns trigger language plpgsql security definer as $fn$
+begin
+  insert into a values (1, 'x;y');  -- inside the body
+  return new;
+end
+$fn$;
+create function g() returns int language sql
+begin atomic
+  select 1;
+  select 2;
+end;
+insert into a values (2, $$dollar;quoted$$);
+"""
+
+
+def test_split_keeps_dollar_quotes_begin_atomic_and_lines() -> None:
+    statements = split_sql(TRICKY)
+    assert [s.line for s in statements] == [2, 5, 11, 16]
+    assert statements[0].text == "create table a (id int, note text default 'semi;colon')"
+    assert statements[1].text.endswith("return new;\nend\n$fn$")
+    assert statements[2].text.startswith("create function g()") and statements[2].text.endswith("select 2;\nend")
+    assert statements[3].text == "insert into a values (2, $$dollar;quoted$$)"
+    assert TRICKY[statements[1].offset :].startswith("create function f()")
+
+
+def test_syntax_error_names_file_line_and_column() -> None:
+    with pytest.raises(UsageError) as caught:
+        split_sql("select 1;\nselect * fro x where;\n", source="20240101000000_bad.sql")
+    assert caught.value.message == '20240101000000_bad.sql: line 2, column 10: syntax error at or near "fro"'
+
+
+@pytest.mark.parametrize(
+    ("sql", "kind"),
+    [
+        ("create index concurrently i on t (x)", "standalone"),
+        ("create unique index concurrently if not exists i on public.t (x)", "standalone"),
+        ("drop index concurrently if exists i", "standalone"),
+        ("reindex index concurrently i", "standalone"),
+        ("vacuum analyze t", "standalone"),
+        ("alter system set work_mem = '8MB'", "standalone"),
+        ("create database other", "standalone"),
+        ("analyze t", "transactional"),
+        ("create index i on t (x)", "transactional"),
+        ("select 'create index concurrently'", "transactional"),
+        ("alter type mood add value 'meh'", "transactional"),
+        ("begin", "transaction_control"),
+        ("commit", "transaction_control"),
+    ],
+)
+def test_classify_statements_that_cannot_run_in_a_transaction(sql: str, kind: str) -> None:
+    assert classify(sql) == kind
+    assert split_sql(sql + ";")[0].kind == kind
+
+
+def test_normalise_ignores_comments_whitespace_and_comment_only_tokens() -> None:
+    stored_by_supabase_cli = ["-- create it\ncreate table a (id int)", "-- trailing comment only"]
+    ours = ["create   table a\n(id int)"]
+    assert normalise(stored_by_supabase_cli) == normalise(ours) == ["create table a ( id int )"]
+    assert normalise(["select 'a  b'"]) != normalise(["select 'a b'"])
+
+
+def test_load_orders_by_file_name_and_skips_other_files(tmp_path: Path) -> None:
+    for name in ["20240102000000_b.sql", "20240101000000_a.sql", "README.md", "notes_x.sql", "2_short.sql"]:
+        (tmp_path / name).write_text("select 1;")
+    files = load_migrations(tmp_path)
+    assert [(f.version, f.name) for f in files] == [("20240101000000", "a"), ("20240102000000", "b"), ("2", "short")]
+    assert files[0].statements == ["select 1"]
+
+
+def test_new_writes_a_utc_timestamped_file_and_refuses_bad_names_and_duplicates(tmp_path: Path) -> None:
+    now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    path = new_migration(tmp_path, "add_orders", now=now)
+    assert path.name == "20260102030405_add_orders.sql" and path.read_text() == ""
+    with pytest.raises(UsageError) as duplicate:
+        new_migration(tmp_path, "other", now=now)
+    assert duplicate.value.message == "migration version 20260102030405 already exists (20260102030405_add_orders.sql)"
+    with pytest.raises(UsageError) as bad:
+        new_migration(tmp_path, "Add-Orders", now=now)
+    assert bad.value.one_line() == (
+        "error: invalid migration name 'Add-Orders'"
+        " (fix: use lower-case letters, digits and underscores, e.g. add_orders)"
+    )

@@ -1,0 +1,299 @@
+"""The runner against real Postgres: compatibility, failures, drift, locks, retries."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from ops.console import Output
+from ops.errors import CheckFailed, ExternalError, UsageError
+from ops.migrations import migrate, seed
+from ops.migrations.execute import StatementFailed
+from ops.migrations.repair import repair
+from ops.migrations.settings import RunnerSettings
+from ops.migrations.status import target_status
+
+# The Supabase CLI's own DDL (supabase/cli pkg/migration/history.go), run verbatim.
+SUPABASE_CLI_DDL = [
+    "CREATE SCHEMA IF NOT EXISTS supabase_migrations",
+    "CREATE TABLE IF NOT EXISTS supabase_migrations.schema_migrations (version text NOT NULL PRIMARY KEY)",
+    "ALTER TABLE supabase_migrations.schema_migrations ADD COLUMN IF NOT EXISTS statements text[]",
+    "ALTER TABLE supabase_migrations.schema_migrations ADD COLUMN IF NOT EXISTS name text",
+    "CREATE TABLE IF NOT EXISTS supabase_migrations.seed_files (path text NOT NULL PRIMARY KEY, hash text NOT NULL)",
+]
+DESCRIBE = """
+select c.relname, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+       coalesce((select string_agg(pg_get_constraintdef(k.oid), ',') from pg_constraint k
+                 where k.conrelid = c.oid and a.attnum = any(k.conkey)), '')
+from pg_class c join pg_namespace n on n.oid = c.relnamespace
+join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+where n.nspname = 'supabase_migrations' and c.relname in ('schema_migrations', 'seed_files')
+order by 1, 2
+"""
+
+
+def applied_versions(database: Any) -> list[tuple[str, str]]:
+    with database.connect() as conn:
+        return conn.execute("select version, name from supabase_migrations.schema_migrations order by 1").fetchall()
+
+
+def table_exists(database: Any, name: str) -> bool:
+    with database.connect() as conn:
+        return conn.execute("select to_regclass(%s) is not null", (name,)).fetchone()[0]
+
+
+def test_history_and_seed_tables_match_the_supabase_cli_ddl(
+    migration_project: Any, database: Any, pg_cluster: Any
+) -> None:
+    migration_project.write("20240101000000_a.sql", "create table a (id int);")
+    (migration_project.root / "supabase" / "seed.sql").write_text("insert into a values (1);")
+    cfg = migration_project.config()
+    migrate(cfg, database.url)
+    seed(cfg, database.url)
+    reference = f"{database.name}_cli"
+    pg_cluster.create_database(reference)
+    try:
+        with pg_cluster.connection(reference) as conn:
+            for statement in SUPABASE_CLI_DDL:
+                conn.execute(statement)
+            expected = conn.execute(DESCRIBE).fetchall()
+        with database.connect() as conn:
+            ours = conn.execute(DESCRIBE).fetchall()
+    finally:
+        pg_cluster.drop_database(reference)
+    assert ours == expected
+    assert ("schema_migrations", 2, "statements", "text[]", False, "") in ours
+
+
+def test_a_history_row_written_by_the_supabase_cli_is_honoured(migration_project: Any, database: Any) -> None:
+    migration_project.write("20240101000000_init.sql", "-- the CLI keeps leading comments\ncreate table a (id int);\n")
+    migration_project.write("20240102000000_legacy.sql", "create table b (id int);")
+    migration_project.write("20240103000000_next.sql", "create table c (id int);")
+    with database.connect() as conn:
+        for statement in SUPABASE_CLI_DDL:
+            conn.execute(statement)
+        conn.execute("create table a (id int); create table b (id int)")
+        # exactly what `supabase db push` inserts (statements split and trimmed, comments kept)
+        conn.execute(
+            "INSERT INTO supabase_migrations.schema_migrations(version, name, statements) VALUES(%s, %s, %s)",
+            ("20240101000000", "init", ["-- the CLI keeps leading comments\ncreate table a (id int)"]),
+        )
+        # older CLI versions stored the version only
+        conn.execute("insert into supabase_migrations.schema_migrations(version) values ('20240102000000')")
+    report = migrate(migration_project.config(), database.url)
+    assert [item.version for item in report.applied] == ["20240103000000"]
+    status = target_status(migration_project.config(), database.url)
+    assert [(v.version, v.state) for v in status.versions] == [
+        ("20240101000000", "applied"),
+        ("20240102000000", "applied"),
+        ("20240103000000", "applied"),
+    ]
+
+
+def test_statements_are_stored_split_as_the_supabase_cli_does(migration_project: Any, database: Any) -> None:
+    migration_project.write(
+        "20240101000000_fn.sql",
+        "create table a (id int);\n\ncreate function f() returns int language plpgsql as $$\nbegin\n"
+        "  return 1;\nend $$;\n",
+    )
+    migrate(migration_project.config(), database.url)
+    with database.connect() as conn:
+        row = conn.execute("select name, statements from supabase_migrations.schema_migrations").fetchone()
+    assert row == (
+        "fn",
+        [
+            "create table a (id int)",
+            "create function f() returns int language plpgsql as $$\nbegin\n  return 1;\nend $$",
+        ],
+    )
+
+
+def test_a_failing_file_rolls_back_alone_and_points_at_the_line(
+    migration_project: Any, database: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    migration_project.write("20240101000000_one.sql", "create table one (id int);")
+    migration_project.write("20240102000000_two.sql", "create table two (id int);")
+    migration_project.write(
+        "20240103000000_three.sql",
+        "create table three (id int);\n\ninsert into three\n  select id from missing_table;\n",
+    )
+    migration_project.write("20240104000000_four.sql", "create table four (id int);")
+    with pytest.raises(StatementFailed) as caught:
+        migrate(migration_project.config(), database.url, out=Output())
+    assert caught.value.exit_code == 3
+    assert caught.value.message == (
+        "20240103000000_three.sql: statement 2 (line 4, column 18) failed:"
+        ' 42P01 relation "missing_table" does not exist'
+    )
+    assert capsys.readouterr().out.splitlines() == [
+        "20240103000000_three.sql, statement 2, line 4:",
+        "4 |   select id from missing_table;",
+        " " * len("4 |   select id from ") + "^",
+    ]
+    assert applied_versions(database) == [("20240101000000", "one"), ("20240102000000", "two")]
+    assert table_exists(database, "two") and not table_exists(database, "three") and not table_exists(database, "four")
+
+
+def test_an_edited_applied_file_is_refused_until_repair(migration_project: Any, database: Any) -> None:
+    path = migration_project.write("20240101000000_a.sql", "create table a (id int);")
+    cfg = migration_project.config()
+    migrate(cfg, database.url)
+    path.write_text("-- a comment and new spacing are not drift\ncreate   table a (id int);\n")
+    assert migrate(cfg, database.url).applied == []
+    path.write_text("create table a (id bigint);")
+    migration_project.write("20240102000000_b.sql", "create table b (id int);")
+    with pytest.raises(CheckFailed) as caught:
+        migrate(cfg, database.url)
+    assert caught.value.one_line() == (
+        "error: migration 20240101000000 was edited after it was applied (its statements differ from the history)"
+        " (fix: revert the edit, or record the new text: inv db.repair 20240101000000 --status applied)"
+    )
+    assert not table_exists(database, "b")
+    assert [v.state for v in target_status(cfg, database.url).versions] == ["drift", "pending"]
+    repair(cfg, database.url, ["20240101000000"], "applied")
+    assert [item.version for item in migrate(cfg, database.url).applied] == ["20240102000000"]
+    with database.connect() as conn:
+        stored = conn.execute(
+            "select statements from supabase_migrations.schema_migrations order by version"
+        ).fetchone()
+    assert stored == (["create table a (id bigint)"],)
+
+
+def test_repair_reverted_forgets_versions_and_applied_needs_a_local_file(migration_project: Any, database: Any) -> None:
+    migration_project.write("20240101000000_a.sql", "create table a (id int);")
+    cfg = migration_project.config()
+    migrate(cfg, database.url)
+    repair(cfg, database.url, ["20240101000000"], "reverted")
+    assert applied_versions(database) == []
+    with pytest.raises(UsageError) as caught:
+        repair(cfg, database.url, ["20990101000000"], "applied")
+    assert caught.value.message == "no local migration file for version 20990101000000"
+
+
+def test_versions_without_a_local_file_and_older_files_are_refused(migration_project: Any, database: Any) -> None:
+    cfg = migration_project.config()
+    migration_project.write("20240102000000_b.sql", "create table b (id int);")
+    migrate(cfg, database.url)
+    older = migration_project.write("20240101000000_a.sql", "create table a (id int);")
+    with pytest.raises(UsageError) as caught:
+        migrate(cfg, database.url)
+    assert caught.value.one_line() == (
+        "error: local migrations are older than the newest applied version: 20240101000000_a.sql"
+        " (fix: rename them to a newer version, or pass --include-all to apply them anyway)"
+    )
+    assert [item.version for item in migrate(cfg, database.url, include_all=True).applied] == ["20240101000000"]
+    older.unlink()
+    with pytest.raises(CheckFailed) as missing:
+        migrate(cfg, database.url)
+    assert missing.value.one_line() == (
+        "error: versions applied on the target have no local migration file: 20240101000000"
+        " (fix: restore the files, or mark them reverted: inv db.repair 20240101000000 --status reverted)"
+    )
+
+
+def test_dry_run_lists_pending_files_and_changes_nothing(migration_project: Any, database: Any) -> None:
+    migration_project.write("20240101000000_a.sql", "create table a (id int);\ninsert into a values (1);")
+    report = migrate(migration_project.config(), database.url, dry_run=True)
+    assert report.to_dict()["pending"] == [
+        {"version": "20240101000000", "name": "a", "statements": 2, "file": "20240101000000_a.sql"}
+    ]
+    assert not table_exists(database, "supabase_migrations.schema_migrations")
+
+
+def test_create_index_concurrently_and_explicit_begin_commit_apply(migration_project: Any, database: Any) -> None:
+    migration_project.write(
+        "20240101000000_items.sql",
+        "begin;\ncreate table items (id int, sku text);\n"
+        "insert into items select g, 's' || g from generate_series(1, 500) g;\ncommit;\n",
+    )
+    migration_project.write(
+        "20240102000000_idx.sql",
+        "create index concurrently items_sku on items (sku);\n"
+        "create unique index concurrently if not exists items_id on public.items (id);\n"
+        "comment on table items is 'indexed';\n",
+    )
+    migrate(migration_project.config(), database.url)
+    with database.connect() as conn:
+        indexes = conn.execute(
+            "select c.relname, i.indisvalid from pg_index i join pg_class c on c.oid = i.indexrelid"
+            " where i.indrelid = 'items'::regclass order by 1"
+        ).fetchall()
+        statements = conn.execute(
+            "select statements from supabase_migrations.schema_migrations where version = '20240101000000'"
+        ).fetchone()[0]
+    assert indexes == [("items_id", True), ("items_sku", True)]
+    assert statements[0] == "begin" and statements[-1] == "commit"
+
+
+def test_a_failed_concurrent_index_is_cleaned_up_before_the_retry(migration_project: Any, database: Any) -> None:
+    migration_project.write("20240101000000_t.sql", "create table t (id int);\ninsert into t values (1), (1);")
+    path = migration_project.write("20240102000000_idx.sql", "create unique index concurrently t_id on t (id);")
+    cfg = migration_project.config()
+    with pytest.raises(StatementFailed) as caught:
+        migrate(cfg, database.url)
+    assert caught.value.sqlstate == "23505"
+    with database.connect() as conn:
+        assert conn.execute("select indisvalid from pg_index where indexrelid = 't_id'::regclass").fetchone() == (
+            False,
+        )
+        conn.execute("delete from t where ctid = (select max(ctid) from t)")
+    path.write_text(path.read_text())
+    migrate(cfg, database.url)
+    with database.connect() as conn:
+        assert conn.execute("select indisvalid from pg_index where indexrelid = 't_id'::regclass").fetchone() == (True,)
+
+
+def test_lock_timeout_is_retried_with_backoff(
+    migration_project: Any, database: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    migration_project.write("20240101000000_t.sql", "create table t (id int);")
+    cfg = migration_project.config()
+    migrate(cfg, database.url)
+    migration_project.write("20240102000000_alter.sql", "alter table t add column note text;")
+    blocker = database.connect()
+    blocker.autocommit = False
+    blocker.execute("lock table t in access exclusive mode")
+    release = threading.Timer(0.6, blocker.rollback)
+    release.start()
+    try:
+        settings = RunnerSettings(lock_timeout="200ms", lock_retries=4, retry_backoff_seconds=0.2)
+        report = migrate(cfg, database.url, out=Output(), settings=settings)
+    finally:
+        release.join()
+        blocker.close()
+    assert [item.version for item in report.applied] == ["20240102000000"]
+    assert "20240102000000_alter.sql: lock_timeout hit on line 1; retrying in 0.2s" in capsys.readouterr().out
+
+
+def test_lock_timeout_gives_up_after_the_retries(migration_project: Any, database: Any) -> None:
+    migration_project.write("20240101000000_t.sql", "create table t (id int);")
+    cfg = migration_project.config()
+    migrate(cfg, database.url)
+    migration_project.write("20240102000000_alter.sql", "alter table t add column note text;")
+    with database.connect() as blocker:
+        blocker.autocommit = False
+        blocker.execute("lock table t in access exclusive mode")
+        with pytest.raises(StatementFailed) as caught:
+            migrate(
+                cfg,
+                database.url,
+                settings=RunnerSettings(lock_timeout="100ms", lock_retries=1, retry_backoff_seconds=0.1),
+            )
+        blocker.rollback()
+    assert caught.value.sqlstate == "55P03"
+
+
+def test_waiting_for_the_lock_times_out_with_a_clear_error(migration_project: Any, database: Any) -> None:
+    from ops.migrations.lock import LOCK_KEY
+
+    migration_project.write("20240101000000_t.sql", "create table t (id int);")
+    with database.connect() as holder:
+        holder.execute("select pg_advisory_lock(%s)", (LOCK_KEY,))
+        started = time.monotonic()
+        with pytest.raises(ExternalError) as caught:
+            migrate(migration_project.config(), database.url, settings=RunnerSettings(lock_wait_seconds=0.3))
+        assert time.monotonic() - started < 30
+    assert caught.value.message == "another migration runner held the migration lock for more than 0s"

@@ -1,0 +1,281 @@
+"""The local dev stack end to end: real Postgres, the real app, real Caddy TLS.
+
+One module-scoped project goes through a life: up from nothing, a no-op
+second up, status, recovery after kill -9, down. Tests run in file order and
+each one starts from ``dev.up``, so any of them also runs on its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import CliResult, LocalStack, make_stack_project, reachable_tempdir, run_ops
+
+from ops.config import load
+from ops.stack.state import StackPaths
+
+
+class Project:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.paths = StackPaths.of(load(root))
+
+    def cli(self, *args: str) -> CliResult:
+        return run_ops(*args, cwd=self.root, env={"OPS_PROJECT_ROOT": str(self.root)}, timeout=120)
+
+    def up_json(self) -> dict:  # type: ignore[type-arg]
+        result = self.cli("dev.up", "--json")
+        assert result.code == 0, result.output
+        return json.loads(result.stdout)
+
+    def status(self) -> dict:  # type: ignore[type-arg]
+        result = self.cli("dev.status", "--json")
+        assert result.code == 0, result.output
+        return json.loads(result.stdout)
+
+
+def get_products(base_url: str, ca_path: str | Path) -> httpx.Response:
+    # Verified against Caddy's own root CA: no verify=False anywhere.
+    with httpx.Client(verify=ssl.create_default_context(cafile=str(ca_path)), timeout=10) as client:
+        return client.get(f"{base_url}/api/products")
+
+
+@pytest.fixture(scope="module")
+def project() -> Iterator[Project]:
+    base = reachable_tempdir("ops-test-stack-life-")
+    proj = Project(make_stack_project(base / "project"))
+    try:
+        yield proj
+    finally:
+        proj.cli("dev.down", "--purge")
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_local_stack_fixture_serves_the_catalog_through_caddy(local_stack: LocalStack) -> None:
+    response = get_products(local_stack.base_url, local_stack.ca_path)
+    assert response.status_code == 200
+    assert response.headers["via"].endswith("Caddy")
+    assert response.headers["x-request-id"]
+    body = response.json()
+    assert body["count"] >= 20 and len(body["products"]) == body["count"]
+    assert local_stack.base_url.startswith("https://localhost:")
+    assert local_stack.app_env["DATABASE_URL"] == local_stack.db_url
+    assert {"ADMIN_TOKEN", "RATE_LIMIT_BYPASS_TOKEN"} <= set(local_stack.app_env)
+
+
+def test_up_from_nothing_serves_catalog_rows_from_postgres_over_https(project: Project) -> None:
+    result = project.cli("dev.up")
+    assert result.code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert re.fullmatch(r"dev stack ready \(native, \d+\.\ds\)", lines[0])
+    ports = json.loads(project.paths.state_file.read_text())["ports"]
+    ca = project.paths.ca_path
+    assert f"  app (https):  https://localhost:{ports['https']}" in lines
+    assert f"  app (direct): http://127.0.0.1:{ports['app']}" in lines
+    assert f"  database:     postgresql://postgres:***@127.0.0.1:{ports['db']}/postgres" in lines
+    assert f"  CA:           {ca}" in lines
+    assert (
+        f"trust it: curl --cacert {ca} https://localhost:{ports['https']}/healthz"
+        f" | export NODE_EXTRA_CA_CERTS={ca} | caddy trust --address 127.0.0.1:{ports['admin']}"
+    ) in lines
+
+    response = get_products(f"https://localhost:{ports['https']}", ca)
+    assert response.status_code == 200
+    slugs = [product["slug"] for product in response.json()["products"]]
+    psql = project.cli("dev.psql", "-c", "select slug from public.products order by id")
+    assert psql.code == 0, psql.output
+    assert sorted(slugs) == sorted(line.strip() for line in psql.stdout.splitlines()[2:-2])
+
+
+def test_second_up_is_a_quick_no_op(project: Project) -> None:
+    project.up_json()
+    pids = {row["service"]: row["pid"] for row in project.status()["services"]}
+    report = project.up_json()
+    assert report["changed"] is False
+    assert report["steps"] == {
+        "ports": "ok",
+        "postgres": "running",
+        "schema": "up to date",
+        "app": "running",
+        "caddy": "running",
+        "ready": "healthy",
+    }
+    assert {row["service"]: row["pid"] for row in report["services"]} == pids
+    human = project.cli("dev.up")
+    assert human.stdout.startswith("dev stack already running (nothing to do) (native, ")
+
+
+def test_status_lists_each_service_with_state_pid_port_and_health(project: Project) -> None:
+    project.up_json()
+    report = project.status()
+    ports = json.loads(project.paths.state_file.read_text())["ports"]
+    assert report["provider"] == "native" and report["healthy"] is True
+    by_service = {row["service"]: row for row in report["services"]}
+    assert list(by_service) == ["db", "app", "caddy"]
+    assert {name: row["port"] for name, row in by_service.items()} == {
+        "db": ports["db"],
+        "app": ports["app"],
+        "caddy": ports["https"],
+    }
+    for row in by_service.values():
+        assert row["state"] == "running" and row["health"] == "ok" and row["pid"] > 0
+    assert "***" in by_service["db"]["url"]
+    human = project.cli("dev.status")
+    assert re.search(rf"│ app\s+│ running │ {by_service['app']['pid']}\s+│ {ports['app']}\s+│ ok", human.stdout)
+
+
+def _kill9_and_wait(pid: int) -> None:
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            break
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize(("service", "step"), [("db", "postgres"), ("app", "app")])
+def test_up_repairs_a_service_killed_with_sigkill(project: Project, service: str, step: str) -> None:
+    project.up_json()
+    before = {row["service"]: row for row in project.status()["services"]}
+    _kill9_and_wait(before[service]["pid"])
+
+    after_kill = {row["service"]: row for row in project.status()["services"]}
+    assert after_kill[service]["state"] == "stopped"
+
+    report = project.up_json()
+    assert report["changed"] is True
+    assert report["steps"][step] == "started"
+    assert report["steps"]["schema"] == "up to date"
+    repaired = {row["service"]: row for row in project.status()["services"]}
+    assert repaired[service]["state"] == "running" and repaired[service]["pid"] != before[service]["pid"]
+    response = get_products(report["base_url"], report["ca_path"])
+    assert response.status_code == 200 and response.json()["count"] >= 20
+
+
+def test_down_stops_everything_and_purge_deletes_the_state(project: Project) -> None:
+    project.up_json()
+    result = project.cli("dev.down")
+    assert result.code == 0, result.output
+    assert result.stdout.splitlines() == ["stopped: caddy, app, db"]
+    assert [row["state"] for row in project.status()["services"]] == ["stopped", "stopped", "stopped"]
+    assert project.cli("dev.down").stdout.splitlines() == ["stopped: nothing was running"]
+
+    # Warm start: the state is kept, so nothing is initialised again.
+    report = project.up_json()
+    assert report["steps"]["postgres"] == "started" and report["steps"]["schema"] == "up to date"
+
+    purge = project.cli("dev.down", "--purge")
+    assert purge.stdout.splitlines() == ["stopped: caddy, app, db", f"deleted {project.paths.root}"]
+    assert not project.paths.root.exists()
+
+
+def test_busy_port_is_a_one_line_error_naming_the_port_and_its_key(tmp_path: Path) -> None:
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        port = blocker.getsockname()[1]
+        base = reachable_tempdir("ops-test-stack-busy-")
+        try:
+            root = make_stack_project(base / "project", https_port=port)
+            result = run_ops("dev.up", cwd=root, env={"OPS_PROJECT_ROOT": str(root)})
+        finally:
+            shutil.rmtree(base, ignore_errors=True)
+    assert result.code == 3
+    assert result.stderr.strip() == (
+        f"error: port {port} (https_port) is already in use by another process"
+        f" (fix: stop whatever listens on 127.0.0.1:{port} or set https_port in [tool.ops.dev] (0 picks a free port))"
+    )
+    assert result.stdout == ""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the root path only exists when the suite runs as root")
+def test_as_root_postgres_runs_as_the_postgres_user(local_stack: LocalStack) -> None:
+    from ops.stack import local_cluster
+
+    pid = local_cluster(local_stack.cfg).pid()
+    assert pid is not None
+    status = Path(f"/proc/{pid}/status").read_text()
+    uid = int(re.search(r"^Uid:\s+(\d+)", status, re.MULTILINE).group(1))  # type: ignore[union-attr]
+    import pwd
+
+    assert pwd.getpwuid(uid).pw_name == "postgres"
+    assert os.geteuid() == 0  # while the app and Caddy run as us
+
+
+def _cli(stack: LocalStack, *args: str) -> CliResult:
+    return run_ops(*args, cwd=stack.root, env={"OPS_PROJECT_ROOT": str(stack.root)})
+
+
+def test_env_prints_masked_exports_and_reveal_prints_the_values_for_eval(local_stack: LocalStack) -> None:
+    port = local_stack.db_url.rsplit(":", 1)[1].split("/")[0]
+    masked = _cli(local_stack, "dev.env")
+    assert masked.code == 0, masked.output
+    assert f"export DATABASE_URL=postgresql://postgres:***@127.0.0.1:{port}/postgres" in masked.stdout.splitlines()
+    assert "export ADMIN_TOKEN=***" in masked.stdout.splitlines()
+    assert local_stack.app_env["ADMIN_TOKEN"] not in masked.output
+
+    revealed = _cli(local_stack, "dev.env", "--reveal")
+    exported = dict(line.removeprefix("export ").split("=", 1) for line in revealed.stdout.splitlines())
+    expected = {k: v for k, v in local_stack.app_env.items() if k != "PORT"}
+    assert exported == expected  # token_urlsafe values and these URLs need no shell quoting
+
+
+def test_logs_shows_each_service_and_refuses_an_unknown_one(local_stack: LocalStack) -> None:
+    result = _cli(local_stack, "dev.logs", "app", "--lines", "3")
+    assert result.code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert 1 <= len(lines) <= 3 and all(line.startswith("app   | {") for line in lines)
+    every = _cli(local_stack, "dev.logs", "--lines", "1").stdout.splitlines()
+    assert [line.split("|")[0].strip() for line in every] == ["db", "app", "caddy"]
+
+    unknown = _cli(local_stack, "dev.logs", "web")
+    assert unknown.code == 2
+    assert unknown.stderr.strip() == "error: unknown service 'web' (fix: use one of: db, app, caddy)"
+
+
+def test_logs_follow_prints_new_app_lines_with_the_request_id(local_stack: LocalStack) -> None:
+    import selectors
+    import subprocess
+    import sys
+    import uuid
+
+    request_id = f"follow-{uuid.uuid4().hex}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ops", "dev.logs", "app", "--follow", "--lines", "0"],
+        cwd=local_stack.root,
+        env={**os.environ, "OPS_PROJECT_ROOT": str(local_stack.root)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(1)  # let it reach the end of the log before the request is logged
+        with httpx.Client(verify=ssl.create_default_context(cafile=str(local_stack.ca_path))) as client:
+            client.get(f"{local_stack.base_url}/healthz", headers={"X-Request-Id": request_id})
+        selector = selectors.DefaultSelector()
+        assert proc.stdout is not None
+        selector.register(proc.stdout, selectors.EVENT_READ)
+        found = ""
+        while not found and selector.select(timeout=20):
+            line = proc.stdout.readline()
+            found = line if request_id in line else ""
+        assert found.startswith("app   | {") and json.loads(found.split("| ", 1)[1])["request_id"] == request_id
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_psql_runs_a_command_on_the_local_database(local_stack: LocalStack) -> None:
+    result = _cli(local_stack, "dev.psql", "-c", "select count(*) >= 20 as enough from public.products")
+    assert result.code == 0, result.output
+    assert [line.strip() for line in result.stdout.splitlines()] == ["enough", "--------", "t", "(1 row)", ""]

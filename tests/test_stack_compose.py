@@ -1,0 +1,156 @@
+"""The docker provider without a Docker engine: the compose file's validity,
+provider selection and the exact commands built."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPO, make_stack_project, run_ops
+
+from ops.config import load
+from ops.stack.caddy import caddy_variables
+from ops.stack.compose import ComposeStack, choose_provider, engine_available
+from ops.stack.state import StackPaths
+
+COMPOSE = REPO / "infra" / "docker" / "compose.yml"
+CADDYFILE = REPO / "infra" / "caddy" / "Caddyfile"
+_VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)(:?[-?][^}]*)?\}")
+
+
+# The Compose Specification's JSON schema, vendored from compose-spec/compose-spec (Apache-2.0):
+# the same schema `docker compose config` validates with, usable without Docker.
+COMPOSE_SCHEMA = REPO / "infra" / "docker" / "compose-spec.json"
+
+
+def compose_document() -> dict:  # type: ignore[type-arg]
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def test_compose_file_is_valid_against_the_compose_specification_schema() -> None:
+    import jsonschema
+
+    schema = json.loads(COMPOSE_SCHEMA.read_text())
+    jsonschema.validate(compose_document(), schema)
+    broken = compose_document()
+    broken["services"]["db"]["imagee"] = "postgres:15"
+    with pytest.raises(jsonschema.ValidationError, match="'imagee' does not match any of the regexes"):
+        jsonschema.validate(broken, schema)
+
+
+def test_compose_file_has_the_three_services_on_loopback_ports() -> None:
+    document = compose_document()
+    assert set(document["services"]) == {"db", "app", "caddy"}
+    assert set(document["volumes"]) == {"db_data"}
+    ports = [port for service in document["services"].values() for port in service.get("ports", [])]
+    assert ports == [
+        "127.0.0.1:${OPS_DB_PORT:-54322}:5432",
+        "127.0.0.1:${OPS_APP_PORT:-3000}:3000",
+        "127.0.0.1:${OPS_HTTP_PORT:-8080}:${OPS_HTTP_PORT:-8080}",
+        "127.0.0.1:${OPS_HTTPS_PORT:-8443}:${OPS_HTTPS_PORT:-8443}",
+    ]
+    assert document["services"]["app"]["depends_on"] == {"db": {"condition": "service_healthy"}}
+
+
+def _default_path(volume: str) -> tuple[Path, str]:
+    """``${VAR:-default}:/target:ro`` -> (default resolved against the compose dir, target)."""
+    match = re.fullmatch(r"\$\{[A-Z_]+:-([^}]+)\}:([^:]+)(?::ro)?", volume)
+    assert match, volume
+    return (COMPOSE.parent / match.group(1)).resolve(), match.group(2)
+
+
+def test_compose_shares_the_bootstrap_sql_and_the_caddyfile_template_with_the_native_provider() -> None:
+    services = compose_document()["services"]
+    bootstrap, target = _default_path(services["db"]["volumes"][1])
+    assert bootstrap == REPO / "ops" / "pg" / "sql" / "bootstrap.sql" and bootstrap.is_file()
+    assert target == "/docker-entrypoint-initdb.d/00-bootstrap.sql"
+    caddyfile, target = _default_path(services["caddy"]["volumes"][0])
+    assert caddyfile == CADDYFILE and target == "/etc/caddy/Caddyfile"
+    build = services["app"]["build"]
+    context = (COMPOSE.parent / build["context"]).resolve()
+    assert context == REPO and (context / build["dockerfile"]).is_file()
+    # Every {$NAME} in the template is set for the caddy container, and by the native renderer.
+    placeholders = set(re.findall(r"\{\$([A-Z0-9_]+)\}", CADDYFILE.read_text()))
+    assert placeholders == set(services["caddy"]["environment"])
+    assert placeholders == set(
+        caddy_variables(StackPaths(Path("/x")), dict.fromkeys(("app", "http", "https", "admin"), 1))
+    )
+
+
+def test_every_variable_compose_needs_is_set_by_dev_up(tmp_path: Path) -> None:
+    stack = ComposeStack.load(load(make_stack_project(tmp_path / "project")))
+    stack.state.ensure_tokens()
+    provided = stack.environment()
+    used = {match.group(1) for match in _VARIABLE.finditer(COMPOSE.read_text())}
+    assert used - set(provided) == {"RATE_LIMIT_PER_MINUTE"}  # optional, defaults to 30
+    assert provided["POSTGRES_PASSWORD"] == stack.state.db_password
+    assert provided["OPS_CADDYFILE"] == str(CADDYFILE)
+    assert provided["OPS_CADDY_DATA"] == str(stack.paths.caddy_storage)
+
+
+def test_the_exact_compose_commands(tmp_path: Path) -> None:
+    root = make_stack_project(tmp_path / "My Project", https_port=9443)
+    stack = ComposeStack.load(load(root))
+    base = ["docker", "compose", "--project-name", "ops-my-project", "--file", str(COMPOSE)]
+    assert stack.up_command() == [*base, "up", "--detach", "--build", "--wait"]
+    assert stack.down_command() == [*base, "down"]
+    assert stack.down_command(purge=True) == [*base, "down", "--volumes"]
+    assert stack.ps_command() == [*base, "ps", "--all", "--format", "json"]
+    assert stack.logs_command("app", follow=True) == [*base, "logs", "--no-color", "--follow", "app"]
+    assert stack.logs_command(None, follow=False) == [*base, "logs", "--no-color", "--tail", "200"]
+    # Ports of 0 ("pick a free one") fall back to the fixed defaults: compose publishes fixed ports.
+    assert stack.ports == {"db": 54322, "app": 3000, "http": 8080, "https": 9443, "admin": 2019}
+
+
+@pytest.mark.parametrize(
+    ("requested", "remembered", "engine", "expected"),
+    [
+        ("auto", None, True, "docker"),
+        ("auto", None, False, "native"),
+        ("auto", "native", True, "native"),  # a stack keeps the provider it was made with
+        ("auto", "docker", False, "docker"),
+        ("native", None, True, "native"),
+        ("docker", "native", False, "docker"),
+    ],
+)
+def test_provider_selection(requested: str, remembered: str | None, engine: bool, expected: str) -> None:
+    probed: list[bool] = []
+
+    def probe() -> bool:
+        probed.append(True)
+        return engine
+
+    assert choose_provider(requested, remembered, probe) == expected
+    # The engine is only probed when it decides: auto, with no stack yet.
+    assert bool(probed) == (requested == "auto" and remembered is None)
+
+
+def test_docker_provider_without_an_engine_is_a_one_line_error(tmp_path: Path) -> None:
+    if engine_available():
+        pytest.skip("a Docker engine answers on this machine; this test covers its absence")
+    root = make_stack_project(tmp_path / "project")
+    result = run_ops("dev.up", "--provider", "docker", cwd=root, env={"OPS_PROJECT_ROOT": str(root)})
+    assert result.code == 3
+    assert result.stderr.strip() == (
+        "error: the docker provider needs a Docker engine, and none answers"
+        " (fix: start Docker (docker info must answer), or use --provider native)"
+    )
+    assert not (root / ".ops").exists()
+
+
+def _compose_plugin() -> bool:
+    docker = shutil.which("docker")
+    return bool(docker) and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0  # type: ignore[list-item]
+
+
+@pytest.mark.skipif(not _compose_plugin(), reason="the docker compose plugin is not installed on this machine")
+def test_docker_compose_config_accepts_the_file(tmp_path: Path) -> None:
+    stack = ComposeStack.load(load(make_stack_project(tmp_path / "project")))
+    stack.state.ensure_tokens()
+    result = stack.run([*stack.base_command(), "config", "--quiet"], check=False)
+    assert result.returncode == 0, result.stderr
