@@ -43,7 +43,6 @@ class RequestContextMiddleware:
         token = request_id_var.set(request_id)
         peer = scope["client"][0] if scope.get("client") else None
         client = client_ip(peer, headers.get("x-forwarded-for"), self.settings.trusted_proxies)
-        scope.setdefault("state", {})["request_id"] = request_id
         extra_headers = [(b"x-request-id", request_id.encode())]
         status = 500
         response_started = False

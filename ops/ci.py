@@ -175,8 +175,9 @@ def run_pipeline(
 
 
 def _run(argv: list[str], cfg: Config, *, json_mode: bool) -> int:
-    env = {**os.environ, "OPS_PROJECT_ROOT": str(cfg.root)}
-    env.setdefault("PYTHONUNBUFFERED", "1")
+    # cwd is the project root, which is where the toolkit finds it; OPS_PROJECT_ROOT is
+    # not set here because tests in the suite resolve roots of their own temp projects.
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     # In --json mode stdout carries one JSON document: the steps' own output goes to stderr.
     stdout = sys.stderr if json_mode else None
     sys.stdout.flush()

@@ -190,7 +190,7 @@ def test_managed_schemas_only_count_policies_and_triggers(
     target = make_target(
         pg_cluster,
         template_db,
-        "create policy \"own files\" on storage.objects for select to authenticated using (owner = auth.uid());"
+        'create policy "own files" on storage.objects for select to authenticated using (owner = auth.uid());'
         " alter table auth.users add column nickname text;"  # managed: not ours to diff
         " create table extensions.scratch (id int);"  # excluded schema
         " create schema if not exists supabase_migrations; create table supabase_migrations.scratch (id int);",

@@ -17,22 +17,22 @@ from tests.conftest import run_ops
 RULE_EXAMPLES = {
     "rls-disabled-in-exposed-schema": (
         "create table public.notes (id bigint primary key);\n"
-        "create policy \"read\" on public.notes for select to authenticated using (true);\n",
+        'create policy "read" on public.notes for select to authenticated using (true);\n',
         "create table public.notes (id bigint primary key);\n"
         "alter table public.notes enable row level security;\n"
-        "create policy \"read\" on public.notes for select to authenticated using (true);\n",
+        'create policy "read" on public.notes for select to authenticated using (true);\n',
     ),
     "rls-enabled-no-policy": (
         "create table public.vault (id bigint primary key);\nalter table public.vault enable row level security;\n",
         "create table public.vault (id bigint primary key);\nalter table public.vault enable row level security;\n"
-        "create policy \"owner reads\" on public.vault for select to authenticated using (false);\n",
+        'create policy "owner reads" on public.vault for select to authenticated using (false);\n',
     ),
     "view-bypasses-rls": (
         "create table public.posts (id bigint primary key);\nalter table public.posts enable row level security;\n"
-        "create policy \"read\" on public.posts for select to authenticated using (true);\n"
+        'create policy "read" on public.posts for select to authenticated using (true);\n'
         "create view public.post_ids as select id from public.posts;\n",
         "create table public.posts (id bigint primary key);\nalter table public.posts enable row level security;\n"
-        "create policy \"read\" on public.posts for select to authenticated using (true);\n"
+        'create policy "read" on public.posts for select to authenticated using (true);\n'
         "create view public.post_ids with (security_invoker = true) as select id from public.posts;\n",
     ),
     "security-definer-search-path": (
@@ -43,10 +43,10 @@ RULE_EXAMPLES = {
     "anon-write-policy-true": (
         "create table public.feedback (id bigint primary key, body text);\n"
         "alter table public.feedback enable row level security;\n"
-        "create policy \"anyone writes\" on public.feedback for insert to anon with check (true);\n",
+        'create policy "anyone writes" on public.feedback for insert to anon with check (true);\n',
         "create table public.feedback (id bigint primary key, body text);\n"
         "alter table public.feedback enable row level security;\n"
-        "create policy \"anyone reads\" on public.feedback for select to anon using (true);\n",
+        'create policy "anyone reads" on public.feedback for select to anon using (true);\n',
     ),
 }
 
@@ -78,7 +78,7 @@ def test_findings_name_file_line_rule_message_and_fix(tmp_path: Path) -> None:
     bad = write(tmp_path, "20250101000000_feedback.sql", RULE_EXAMPLES["anon-write-policy-true"][0])
     [finding] = lint_paths([bad], root=tmp_path).findings
     assert finding.render() == (
-        "20250101000000_feedback.sql:3: error [anon-write-policy-true] policy \"anyone writes\" on public.feedback"
+        '20250101000000_feedback.sql:3: error [anon-write-policy-true] policy "anyone writes" on public.feedback'
         " lets anon insert any row (true) (fix: restrict the policy to authenticated and check ownership,"
         " e.g. with check (user_id = (select auth.uid())))"
     )
@@ -93,7 +93,7 @@ def test_rules_see_the_whole_migration_history(tmp_path: Path) -> None:
         migrations,
         "20250102000000_b.sql",
         "alter table public.a enable row level security;\n"
-        "create policy \"read a\" on public.a for select to authenticated using (true);\n",
+        'create policy "read a" on public.a for select to authenticated using (true);\n',
     )
     context = sorted(migrations.iterdir())
     assert lint_paths([first], context=context, root=tmp_path).findings == []

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -109,18 +111,61 @@ def test_app_with_its_database_down_is_unhealthy(app_process, tmp_path: Path) ->
     assert last.endswith("(fix: see the failing check above and the app's logs)")
 
 
-def test_wait_covers_a_starting_app_and_a_stopped_app_is_unreachable(
+@pytest.fixture
+def caddy_proxy(local_stack: LocalStack, tmp_path: Path) -> Iterator[object]:
+    """A real Caddy reverse proxy (plain http, its own admin port) in front of a given port."""
+    from ops.stack.caddy import find_caddy
+
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start(upstream_port: int) -> str:
+        listen, admin = free_port(), free_port()
+        (tmp_path / "Caddyfile").write_text(
+            f"{{\n\tadmin 127.0.0.1:{admin}\n\tauto_https off\n\tpersist_config off\n}}\n"
+            f"http://127.0.0.1:{listen} {{\n\treverse_proxy 127.0.0.1:{upstream_port}\n}}\n"
+        )
+        env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+        with (tmp_path / "caddy.log").open("wb") as log:
+            processes.append(
+                subprocess.Popen(
+                    [str(find_caddy(local_stack.cfg)), "run", "--config", "Caddyfile", "--adapter", "caddyfile"],  # type: ignore[arg-type]
+                    cwd=tmp_path,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        return f"http://127.0.0.1:{listen}"
+
+    yield start
+    for process in processes:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_wait_for_a_starting_app_then_the_stopped_app_behind_caddy_is_unhealthy(
     app_process,  # type: ignore[no-untyped-def]
+    caddy_proxy,  # type: ignore[no-untyped-def]
     local_stack: LocalStack,
 ) -> None:
     app = app_process(local_stack.db_url)
+    proxy_url = caddy_proxy(app.port)
     app.start()
-    # Straight after start the port is not open yet: --wait keeps checking until ready.
-    result = health("--url", app.url, "--wait", "60")
+    # Straight after start neither Caddy nor the app may answer yet: --wait keeps checking until ready.
+    result = health("--url", proxy_url, "--wait", "60")
     assert result.code == 0, result.output
-    assert result.stdout.splitlines()[-1].startswith(f"healthy: {app.url}")
+    assert result.stdout.splitlines()[-1].startswith(f"healthy: {proxy_url}")
 
     app.stop()
+    # Caddy answers for the stopped app with 502: unhealthy (exit 1), not unreachable.
+    result = health("--url", proxy_url, "--retries", "0")
+    assert result.code == 1, result.output
+    assert "│ /healthz │ 502    │" in result.stdout
+    assert result.stderr.strip() == (
+        f"error: {proxy_url}/healthz is unhealthy: 502 Bad Gateway "
+        "(fix: see the failing check above and the app's logs)"
+    )
+    # The app's own port is closed: unreachable (exit 3).
     result = health("--url", app.url, "--retries", "1")
     assert result.code == 3
     assert result.stdout.splitlines()[-1] == f"unreachable: {app.url}"

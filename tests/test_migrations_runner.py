@@ -297,3 +297,36 @@ def test_waiting_for_the_lock_times_out_with_a_clear_error(migration_project: An
             migrate(migration_project.config(), database.url, settings=RunnerSettings(lock_wait_seconds=0.3))
         assert time.monotonic() - started < 30
     assert caught.value.message == "another migration runner held the migration lock for more than 0s"
+
+
+def test_reset_recreates_bootstraps_migrates_and_seeds_a_cluster_database(
+    migration_project: Any, pg_cluster: Any
+) -> None:
+    from ops.migrations.reset import reset_cluster_database
+
+    migration_project.write("20240101000000_t.sql", "create table things (name text);")
+    (migration_project.root / "supabase" / "seed.sql").write_text("insert into things values ('seeded');")
+    cfg = migration_project.config()
+    name = "ops_reset_test"
+    pg_cluster.create_database(name)
+    try:
+        with pg_cluster.connection(name) as conn:
+            conn.execute("create table leftover (id int)")
+        report = reset_cluster_database(cfg, pg_cluster, name)
+        assert [a.version for a in report.migrate.applied] == ["20240101000000"]
+        with pg_cluster.connection(name) as conn:
+            assert conn.execute(
+                "select to_regclass('leftover') is null, to_regclass('auth.users') is not null"
+            ).fetchone() == (True, True)
+            assert conn.execute("select name from things").fetchall() == [("seeded",)]
+            assert "extensions" in conn.execute("show search_path").fetchone()[0]
+    finally:
+        pg_cluster.drop_database(name)
+
+
+def test_reset_needs_the_local_stack(migration_project: Any) -> None:
+    from ops.migrations import commands
+
+    with pytest.raises(ExternalError) as caught:
+        commands.reset(migration_project.config(), "local")
+    assert caught.value.hint == "run: inv dev.up"

@@ -16,44 +16,54 @@ Nothing here ever puts a value into a message: values may be secrets.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 # --- Node's dotenv (lib/main.js, v16/v17), with JavaScript regex semantics ---
 # JavaScript's \s, \w, ``.``, and multiline ^/$ differ from Python's, so they are spelled out.
+# The full Unicode classes take ~10 ms to compile, so ASCII-only files (nearly all)
+# get an equivalent ASCII pattern; both are compiled on first use.
+_JS_SPACE_ASCII = "\t\n\v\f\r "
 _JS_SPACE = (
-    "\t\n\v\f\r \u00a0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000\ufeff"
+    _JS_SPACE_ASCII + "\u00a0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000\ufeff"
 )
-_JS_TERMINATORS = "\n\r\u2028\u2029"
-_JS_S = f"[{_JS_SPACE}]"
-_JS_BOL = f"(?:(?<=[{_JS_TERMINATORS}])|(?<![\\s\\S]))"
-_JS_EOL = f"(?=[{_JS_TERMINATORS}]|(?![\\s\\S]))"
-_JS_DOT = f"[^{_JS_TERMINATORS}]"
-_NODE_LINE = re.compile(
+
+
+@functools.cache
+def _node_patterns(ascii_only: bool) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    space, terminators = (_JS_SPACE_ASCII, "\n\r") if ascii_only else (_JS_SPACE, "\n\r\u2028\u2029")
+    s = f"[{space}]"
+    bol = f"(?:(?<=[{terminators}])|(?<![\\s\\S]))"
+    eol = f"(?=[{terminators}]|(?![\\s\\S]))"
+    dot = f"[^{terminators}]"
     # const LINE = /(?:^|^)\s*(?:export\s+)?([\w.-]+)(?:\s*=\s*?|:\s+?)(\s*'(?:\\'|[^'])*'|\s*"(?:\\"|[^"])*"|
     #               \s*`(?:\\`|[^`])*`|[^#\r\n]+)?\s*(?:#.*)?(?:$|$)/mg
-    f"{_JS_BOL}{_JS_S}*(?:export{_JS_S}+)?([A-Za-z0-9_.-]+)(?:{_JS_S}*={_JS_S}*?|:{_JS_S}+?)"
-    f"({_JS_S}*'(?:\\\\'|[^'])*'|{_JS_S}*\"(?:\\\\\"|[^\"])*\"|{_JS_S}*`(?:\\\\`|[^`])*`|[^#\\r\\n]+)?"
-    f"{_JS_S}*(?:#{_JS_DOT}*)?{_JS_EOL}"
-)
-# value.replace(/^(['"`])([\s\S]*)\1$/mg, '$2')
-_NODE_UNQUOTE = re.compile(f"{_JS_BOL}(['\"`])([\\s\\S]*)\\1{_JS_EOL}")
+    line = re.compile(
+        f"{bol}{s}*(?:export{s}+)?([A-Za-z0-9_.-]+)(?:{s}*={s}*?|:{s}+?)"
+        f"({s}*'(?:\\\\'|[^'])*'|{s}*\"(?:\\\\\"|[^\"])*\"|{s}*`(?:\\\\`|[^`])*`|[^#\\r\\n]+)?"
+        f"{s}*(?:#{dot}*)?{eol}"
+    )
+    # value.replace(/^(['"`])([\s\S]*)\1$/mg, '$2')
+    unquote = re.compile(f"{bol}(['\"`])([\\s\\S]*)\\1{eol}")
+    return line, unquote
 
 
 def read_like_node(text: str) -> list[tuple[str, str, int]]:
     """``(key, value, line)`` for every assignment Node's dotenv reads, in file order."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    node_line, node_unquote = _node_patterns(text.isascii())
     assignments: list[tuple[str, str, int]] = []
     newlines_before = 0
     counted_to = 0
-    for match in _NODE_LINE.finditer(text):
+    for match in node_line.finditer(text):
         key_start = match.start(1)
         newlines_before += text.count("\n", counted_to, key_start)
         counted_to = key_start
         value = (match.group(2) or "").strip(_JS_SPACE)
         maybe_quote = value[:1]
-        value = _NODE_UNQUOTE.sub(r"\2", value)
+        value = node_unquote.sub(r"\2", value)
         if maybe_quote == '"':
             value = value.replace("\\n", "\n").replace("\\r", "\r")
         assignments.append((match.group(1), value, newlines_before + 1))

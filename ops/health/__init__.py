@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass, field
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +132,12 @@ def describe(endpoint: EndpointResult) -> str:
         return f"{endpoint.status} " + "; ".join(failing)
     if isinstance(endpoint.body, dict) and "status" in endpoint.body:
         return f"{endpoint.status} {endpoint.body['status']}"
-    return f"{endpoint.status} {'ok' if endpoint.healthy else 'unexpected status'}"
+    if endpoint.healthy:
+        return f"{endpoint.status} ok"
+    try:
+        return f"{endpoint.status} {HTTPStatus(endpoint.status).phrase}"
+    except ValueError:
+        return f"{endpoint.status} unexpected status"
 
 
 def ssl_context(ca_file: Path | str | None) -> ssl.SSLContext:
@@ -140,7 +146,9 @@ def ssl_context(ca_file: Path | str | None) -> ssl.SSLContext:
     if ca_file:
         path = Path(ca_file)
         if not path.is_file():
-            raise UsageError(f"CA file {path} does not exist", "pass the Caddy root CA (root.crt) or drop --cacert")
+            raise UsageError(
+                f"CA file {path} does not exist", "pass an existing PEM file (for local: the Caddy root CA, root.crt)"
+            )
         context.load_verify_locations(cafile=str(path))
     return context
 

@@ -87,7 +87,9 @@ def k8s(
         out.result({"manifests": manifests.documents})
     elif output:
         Path(output).write_text(manifests.to_yaml())
-        out.line(f"wrote {output}: ConfigMap + TestRun, valid for k6-operator v1.6.0; apply with kubectl apply -f {output}")
+        out.line(
+            f"wrote {output}: ConfigMap + TestRun, valid for k6-operator v1.6.0; apply with kubectl apply -f {output}"
+        )
     else:
         print(manifests.to_yaml(), end="")
 

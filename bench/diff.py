@@ -1,0 +1,134 @@
+"""Benchmark: ``db.diff`` against a raw ``results`` diff of the same two databases.
+
+A throwaway cluster (settings as the dev stack's: durable, default) gets a
+project whose migrations build N tables (default 200), each with an index,
+row level security, two policies and a function. Two databases are prepared
+from those migrations: the target (plus one extra table, so there is a diff)
+and a reference copy of the migrations' schema.
+
+  raw      results alone: inspect reference + target, generate the SQL
+  db.diff  ops.migrations.diff.diff(): shadow database (bootstrap + every
+           migration through the runner), the same diff, the self-check, drop
+
+Each side runs --rounds times, interleaved; the best of each is compared.
+The gap is the cost of building the shadow; the goal is ratio <= 2.
+
+    python bench/diff.py                 # 200 tables, 3 rounds
+    python bench/diff.py --tables 50     # quicker
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from ops.config import load  # noqa: E402
+from ops.migrations.diff import diff, generate, inspect  # noqa: E402
+from ops.migrations.runner import migrate  # noqa: E402
+from ops.pg.bootstrap import apply_bootstrap  # noqa: E402
+from ops.pg.cluster import Cluster  # noqa: E402
+
+TABLES_PER_FILE = 10
+FAST = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+
+
+def table_sql(n: int) -> str:
+    t = f"public.bench_{n:03d}"
+    return f"""
+create table {t} (
+  id bigint generated always as identity primary key,
+  owner uuid not null default auth.uid(),
+  title text not null,
+  amount_cents int not null default 0 check (amount_cents >= 0),
+  created_at timestamptz not null default now()
+);
+create index bench_{n:03d}_owner_idx on {t} (owner, created_at);
+alter table {t} enable row level security;
+create policy "owners read {n}" on {t} for select to authenticated using (owner = (select auth.uid()));
+create policy "owners write {n}" on {t} for insert to authenticated with check (owner = (select auth.uid()));
+create function public.bench_{n:03d}_total(p_owner uuid) returns bigint
+  language sql stable set search_path = '' as $$
+    select coalesce(sum(amount_cents), 0) from {t} where owner = p_owner
+  $$;
+"""
+
+
+def write_project(root: Path, tables: int) -> None:
+    migrations = root / "supabase" / "migrations"
+    migrations.mkdir(parents=True)
+    (root / "pyproject.toml").write_text('[project]\nname = "bench-diff"\n\n[tool.ops]\n')
+    for start in range(0, tables, TABLES_PER_FILE):
+        body = "".join(table_sql(n) for n in range(start, min(start + TABLES_PER_FILE, tables)))
+        (migrations / f"2025010100{start // TABLES_PER_FILE:04d}_bench_{start:03d}.sql").write_text(body)
+
+
+def prepare(cluster: Cluster, cfg, name: str, extra: str = "") -> str:  # type: ignore[no-untyped-def]
+    cluster.create_database(name)
+    with cluster.connection(name) as conn:
+        apply_bootstrap(conn)
+    migrate(cfg, cluster.url(name))
+    if extra:
+        with cluster.connection(name) as conn:
+            conn.execute(extra)  # type: ignore[arg-type]
+    return cluster.url(name)
+
+
+def raw_results(reference: str, target: str) -> list[str]:
+    import psycopg
+
+    with psycopg.connect(reference, autocommit=True) as a, psycopg.connect(target, autocommit=True) as b:
+        return generate(inspect(a), inspect(b))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tables", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--fast-cluster", action="store_true", help="fsync off (as the test suite's cluster)")
+    args = parser.parse_args(argv)
+
+    base = Path(tempfile.mkdtemp(prefix="ops-bench-diff-"))
+    base.chmod(0o755)
+    cluster = Cluster(base / "pg", settings=FAST if args.fast_cluster else {})
+    try:
+        cluster.init()
+        cluster.start()
+        write_project(base / "project", args.tables)
+        cfg = load(base / "project")
+        target = prepare(cluster, cfg, "bench_target", "create table public.bench_extra (id bigint primary key);")
+        reference = prepare(cluster, cfg, "bench_reference")
+
+        raw_times, ops_times = [], []
+        for _ in range(args.rounds):
+            started = time.perf_counter()
+            raw_sql = raw_results(reference, target)
+            raw_times.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            report = diff(cfg, target=target, cluster=cluster)
+            ops_times.append(time.perf_counter() - started)
+        assert report.statements == raw_sql, "db.diff and raw results disagree"
+        assert report.missed == [], report.missed
+
+        raw, ops = min(raw_times), min(ops_times)
+        print(f"schema: {args.tables} tables ({args.tables} indexes, {2 * args.tables} policies, "
+              f"{args.tables} functions) in {len(list(cfg.migrations_dir.iterdir()))} migrations; "
+              f"cluster: {'fsync off' if args.fast_cluster else 'default (durable)'}")  # fmt: skip
+        print(f"diff: {len(report.statements)} statement(s); best of {args.rounds} rounds")
+        print(f"raw results diff : {raw:7.3f} s")
+        print(f"db.diff          : {ops:7.3f} s  (shadow build + diff + self-check + drop)")
+        print(f"ratio            : {ops / raw:7.2f}x  (goal <= 2)")
+    finally:
+        cluster.destroy()
+        shutil.rmtree(base, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

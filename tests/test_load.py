@@ -1,0 +1,384 @@
+"""load.run and load.k8s against the real local stack (Postgres + app + Caddy TLS),
+with the real k6 and Artillery.
+
+The runs are short (2 s, 2 VUs). The scenario runs of both engines go in one
+concurrent batch, so the whole module stays well under two minutes; the two
+ratelimit runs go before and after that batch, because they share the app's
+per-IP budget (the scenario waits for the budget to free up, so the batch
+between them keeps that wait short).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import yaml
+
+from ops.config import load
+from ops.load.k8s import k8s_manifests, validate_testrun
+from ops.load.settings import SCENARIOS
+from ops.load.summary import parse_artillery, parse_k6
+from tests.conftest import REPO, CliResult, LocalStack, reachable_tempdir, run_ops
+
+ENGINES = ("k6", "artillery")
+BATCH_SCENARIOS = ("catalog", "product", "checkout", "admin")
+LOAD_DIR = REPO / "infra" / "tests" / "load"
+REPORT_KEYS = {
+    "scenario", "engine", "env", "target", "script", "vus", "duration_s", "iterations", "requests", "rps",
+    "p50_ms", "p95_ms", "p99_ms", "error_rate", "status_codes", "latency_ms", "errors", "thresholds",
+    "passed", "exit_code", "engine_exit_code", "summary_file", "log_file", "warnings",
+}  # fmt: skip
+
+
+def write_project(root: Path, pyproject: str) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "pyproject.toml").write_text(pyproject)
+    return root
+
+
+@pytest.fixture(scope="module")
+def load_project(local_stack: LocalStack) -> Iterator[Path]:
+    """A project that shares the running stack's state (so --env local finds it) and
+    adds [tool.ops.load]: short runs, this repo's scripts, and one impossible threshold."""
+    base = reachable_tempdir("ops-test-load-")
+    stack_toml = (local_stack.root / "pyproject.toml").read_text()
+    state_dir = json.dumps(str(local_stack.cfg.state_dir))  # type: ignore[attr-defined]
+    pyproject = stack_toml.replace('state_dir = ".ops"', f"state_dir = {state_dir}") + (
+        "\n[tool.ops.load]\n"
+        f"scripts_dir = {json.dumps(str(LOAD_DIR))}\n"
+        'duration = "2s"\n'
+        "vus = 2\n"
+        "\n[tool.ops.load.scenarios.impossible.thresholds]\n"
+        "p95_ms = 0.001\n"
+    )
+    yield write_project(base / "project", pyproject)
+    import shutil
+
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def load_cli(project: Path, *args: str, env: dict[str, str] | None = None) -> CliResult:
+    return run_ops(*args, cwd=project, env={"OPS_PROJECT_ROOT": str(project), **(env or {})}, timeout=180)
+
+
+def load_json(result: CliResult) -> dict[str, Any]:
+    assert result.stdout.strip(), result.stderr
+    return json.loads(result.stdout)
+
+
+def count_orders(db_url: str) -> int:
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute("select count(*) from public.orders").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+@pytest.fixture(scope="module")
+def runs(load_project: Path, local_stack: LocalStack) -> dict[tuple[str, str], Any]:
+    """Every run of the module, keyed (engine, scenario); plus the orders the checkouts made."""
+    results: dict[tuple[str, str], Any] = {}
+
+    def run(engine: str, scenario: str) -> CliResult:
+        args = ["load.run", "--env", "local", "--engine", engine, "--scenario", scenario, "--json"]
+        if scenario == "impossible":
+            args += ["--script", str(LOAD_DIR / ("catalog.js" if engine == "k6" else "catalog.yml"))]
+        return load_cli(load_project, *args)
+
+    results[("artillery", "ratelimit")] = run("artillery", "ratelimit")
+    orders_before = count_orders(local_stack.db_url)
+    batch = [(engine, scenario) for scenario in (*BATCH_SCENARIOS, "impossible") for engine in ENGINES]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        for key, result in zip(batch, pool.map(lambda key: run(*key), batch), strict=True):
+            results[key] = result
+    results[("orders", "created")] = count_orders(local_stack.db_url) - orders_before
+    results[("k6", "ratelimit")] = run("k6", "ratelimit")
+    return results
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("scenario", BATCH_SCENARIOS)
+def test_each_scenario_passes_through_caddy_tls(runs: dict[tuple[str, str], Any], scenario: str, engine: str) -> None:
+    result = runs[(engine, scenario)]
+    assert result.code == 0, result.output
+    doc = load_json(result)
+    assert set(doc) == REPORT_KEYS
+    assert (doc["scenario"], doc["engine"], doc["env"], doc["passed"]) == (scenario, engine, "local", True)
+    assert doc["target"].startswith("https://")
+    assert doc["requests"] > 0
+    assert doc["error_rate"] == 0
+    assert [t["name"] for t in doc["thresholds"]] == ["p95 < 500 ms", "error rate < 1%"]
+    assert all(t["passed"] for t in doc["thresholds"])
+    expected_status = "201" if scenario == "checkout" else "200"
+    assert doc["status_codes"][expected_status] > 0
+    assert "all thresholds passed" in result.stderr
+    assert "load.run" in result.stderr and "threshold p95 < 500 ms" in result.stderr
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_ratelimit_scenario_sees_200_under_the_limit_and_429_over_it(
+    runs: dict[tuple[str, str], Any], engine: str
+) -> None:
+    result = runs[(engine, "ratelimit")]
+    assert result.code == 0, result.output
+    doc = load_json(result)
+    assert doc["status_codes"]["200"] > 0
+    assert doc["status_codes"]["429"] >= 3
+    assert doc["error_rate"] == 0  # 429 is the expected answer here
+    names = {t["name"]: t["passed"] for t in doc["thresholds"]}
+    assert names == {"p95 < 500 ms": True, "error rate < 1%": True, "status 200 seen": True, "status 429 seen": True}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_an_impossible_threshold_exits_1_and_names_it(runs: dict[tuple[str, str], Any], engine: str) -> None:
+    result = runs[(engine, "impossible")]
+    assert result.code == 1, result.output
+    doc = load_json(result)
+    assert doc["engine_exit_code"] == (99 if engine == "k6" else 1)
+    failed = [t["name"] for t in doc["thresholds"] if not t["passed"]]
+    assert failed == ["p95 < 0.001 ms"]
+    assert "thresholds failed: p95 < 0.001 ms" in result.stderr
+
+
+def test_json_documents_have_one_shape_for_both_engines(runs: dict[tuple[str, str], Any]) -> None:
+    k6_doc, artillery_doc = (load_json(runs[(engine, "catalog")]) for engine in ENGINES)
+    assert set(k6_doc) == set(artillery_doc) == REPORT_KEYS
+    assert set(k6_doc["latency_ms"]) == set(artillery_doc["latency_ms"])
+    assert [set(t) for t in k6_doc["thresholds"]] == [set(t) for t in artillery_doc["thresholds"]]
+
+
+def test_k6_summary_parsing_matches_the_captured_export(runs: dict[tuple[str, str], Any]) -> None:
+    doc = load_json(runs[("k6", "checkout")])
+    raw = json.loads(Path(doc["summary_file"]).read_text())
+    metrics = raw["metrics"]
+    parsed = parse_k6(raw, {"p95_ms": ("http_req_duration", "p(95)<500")})
+    assert parsed.requests == metrics["http_reqs"]["count"] == doc["requests"]
+    assert parsed.p95_ms == round(metrics["http_req_duration"]["p(95)"], 3) == doc["p95_ms"]
+    assert parsed.p99_ms == round(metrics["http_req_duration"]["p(99)"], 3)
+    assert parsed.p50_ms == round(metrics["http_req_duration"]["med"], 3)
+    assert parsed.engine_verdicts == {"p95_ms": not metrics["http_req_duration"]["thresholds"]["p(95)<500"]}
+    assert sum(parsed.status_codes.values()) + sum(parsed.errors.values()) == parsed.requests
+
+
+def test_artillery_summary_parsing_matches_the_captured_report(runs: dict[tuple[str, str], Any]) -> None:
+    doc = load_json(runs[("artillery", "checkout")])
+    raw = json.loads(Path(doc["summary_file"]).read_text())
+    counters, times = raw["aggregate"]["counters"], raw["aggregate"]["summaries"]["http.response_time"]
+    parsed = parse_artillery(raw, ())
+    assert parsed.requests == counters["http.requests"] == doc["requests"]
+    assert parsed.p95_ms == times["p95"] and parsed.p99_ms == times["p99"] and parsed.p50_ms == times["median"]
+    assert parsed.status_codes == {k.removeprefix("http.codes."): v for k, v in counters.items() if "http.codes." in k}
+
+
+def test_checkout_201_counts_equal_the_orders_written(runs: dict[tuple[str, str], Any]) -> None:
+    """The parsed 201 counts of both engines are exactly the orders the app committed."""
+    created = sum(load_json(runs[(engine, "checkout")])["status_codes"].get("201", 0) for engine in ENGINES)
+    assert created == runs[("orders", "created")] > 0
+
+
+# --- the guard and the caps: refused before any traffic ---------------------------------------
+
+
+class Listener:
+    """A loopback socket that counts the connections made to it (to prove none were)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.accepted = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.accepted += 1
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sock.close()
+
+
+@pytest.fixture
+def listener() -> Iterator[Listener]:
+    sensor = Listener()
+    yield sensor
+    sensor.close()
+
+
+@pytest.fixture
+def plain_project(tmp_path: Path) -> Path:
+    return write_project(
+        tmp_path / "project",
+        '[project]\nname = "sample"\n\n[tool.ops]\n\n[tool.ops.load]\n'
+        f'scripts_dir = {json.dumps(str(LOAD_DIR))}\nmax_vus = 10\nmax_duration = "1m"\n',
+    )
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_production_by_name_is_refused_before_any_traffic(plain_project: Path, listener: Listener, engine: str) -> None:
+    env = {"PRODUCTION_BASE_URL": listener.url}
+    result = load_cli(
+        plain_project, "load.run", "--env", "production", "--scenario", "catalog", "--engine", engine, env=env
+    )
+    assert result.code == 2
+    assert result.stderr.strip() == "error: load.run never targets production (fix: use --env staging or --env local)"
+    assert listener.accepted == 0
+    assert not (plain_project / ".ops" / "load").exists()
+
+
+def test_a_target_equal_to_productions_url_is_refused_before_any_traffic(
+    plain_project: Path, listener: Listener
+) -> None:
+    env = {
+        "PRODUCTION_BASE_URL": listener.url + "/",
+        "STAGING_BASE_URL": listener.url.replace("127.0.0.1", "localhost"),
+    }
+    result = load_cli(plain_project, "load.run", "--scenario", "catalog", env=env)
+    assert result.code == 2
+    assert result.stderr.strip() == (
+        "error: load.run refused: the target URL is production's base URL (fix: point it at staging or local)"
+    )
+    assert listener.accepted == 0
+
+
+def test_load_k8s_refuses_production(plain_project: Path, listener: Listener) -> None:
+    env = {"PRODUCTION_BASE_URL": listener.url, "STAGING_BASE_URL": listener.url}
+    result = load_cli(plain_project, "load.k8s", "--scenario", "catalog", env=env)
+    assert result.code == 2
+    assert "the target URL is production's base URL" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--vus", "11"), "error: 11 VUs exceeds the cap of 10 (fix: lower --vus or raise max_vus in [tool.ops.load])"),
+        (
+            ("--duration", "2m"),
+            "error: duration 120s exceeds the cap of 60s "
+            "(fix: shorten --duration or raise max_duration in [tool.ops.load])",
+        ),
+        (("--duration", "soon"), "error: invalid duration 'soon' (fix: use a duration like 30s, 2m or 1m30s)"),
+        (("--engine", "jmeter"), "error: unknown engine 'jmeter' (fix: use one of: k6, artillery)"),
+    ],
+)
+def test_runs_are_bounded_and_checked_before_they_start(
+    plain_project: Path, listener: Listener, args: tuple[str, ...], message: str
+) -> None:
+    result = load_cli(plain_project, "load.run", "--scenario", "catalog", *args, env={"STAGING_BASE_URL": listener.url})
+    assert (result.code, result.stderr.strip()) == (2, message)
+    assert listener.accepted == 0
+
+
+def test_an_unknown_threshold_key_is_a_config_error(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "p", "[tool.ops.load.thresholds]\np96_ms = 10\n")
+    result = load_cli(project, "load.run", "--scenario", "catalog", env={"STAGING_BASE_URL": "http://127.0.0.1:9"})
+    assert result.code == 2
+    assert result.stderr.startswith("error: [tool.ops.load]: unknown threshold 'p96_ms'")
+
+
+# --- Ctrl-C ------------------------------------------------------------------------------------
+
+
+def test_ctrl_c_stops_the_engine_cleanly(load_project: Path) -> None:
+    env = {**os.environ, "OPS_PROJECT_ROOT": str(load_project)}
+    argv = [sys.executable, "-m", "ops", "load.run", "--env", "local", "--scenario", "catalog", "--duration", "60s"]
+    proc = subprocess.Popen(argv, cwd=load_project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    engine_pid = wait_for_engine(proc)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert stderr.strip().endswith("error: interrupted")
+    assert not pid_alive(engine_pid)
+
+
+def wait_for_engine(proc: subprocess.Popen[str]) -> int:
+    """The pid of the k6 process the command started (a child of it)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        for child in children:
+            if Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")[1:2] == [b"run"]:
+                return int(child)
+        time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("k6 did not start")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+# --- k6-operator manifests ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def staging_project(plain_project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("STAGING_BASE_URL", "https://staging.example.test")
+    monkeypatch.setenv("ADMIN_TOKEN", "admin-secret-value-123")
+    return plain_project
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_every_scenario_makes_a_testrun_valid_against_the_crd_schema(staging_project: Path, scenario: str) -> None:
+    manifests = k8s_manifests(load(staging_project), scenario, parallelism=2, vus=4)
+    assert validate_testrun(manifests.testrun) == []
+    spec = manifests.testrun["spec"]
+    assert spec["parallelism"] == 2
+    assert spec["script"] == {"configMap": {"name": f"ops-load-{scenario}", "file": "entry.js"}}
+    data = manifests.configmap["data"]
+    assert set(data) == {"entry.js", f"{scenario}.js", "common.js"}
+    assert f'import * as scenario from "./{scenario}.js";' in data["entry.js"]
+
+
+def test_the_validator_rejects_what_the_crd_rejects(staging_project: Path) -> None:
+    testrun = k8s_manifests(load(staging_project), "catalog", parallelism=2).testrun
+    testrun["spec"]["parallelism"] = "2"
+    testrun["spec"]["scriptt"] = {}
+    del testrun["spec"]["script"]["configMap"]["name"]
+    problems = validate_testrun(testrun)
+    assert any(p.startswith("spec.parallelism: '2' is not of type 'integer'") for p in problems)
+    assert any("'scriptt' was unexpected" in p for p in problems)
+    assert any(p.startswith("spec.script.configMap: 'name' is a required property") for p in problems)
+
+
+def test_load_k8s_writes_yaml_for_kubectl_without_secrets(staging_project: Path) -> None:
+    result = load_cli(staging_project, "load.k8s", "--scenario", "checkout", "--parallelism", "4", "--vus", "8")
+    assert result.code == 0, result.output
+    configmap, testrun = yaml.safe_load_all(result.stdout)
+    assert (configmap["kind"], testrun["kind"]) == ("ConfigMap", "TestRun")
+    assert validate_testrun(testrun) == []
+    assert testrun["spec"]["arguments"].startswith("--vus 8 --duration 10s")
+    env = {item["name"]: item for item in testrun["spec"]["runner"]["env"]}
+    assert env["BASE_URL"]["value"] == "https://staging.example.test"
+    assert env["ADMIN_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "ops-load-tokens"
+    assert "admin-secret-value-123" not in result.output
+    assert configmap["data"]["checkout.js"] == (LOAD_DIR / "checkout.js").read_text()
