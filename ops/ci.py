@@ -159,8 +159,8 @@ def run_pipeline(
             continue
         out.line(f"==> {step.name}: {step.title}", style="bold")
         started = time.monotonic()
-        for argv in step.argv():
-            out.line(f"$ {shlex.join(argv).replace(sys.executable, 'python')}", style="dim")
+        for shown, argv in zip(result.commands, step.argv(), strict=True):
+            out.line(f"$ {shown}", style="dim")
             code = _run(argv, cfg, json_mode=out.json_mode)
             result.exit_code = code
             if code not in step.ok_exit_codes:

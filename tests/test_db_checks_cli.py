@@ -77,3 +77,12 @@ def test_db_test_fails_on_a_broken_policy_and_shows_the_assertion(
     at = out.index("supabase/tests/rls_orders.sql: not ok 2 - Ann sees only her own order")
     assert out[at + 1].strip() == "#     Results differ beginning at row 1:"
     assert not pg_cluster.database_exists(report.database)  # the test database is dropped
+
+
+def test_lint_default_targets_are_pending_migrations(local_stack: LocalStack) -> None:
+    """Every shipped migration is applied to the dev database and the stack
+    project is not a git checkout: nothing to lint."""
+    result = stack_cli(local_stack, "db.lint", "--json")
+    assert result.code == 0, result.output
+    assert json.loads(result.stdout)["files"] == []
+    assert "No migrations to lint" in result.stderr

@@ -11,7 +11,16 @@ import pytest
 
 from ops.config import Config, load
 from ops.errors import CheckFailed, ExternalError
-from ops.migrations.diff import SHADOW_PREFIX, DiffReport, diff, generate, inspect, render
+from ops.migrations.diff import (
+    SHADOW_PREFIX,
+    TEMPLATE_PREFIX,
+    DiffReport,
+    diff,
+    generate,
+    inspect,
+    render,
+    schema_fingerprint,
+)
 from ops.pg.cluster import Cluster
 
 BASE_MIGRATION = """\
@@ -71,7 +80,10 @@ def make_target(cluster: Cluster, template: str, *sql: str) -> str:
 
 def shadows(cluster: Cluster) -> list[str]:
     with cluster.connection() as conn:
-        rows = conn.execute("select datname from pg_database where datname like %s", (SHADOW_PREFIX + "%",))
+        rows = conn.execute(
+            "select datname from pg_database where datname like %s and datname not like %s",
+            (SHADOW_PREFIX + "%", TEMPLATE_PREFIX + "%"),
+        )
         return [row[0] for row in rows.fetchall()]
 
 
@@ -125,7 +137,11 @@ def test_written_migration_applies_and_empties_the_diff(
     changed: dict, pg_cluster: Cluster, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cfg: Config = changed["cfg"]
+    # Same migrations as the first run: the shadow is cloned from the cached template.
+    cached = TEMPLATE_PREFIX + schema_fingerprint(cfg)
+    assert pg_cluster.database_exists(cached)
     written = diff(cfg, target=pg_cluster.url(changed["target"]), cluster=pg_cluster, name="catch_up")
+    assert written.statements == changed["report"].statements
     assert written.written is not None
     assert written.written.parent == cfg.migrations_dir
     assert written.written.name.endswith("_catch_up.sql")
@@ -133,6 +149,9 @@ def test_written_migration_applies_and_empties_the_diff(
 
     again = diff(cfg, target=pg_cluster.url(changed["target"]), cluster=pg_cluster)
     assert again.statements == [] and again.missed == []
+    # A new migration file means a new template; the stale one is gone.
+    assert not pg_cluster.database_exists(cached)
+    assert pg_cluster.database_exists(TEMPLATE_PREFIX + schema_fingerprint(cfg))
     render(_output(), again, check=True)  # --check passes: nothing raised
     assert capsys.readouterr().out == "No schema changes found\n"
     written.written.unlink()
@@ -168,7 +187,7 @@ def test_self_check_catches_publication_membership_the_engine_misses(
         with pg_cluster.connection(reference) as a, pg_cluster.connection(target) as b:
             assert generate(inspect(a), inspect(b)) == []
         # ...but the self-check does.
-        report = diff(cfg, target=pg_cluster.url(target), cluster=pg_cluster)
+        report = diff(cfg, target=pg_cluster.url(target), cluster=pg_cluster, cache=False)
     finally:
         pg_cluster.drop_database(target)
         pg_cluster.drop_database(reference)
@@ -196,7 +215,7 @@ def test_managed_schemas_only_count_policies_and_triggers(
         " create schema if not exists supabase_migrations; create table supabase_migrations.scratch (id int);",
     )
     try:
-        report = diff(cfg, target=pg_cluster.url(target), cluster=pg_cluster)
+        report = diff(cfg, target=pg_cluster.url(target), cluster=pg_cluster, cache=False)
     finally:
         pg_cluster.drop_database(target)
     assert report.missed == []
@@ -222,7 +241,7 @@ def test_shadow_is_dropped_on_ctrl_c(pg_cluster: Cluster, template_db: str, tmp_
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        diff(cfg, target=pg_cluster.url(template_db), cluster=pg_cluster, step=interrupt)
+        diff(cfg, target=pg_cluster.url(template_db), cluster=pg_cluster, step=interrupt, cache=False)
     assert shadows(pg_cluster) == before
 
 

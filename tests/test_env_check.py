@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ops.config import load
+from ops.envcheck import check
 from ops.envcheck.declaration import validate_shipped
 from ops.envcheck.example import render_example
 from ops.envcheck.findings import CODES
+from ops.envcheck.kinds import KINDS
 from ops.envcheck.schema import SHIPPED, load_schema
+from ops.errors import ConfigError
 from tests.conftest import CliResult, run_ops
 
 
@@ -95,8 +100,6 @@ class Project:
         return path
 
     def git(self, *args: str) -> str:
-        import os
-
         env = {**os.environ, **GIT_ENV}
         return subprocess.run(["git", *args], cwd=self.root, env=env, check=True, capture_output=True, text=True).stdout
 
@@ -157,12 +160,29 @@ def test_production_accepts_live_stripe_keys(project: Project) -> None:
     assert_no_secrets(result)
 
 
-def test_file_option_is_read_over_process_env(project: Project) -> None:
+def test_file_options_are_read_over_process_env_in_order(project: Project) -> None:
     env = {**STAGING_ENV, "STRIPE_SECRET_KEY": "nope"}
-    project.write(".env.ci.local", f"STRIPE_SECRET_KEY={TEST_SECRET}\n")
-    result = project.run("env.check", "--env", "staging", "--file", ".env.ci.local", env=env)
+    project.write(".env.ci.local", "STRIPE_SECRET_KEY=still-wrong\n")
+    project.write(".env.ci2.local", f"STRIPE_SECRET_KEY={TEST_SECRET}\n")
+    args = ("--file", ".env.ci.local", "--file", ".env.ci2.local")
+    result = project.run("env.check", "--env", "staging", *args, env=env)
     assert result.code == 0, result.output
-    assert lines(result) == ["env.check staging: ok (10 variables set from process env, .env.ci.local)"]
+    assert lines(result) == ["env.check staging: ok (10 variables set from process env, .env.ci.local, .env.ci2.local)"]
+
+
+def test_clean_path_imports_neither_pydantic_nor_rich(project: Project) -> None:
+    """env.check runs on every commit: start-up cost matters (see bench/env_check.py)."""
+    env = {key: value for key, value in os.environ.items() if key != "OPS_PROJECT_ROOT"}
+    completed = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "ops", "env.check"],
+        cwd=project.root,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert completed.returncode == 0, completed.stdout
+    imported = {line.rsplit("|", 1)[-1].strip() for line in completed.stderr.splitlines() if "|" in line}
+    assert not {name for name in imported if name.split(".")[0] in ("pydantic", "rich", "dotenv")}
 
 
 # --- every finding type: exact line, exit code 1, no secret in the output ---
@@ -485,7 +505,7 @@ def test_env_example_writes_and_checks(tmp_path: Path) -> None:
     assert missing.code == 1
     assert lines(missing) == [
         ".env.example: ENV010 .env.example is missing (run: inv env.example)",
-        "env.check example: 1 problem (sources: no sources)",
+        "env.example --check: 1 problem (sources: no sources)",
     ]
     written = made.run("env.example")
     assert written.code == 0 and lines(written) == ["wrote .env.example (20 variables)"]
@@ -502,3 +522,82 @@ def test_env_example_writes_and_checks(tmp_path: Path) -> None:
 def test_repo_env_example_is_in_sync_with_the_schema() -> None:
     result = run_ops("env.example", "--check")
     assert result.code == 0, result.output
+
+
+CONFIG_ERRORS = {
+    "[tool.ops.env]\nexample_file = 5\n": (
+        'error: [tool.ops.env] example_file must be a file name (fix: e.g. example_file = ".env.example")'
+    ),
+    '[tool.ops.env]\nexclude = "R2_ACCOUNT_ID"\n': (
+        "error: [tool.ops.env] exclude must be a list of variable names (fix: fix pyproject.toml)"
+    ),
+    '[tool.ops.env.variables.X]\nkind = "colour"\ndescription = "x"\n': (
+        "error: [tool.ops.env.variables.X] table: Value error, kind must be one of: "
+        + ", ".join(KINDS)
+        + " (fix: fix it in pyproject.toml)"
+    ),
+    '[tool.ops.env.variables.X]\nkind = "enum"\ndescription = "x"\n': (
+        "error: [tool.ops.env.variables.X] table: Value error, an enum needs choices (fix: fix it in pyproject.toml)"
+    ),
+    '[tool.ops.env.variables.X]\nkind = "int"\ndescription = "x"\nrequired_in = ["prod"]\n': (
+        "error: [tool.ops.env.variables.X] required_in.0: Input should be 'local', 'staging' or 'production' "
+        "(fix: fix it in pyproject.toml)"
+    ),
+    '[tool.ops.env.variables.X]\nkind = "string"\ndescription = "x"\nsecret = true\nexample = "hunter2hunter2"\n': (
+        "error: [tool.ops.env.variables.X] table: Value error, a secret has no example value (.env.example is "
+        "committed) (fix: fix it in pyproject.toml)"
+    ),
+    '[tool.ops.env.variables."1BAD"]\nkind = "int"\ndescription = "x"\n': (
+        "error: [tool.ops.env.variables.1BAD]: not a valid variable name (fix: use letters, digits and _)"
+    ),
+}
+
+
+@pytest.mark.parametrize("table", sorted(CONFIG_ERRORS))
+def test_env_settings_are_validated(tmp_path: Path, table: str) -> None:
+    (tmp_path / "pyproject.toml").write_text(PYPROJECT + "\n" + table)
+    with pytest.raises(ConfigError) as raised:
+        check(load(tmp_path), "local")
+    assert raised.value.one_line() == CONFIG_ERRORS[table]
+    assert raised.value.exit_code == 2 and "hunter2" not in raised.value.one_line()
+
+
+KIND_EXAMPLES = {
+    # kind: (valid values, invalid values)
+    "url": (["https://x.supabase.co", "http://127.0.0.1:54321/path"], ["ftp://x", "https://", "http://x:99999", "a b"]),
+    "postgres_url": (["postgresql://u:p@db:5432/app", "postgres://db/app"], ["mysql://db/app", "postgresql:///x"]),
+    "int": (["30", "-1"], ["3.5", "ten"]),
+    "bool": (["true", "0", "Yes"], ["maybe"]),
+    "jwt": ([ANON_JWT, SERVICE_JWT], ["eyJhbGci.notjson.x", "abc"]),
+    "supabase_anon_key": ([ANON_JWT, "sb_publishable_abcdefghij"], [SERVICE_JWT]),
+    "supabase_service_role_key": ([SERVICE_JWT, "sb_secret_abcdefghijkl"], [ANON_JWT]),
+    "stripe_secret_key": ([TEST_SECRET, LIVE_SECRET, "rk_test_abcdefghij"], ["pk_test_abcdefghij", "sk_abc"]),
+    "stripe_publishable_key": (["pk_test_abcdefghij"], [TEST_SECRET]),
+    "stripe_webhook_secret": ([WEBHOOK_SECRET], ["whsec_"]),
+    "sentry_dsn": (["https://abc@o1.ingest.sentry.io/42"], ["https://o1.ingest.sentry.io/42", "https://k@h/x"]),
+    "posthog_key": (["phc_abcdefghijkl"], ["abc"]),
+    "resend_key": (["re_abcdefghij"], ["rx_abcdefghij"]),
+    "hex32": (["0123456789abcdef0123456789ABCDEF"], ["0123"]),
+    "hex64": (["ab" * 32], ["ab" * 31 + "zz"]),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(KIND_EXAMPLES))
+def test_kinds_accept_and_reject(kind: str) -> None:
+    from ops.envcheck.kinds import problem
+
+    valid, invalid = KIND_EXAMPLES[kind]
+    assert [value for value in valid if problem(kind, value)] == []
+    assert [value for value in invalid if not problem(kind, value)] == []
+
+
+def test_secret_shapes() -> None:
+    from ops.envcheck.kinds import secret_shape
+
+    assert secret_shape(SERVICE_JWT) == "a Supabase service_role JWT"
+    assert secret_shape(ANON_JWT) is None
+    assert secret_shape(TEST_SECRET) == secret_shape("rk_live_abcdefghij") == "a Stripe secret key"
+    assert secret_shape("pk_live_abcdefghij") is None
+    assert secret_shape(WEBHOOK_SECRET) == "a Stripe webhook secret"
+    assert secret_shape(PEM.replace("\\n", "\n")) == "a PEM private key"
+    assert secret_shape("-----BEGIN PUBLIC KEY-----") is None

@@ -68,7 +68,7 @@ ENV_TOKENS = [*"AB_=#'\"`\\ \t\n\rxn$:{}e", "export ", "A=", "\n#", "\r\n", "\uf
 ENV_TEXT = st.lists(st.sampled_from(ENV_TOKENS), max_size=40).map("".join)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400, deadline=None, database=None)
 @given(ENV_TEXT)
 def test_python_reader_agrees_with_real_python_dotenv(text: str) -> None:
     ours: dict[str, str | None] = {}
@@ -78,7 +78,7 @@ def test_python_reader_agrees_with_real_python_dotenv(text: str) -> None:
     assert ours == dict(dotenv_values(stream=io.StringIO(text), interpolate=False))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(st.binary(max_size=400))
 def test_parser_never_raises_on_arbitrary_bytes(data: bytes) -> None:
     parsed = parse_bytes(data, Path("fuzz.env"), "fuzz.env")
@@ -97,7 +97,7 @@ def fuzz_project() -> Iterator[Path]:
     shutil.rmtree(root, ignore_errors=True)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.binary(max_size=300) | ENV_TEXT.map(str.encode))
 def test_check_never_raises_and_findings_stay_on_one_line(fuzz_project: Path, data: bytes) -> None:
     (fuzz_project / ".env.local").write_bytes(data)

@@ -97,7 +97,7 @@ def test_statements_are_stored_split_as_the_supabase_cli_does(migration_project:
     migration_project.write(
         "20240101000000_fn.sql",
         "create table a (id int);\n\ncreate function f() returns int language plpgsql as $$\nbegin\n"
-        "  return 1;\nend $$;\n",
+        "  return 1;\nend $$;\nselect 'it''s', E'back\\\\slash', 'é', $q$%s$q$;\n",
     )
     migrate(migration_project.config(), database.url)
     with database.connect() as conn:
@@ -107,6 +107,7 @@ def test_statements_are_stored_split_as_the_supabase_cli_does(migration_project:
         [
             "create table a (id int)",
             "create function f() returns int language plpgsql as $$\nbegin\n  return 1;\nend $$",
+            "select 'it''s', E'back\\\\slash', 'é', $q$%s$q$",
         ],
     )
 
@@ -265,7 +266,7 @@ def test_lock_timeout_is_retried_with_backoff(
         release.join()
         blocker.close()
     assert [item.version for item in report.applied] == ["20240102000000"]
-    assert "20240102000000_alter.sql: lock_timeout hit on line 1; retrying in 0.2s" in capsys.readouterr().out
+    assert "warning: 20240102000000_alter.sql: lock_timeout hit (55P03); retrying in 0.2s" in capsys.readouterr().out
 
 
 def test_lock_timeout_gives_up_after_the_retries(migration_project: Any, database: Any) -> None:
@@ -273,17 +274,18 @@ def test_lock_timeout_gives_up_after_the_retries(migration_project: Any, databas
     cfg = migration_project.config()
     migrate(cfg, database.url)
     migration_project.write("20240102000000_alter.sql", "alter table t add column note text;")
+    settings = RunnerSettings(lock_timeout="100ms", lock_retries=1, retry_backoff_seconds=0.1)
     with database.connect() as blocker:
         blocker.autocommit = False
         blocker.execute("lock table t in access exclusive mode")
-        with pytest.raises(StatementFailed) as caught:
-            migrate(
-                cfg,
-                database.url,
-                settings=RunnerSettings(lock_timeout="100ms", lock_retries=1, retry_backoff_seconds=0.1),
-            )
+        with pytest.raises(ExternalError) as caught:
+            migrate(cfg, database.url, settings=settings)
         blocker.rollback()
-    assert caught.value.sqlstate == "55P03"
+    assert caught.value.message == (
+        "20240102000000_alter.sql: gave up after 2 attempts: lock_timeout (100ms) waiting for a table lock"
+        " (SQLSTATE 55P03)"
+    )
+    assert [v.state for v in target_status(cfg, database.url).versions] == ["applied", "pending"]
 
 
 def test_waiting_for_the_lock_times_out_with_a_clear_error(migration_project: Any, database: Any) -> None:
@@ -330,3 +332,14 @@ def test_reset_needs_the_local_stack(migration_project: Any) -> None:
     with pytest.raises(ExternalError) as caught:
         commands.reset(migration_project.config(), "local")
     assert caught.value.hint == "run: inv dev.up"
+
+
+def test_empty_and_comment_only_files_are_recorded(migration_project: Any, database: Any) -> None:
+    migration_project.write("20240101000000_empty.sql", "")
+    migration_project.write("20240102000000_note.sql", "-- nothing to do yet\n")
+    report = migrate(migration_project.config(), database.url)
+    assert [(item.version, item.statements) for item in report.applied] == [
+        ("20240101000000", 0),
+        ("20240102000000", 0),
+    ]
+    assert applied_versions(database) == [("20240101000000", "empty"), ("20240102000000", "note")]

@@ -144,7 +144,7 @@ def _kill9_and_wait(pid: int) -> None:
         time.sleep(0.02)
 
 
-@pytest.mark.parametrize(("service", "step"), [("db", "postgres"), ("app", "app")])
+@pytest.mark.parametrize(("service", "step"), [("db", "postgres"), ("app", "app"), ("caddy", "caddy")])
 def test_up_repairs_a_service_killed_with_sigkill(project: Project, service: str, step: str) -> None:
     project.up_json()
     before = {row["service"]: row for row in project.status()["services"]}
@@ -232,42 +232,43 @@ def test_env_prints_masked_exports_and_reveal_prints_the_values_for_eval(local_s
 
 
 def test_logs_shows_each_service_and_refuses_an_unknown_one(local_stack: LocalStack) -> None:
-    result = _cli(local_stack, "dev.logs", "app", "--lines", "3")
+    result = _cli(local_stack, "dev.logs", "-s", "app", "--lines", "3")
     assert result.code == 0, result.output
     lines = result.stdout.splitlines()
     assert 1 <= len(lines) <= 3 and all(line.startswith("app   | {") for line in lines)
     every = _cli(local_stack, "dev.logs", "--lines", "1").stdout.splitlines()
     assert [line.split("|")[0].strip() for line in every] == ["db", "app", "caddy"]
 
-    unknown = _cli(local_stack, "dev.logs", "web")
+    unknown = _cli(local_stack, "dev.logs", "--service", "web")
     assert unknown.code == 2
     assert unknown.stderr.strip() == "error: unknown service 'web' (fix: use one of: db, app, caddy)"
 
 
 def test_logs_follow_prints_new_app_lines_with_the_request_id(local_stack: LocalStack) -> None:
-    import selectors
+    import queue
     import subprocess
     import sys
+    import threading
     import uuid
 
     request_id = f"follow-{uuid.uuid4().hex}"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ops", "dev.logs", "app", "--follow", "--lines", "0"],
+        [sys.executable, "-m", "ops", "dev.logs", "--service", "app", "--follow", "--lines", "0"],
         cwd=local_stack.root,
         env={**os.environ, "OPS_PROJECT_ROOT": str(local_stack.root)},
         stdout=subprocess.PIPE,
         text=True,
     )
+    lines: queue.Queue[str] = queue.Queue()
+    # A reader thread, so that waiting for a line can time out.
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout or []], daemon=True).start()
     try:
         time.sleep(1)  # let it reach the end of the log before the request is logged
         with httpx.Client(verify=ssl.create_default_context(cafile=str(local_stack.ca_path))) as client:
             client.get(f"{local_stack.base_url}/healthz", headers={"X-Request-Id": request_id})
-        selector = selectors.DefaultSelector()
-        assert proc.stdout is not None
-        selector.register(proc.stdout, selectors.EVENT_READ)
         found = ""
-        while not found and selector.select(timeout=20):
-            line = proc.stdout.readline()
+        while not found:
+            line = lines.get(timeout=20)
             found = line if request_id in line else ""
         assert found.startswith("app   | {") and json.loads(found.split("| ", 1)[1])["request_id"] == request_id
     finally:

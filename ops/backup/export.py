@@ -180,6 +180,9 @@ def _count_rows(conn: psycopg.Connection[Any], tables: list[str], result: Future
     from psycopg import sql
 
     try:
+        # The counts run beside pg_dump and finish long before it; parallel
+        # workers would only take CPU away from the dump.
+        conn.execute("set local max_parallel_workers_per_gather = 0")
         counts: dict[str, int] = {}
         for qualified in tables:
             schema, _, name = qualified.partition(".")

@@ -8,7 +8,7 @@ the merged values an environment ends up with.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ops.envcheck.dotenv import EnvFile
 from ops.envcheck.findings import WARNING, Finding, shown_key
@@ -19,8 +19,7 @@ from ops.envcheck.schema import PRODUCTION, Schema
 _SECRET_NAME = re.compile(r"SECRET|SERVICE_ROLE|PRIVATE_KEY|PASSWORD|DB_URL|DATABASE_URL")
 
 
-@dataclass(frozen=True)
-class Setting:
+class Setting(NamedTuple):
     """Where an environment's value for one key comes from."""
 
     value: str

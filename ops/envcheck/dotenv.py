@@ -20,6 +20,7 @@ import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 # --- Node's dotenv (lib/main.js, v16/v17), with JavaScript regex semantics ---
 # JavaScript's \s, \w, ``.``, and multiline ^/$ differ from Python's, so they are spelled out.
@@ -94,8 +95,7 @@ class _PyParseError(Exception):
     pass
 
 
-@dataclass
-class PythonBinding:
+class PythonBinding(NamedTuple):
     """One statement as python-dotenv reads it: ``value`` None means ``KEY`` without ``=``."""
 
     key: str | None
@@ -185,8 +185,7 @@ def read_like_python_dotenv(text: str) -> list[PythonBinding]:
 # --- the file as the checks see it ---
 
 
-@dataclass(frozen=True)
-class Assignment:
+class Assignment(NamedTuple):
     key: str
     value: str
     line: int

@@ -8,8 +8,8 @@ comment is not drift.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from ops.envcheck.dotenv import EnvFile
 from ops.envcheck.findings import Finding, shown_key
@@ -24,9 +24,9 @@ HEADER = (
 _PLACEHOLDER = re.compile(r"^(<.*>|\$\{.*\}|.*(your|change-?me|placeholder|example|xxx|\.\.\.|…).*)$", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class ExampleWritten:
+class ExampleWritten(NamedTuple):
     path: Path
+    display: str  # the path as the user knows it (relative to the project root)
     variables: int
 
 
@@ -73,10 +73,10 @@ def example_findings(schema: Schema, example: EnvFile | None, display: str) -> l
     return findings
 
 
-def write_example(schema: Schema, path: Path) -> ExampleWritten:
+def render_and_write(schema: Schema, path: Path, display: str) -> ExampleWritten:
     """Write ``path`` from the schema (atomically: no half-written file)."""
     text = render_example(schema)
     temporary = path.with_name(path.name + ".tmp")
     temporary.write_text(text, encoding="utf-8")
     temporary.replace(path)
-    return ExampleWritten(path=path, variables=len(schema.variables))
+    return ExampleWritten(path=path, display=display, variables=len(schema.variables))

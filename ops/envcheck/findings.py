@@ -6,8 +6,7 @@ A finding's message names the key and what was expected, never the value.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 ERROR, WARNING = "error", "warning"
 
@@ -29,8 +28,7 @@ CODES: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     code: str
     message: str
     where: str  # a file (relative to the project root) or the environment's name
@@ -48,7 +46,7 @@ class Finding:
         return f"{location}: {label} {self.message}"
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "rule": self.rule}
+        return {**self._asdict(), "rule": self.rule}
 
 
 def shown_key(key: str) -> str:

@@ -16,12 +16,12 @@ from ops.config import Config
 from ops.console import register_secret
 from ops.envcheck.checks import Setting, environment_findings, exposure_findings, file_findings
 from ops.envcheck.dotenv import EnvFile, parse_file
-from ops.envcheck.example import example_findings
+from ops.envcheck.example import ExampleWritten, example_findings, render_and_write
 from ops.envcheck.findings import ERROR, WARNING, Finding
-from ops.envcheck.gitfiles import hygiene_findings, is_env_file_name, tracked_env_files
+from ops.envcheck.gitfiles import GitView, git_view, hygiene_findings, is_env_file_name
 from ops.envcheck.kinds import secret_shape
 from ops.envcheck.schema import SECTION_DEFAULTS, Schema, load_schema
-from ops.errors import UsageError
+from ops.errors import ConfigError, UsageError
 
 PROCESS_ENV = "process env"
 
@@ -33,6 +33,7 @@ class Report:
     variables_set: int
     findings: list[Finding] = field(default_factory=list)
     git: bool = False
+    label: str = ""  # how the summary line starts; "env.check <environment>" by default
 
     @property
     def errors(self) -> list[Finding]:
@@ -48,11 +49,12 @@ class Report:
 
     def summary(self) -> str:
         sources = ", ".join(self.sources) or "no sources"
+        label = self.label or f"env.check {self.environment}"
         if self.ok:
             warned = f", {_plural(len(self.warnings), 'warning')}" if self.warnings else ""
-            return f"env.check {self.environment}: ok ({self.variables_set} variables set from {sources}{warned})"
+            return f"{label}: ok ({self.variables_set} variables set from {sources}{warned})"
         warned = f" and {_plural(len(self.warnings), 'warning')}" if self.warnings else ""
-        return f"env.check {self.environment}: {_plural(len(self.errors), 'problem')}{warned} (sources: {sources})"
+        return f"{label}: {_plural(len(self.errors), 'problem')}{warned} (sources: {sources})"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -102,35 +104,17 @@ def check(
     """Validate one environment's variables and the project's env files."""
     env_settings = cfg.env(environment)
     schema = load_schema(cfg)
-    section = cfg.section("env", SECTION_DEFAULTS)
-    parsed = _Files(cfg.root)
     extra = [Path(name) for name in files]
     for path in extra:
         if not path.is_file():
             raise UsageError(f"env file not found: {path}", "pass an existing file to --file")
-
-    settings: dict[str, Setting] = {}
-    sources: list[str] = []
-    if env_settings.process_env:
-        environ = os.environ if process_env is None else process_env
-        sources.append(PROCESS_ENV)
-        for key, value in environ.items():
-            if key in schema.variables or schema.public_prefix(key):
-                settings[key] = Setting(value, PROCESS_ENV, None, from_file=False)
-    value_files = [cfg.path(name) for name in env_settings.env_files if cfg.path(name).is_file()] + extra
-    for path in value_files:
-        env_file = parsed.get(path)
-        sources.append(env_file.display)
-        for key, assignment in env_file.assignments.items():
-            settings[key] = Setting(assignment.value, env_file.display, assignment.line, from_file=True)
-
-    view = tracked_env_files(cfg.root)
-    candidates = {parsed.display(path) for path in cfg.root.iterdir() if is_env_file_name(path.name) and path.is_file()}
-    candidates |= {path for path in view.tracked if (cfg.root / path).is_file()}
-    candidates |= {display for display in parsed.parsed if not Path(display).is_absolute()}
-    example_path = cfg.path(section["example_file"])
-    for display in sorted(candidates):
-        parsed.get(cfg.root / display)
+    parsed = _Files(cfg.root)
+    environ = (os.environ if process_env is None else process_env) if env_settings.process_env else None
+    settings, sources = _environment_settings(cfg, env_settings.env_files, extra, environ, schema, parsed)
+    view = git_view(cfg.root)
+    _parse_project_env_files(cfg, view, parsed)
+    example_path = _example_path(cfg)
+    example = parsed.get(example_path) if example_path.is_file() else None
 
     findings: list[Finding] = []
     for env_file in parsed.parsed.values():
@@ -138,15 +122,13 @@ def check(
         findings += file_findings(env_file)
         for key, assignment in env_file.assignments.items():
             findings += exposure_findings(key, assignment.value, env_file.display, assignment.line, schema)
-    process_settings = {key: setting for key, setting in settings.items() if not setting.from_file}
-    _register_secrets({key: setting.value for key, setting in process_settings.items()}, schema)
-    for key, setting in process_settings.items():
-        findings += exposure_findings(key, setting.value, PROCESS_ENV, None, schema)
+    for key, setting in settings.items():
+        if not setting.from_file:
+            _register_secrets({key: setting.value}, schema)
+            findings += exposure_findings(key, setting.value, PROCESS_ENV, None, schema)
     findings += environment_findings(environment, settings, schema)
-    example = parsed.get(example_path) if example_path.is_file() else None
     findings += example_findings(schema, example, parsed.display(example_path))
-    findings += hygiene_findings(cfg.root, view, sorted(candidates))
-
+    findings += hygiene_findings(view)
     return Report(
         environment=environment,
         sources=sources,
@@ -154,6 +136,46 @@ def check(
         findings=_ordered(findings),
         git=view.in_repository,
     )
+
+
+def _environment_settings(
+    cfg: Config,
+    env_files: Iterable[str],
+    extra: list[Path],
+    environ: Mapping[str, str] | None,
+    schema: Schema,
+    parsed: _Files,
+) -> tuple[dict[str, Setting], list[str]]:
+    """What the environment ends up with: the process env (hosted environments), then each file; later wins."""
+    settings: dict[str, Setting] = {}
+    sources: list[str] = []
+    if environ is not None:
+        sources.append(PROCESS_ENV)
+        for key, value in environ.items():
+            # Only variables we know or that reach the browser: the rest of the process env is not ours to judge.
+            if key in schema.variables or schema.public_prefix(key):
+                settings[key] = Setting(value, PROCESS_ENV, None, from_file=False)
+    for path in [cfg.path(name) for name in env_files if cfg.path(name).is_file()] + extra:
+        env_file = parsed.get(path)
+        sources.append(env_file.display)
+        for key, assignment in env_file.assignments.items():
+            settings[key] = Setting(assignment.value, env_file.display, assignment.line, from_file=True)
+    return settings, sources
+
+
+def _parse_project_env_files(cfg: Config, view: GitView, parsed: _Files) -> None:
+    """Every env file of the project gets the per-file checks, not only the ones this environment reads."""
+    candidates = {parsed.display(path) for path in cfg.root.iterdir() if is_env_file_name(path.name) and path.is_file()}
+    candidates |= {path for path in view.tracked | view.unignored if (cfg.root / path).is_file()}
+    for display in sorted(candidates):
+        parsed.get(cfg.root / display)
+
+
+def _example_path(cfg: Config) -> Path:
+    name = cfg.section("env", SECTION_DEFAULTS)["example_file"]
+    if not isinstance(name, str) or not name:
+        raise ConfigError("[tool.ops.env] example_file must be a file name", 'e.g. example_file = ".env.example"')
+    return cfg.path(name)
 
 
 def _register_secrets(values: Mapping[str, str], schema: Schema) -> None:
@@ -172,7 +194,7 @@ def _ordered(findings: list[Finding]) -> list[Finding]:
 def example_check(cfg: Config) -> Report:
     """``env.example --check``: only the .env.example drift findings."""
     schema = load_schema(cfg)
-    path = cfg.path(cfg.section("env", SECTION_DEFAULTS)["example_file"])
+    path = _example_path(cfg)
     parsed = _Files(cfg.root)
     example = parsed.get(path) if path.is_file() else None
     if example is not None:
@@ -183,12 +205,11 @@ def example_check(cfg: Config) -> Report:
         sources=[display] if example else [],
         variables_set=len(example.assignments) if example else 0,
         findings=_ordered(example_findings(schema, example, display)),
+        label="env.example --check",
     )
 
 
-def write_example(cfg: Config) -> Any:
+def write_example(cfg: Config) -> ExampleWritten:
     """``env.example``: write .env.example from the schema."""
-    from ops.envcheck.example import write_example as write
-
-    schema = load_schema(cfg)
-    return write(schema, cfg.path(cfg.section("env", SECTION_DEFAULTS)["example_file"]))
+    path = _example_path(cfg)
+    return render_and_write(load_schema(cfg), path, _Files(cfg.root).display(path))

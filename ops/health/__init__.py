@@ -14,6 +14,7 @@ import ssl
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from http import HTTPStatus
 from pathlib import Path
@@ -184,13 +185,15 @@ def check(
     wait: float = 0.0,
     wait_interval: float = DEFAULTS["wait_interval"],
     endpoints: tuple[str, ...] = ENDPOINTS,
+    on_round: Callable[[HealthReport, float], None] | None = None,
 ) -> HealthReport:
     """Probe ``/healthz`` and ``/readyz`` under ``base_url``.
 
     An endpoint that does not answer is retried ``retries`` times; an HTTP answer
     is final for that round. With ``wait`` > 0 rounds repeat every
     ``wait_interval`` seconds until healthy or ``wait`` seconds have passed
-    (deploy smoke tests: the new release may still be starting).
+    (deploy smoke tests: the new release may still be starting); ``on_round``
+    hears about each failed round and the seconds left.
     """
     if timeout <= 0 or retries < 0 or wait < 0:
         raise UsageError("timeout must be > 0, retries and wait >= 0", "fix --timeout/--retries/--wait")
@@ -214,6 +217,8 @@ def check(
         remaining = deadline - time.monotonic()
         if report.healthy or remaining <= 0:
             return report
+        if on_round is not None:
+            on_round(report, remaining)
         time.sleep(min(wait_interval, remaining))
 
 
@@ -226,6 +231,7 @@ def check_environment(
     wait: float = 0.0,
     timeout: float | str | None = None,
     retries: int | str | None = None,
+    on_round: Callable[[HealthReport, float], None] | None = None,
 ) -> HealthReport:
     """``check`` against ``--url`` or the base URL of ``env``; local trusts the Caddy root CA.
 
@@ -249,6 +255,7 @@ def check_environment(
         retry_delay=float(settings["retry_delay"]),
         wait=wait,
         wait_interval=float(settings["wait_interval"]),
+        on_round=on_round,
     )
 
 

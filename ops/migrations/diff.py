@@ -6,10 +6,12 @@ engine (migra's maintained successor) diffs it against the target. Managed
 schemas are left out the way the Supabase CLI leaves them out (DESIGN.md §4).
 
 Self-check: the generated SQL is applied to the shadow (only read until then,
-so it is exactly a fresh copy of the source) and the result is compared with
-the target twice: by the engine again, and by our own catalog inventory, which
-covers object kinds the engine does not know (publication membership, for
-one). Anything left over is an incomplete diff.
+so it is exactly a fresh copy of the source) and the result is re-diffed
+against the target with our own catalog inventory: the server's deparsers
+over every object kind we diff, including kinds the engine does not model
+(publication membership, for one). Re-diffing with the engine itself would
+cost a third full inspection and could not see its own blind spots.
+Anything left over is an incomplete diff.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ _INSPECTED = [
     *("triggers", "rlspolicies", "types", "domains"),
 ]
 SHADOW_PREFIX = "ops_shadow_"
+TEMPLATE_PREFIX = "ops_shadow_template_"
 _DROP = re.compile(r"^\s*(drop\s|alter\s+table\s+\S+\s+drop\s|alter\s+\w+.*\sdrop\s+(column|constraint)\s)", re.I)
 
 Step = Callable[[str], None]
@@ -122,22 +125,30 @@ def diff(
     name: str | None = None,
     cluster: Cluster | None = None,
     self_check: bool = True,
+    cache: bool = True,
     step: Step | None = None,
 ) -> DiffReport:
     """Diff ``source`` (``migrations``, an environment name or a URL) against
     ``target`` (an environment name or a URL). With ``name``, write the SQL as a
     new migration file. ``cluster`` hosts the shadow database (default: the
-    local dev cluster)."""
+    local dev cluster); ``cache`` lets it reuse the migrated template."""
+    from concurrent.futures import ThreadPoolExecutor
+
     step = step or (lambda _text: None)
     schemas = tuple(schemas)
     target_url = resolve_url(cfg, target)
     if source == "migrations":
         shadow_cluster = cluster or _local_cluster(cfg)
-        with shadow_database(cfg, shadow_cluster, step=step) as shadow_url:
-            report = diff_urls(shadow_url, target_url, schemas=schemas, step=step, self_check=self_check)
+        # The target does not depend on the shadow: inspect it while the shadow builds.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            snapshot = pool.submit(TargetSnapshot.take, target_url, schemas, self_check)
+            with shadow_database(cfg, shadow_cluster, step=step, cache=cache) as shadow_url:
+                step("inspecting the shadow and the target")
+                report = diff_urls(shadow_url, snapshot.result(), schemas=schemas, step=step, self_check=self_check)
         report.source = "migrations"
     else:
-        report = diff_urls(resolve_url(cfg, source), target_url, schemas=schemas, step=step, self_check=False)
+        snapshot_now = TargetSnapshot.take(target_url, schemas, inventory_too=False)
+        report = diff_urls(resolve_url(cfg, source), snapshot_now, schemas=schemas, step=step, self_check=False)
         report.source = _describe(source)
     report.target = _describe(target)
     if name and report.statements:
@@ -145,9 +156,23 @@ def diff(
     return report
 
 
+@dataclass
+class TargetSnapshot:
+    """The target's schema as the engine sees it, and as our inventory does."""
+
+    url: str
+    inspector: Any
+    inventory: dict[str, str] | None
+
+    @classmethod
+    def take(cls, url: str, schemas: tuple[str, ...] = (), inventory_too: bool = True) -> TargetSnapshot:
+        with _connect(url) as conn:
+            return cls(url, inspect(conn, schemas), inventory(conn, schemas) if inventory_too else None)
+
+
 def diff_urls(
     source_url: str,
-    target_url: str,
+    target: str | TargetSnapshot,
     *,
     schemas: Iterable[str] = (),
     self_check: bool = False,
@@ -157,20 +182,20 @@ def diff_urls(
     ``source_url`` afterwards: only pass a throwaway database."""
     step = step or (lambda _text: None)
     schemas = tuple(schemas)
-    step("inspecting both databases")
-    with _connect(source_url) as source_conn, _connect(target_url) as target_conn:
+    if isinstance(target, str):
+        target = TargetSnapshot.take(target, schemas, inventory_too=self_check)
+    with _connect(source_url) as source_conn:
         source_inspector = inspect(source_conn, schemas)
-        target_inspector = inspect(target_conn, schemas)
-    statements = generate(source_inspector, target_inspector)
+    statements = generate(source_inspector, target.inspector)
     report = DiffReport(
         source=mask_url(source_url),
-        target=mask_url(target_url),
+        target=mask_url(target.url),
         statements=statements,
         drops=[s for s in statements if _DROP.match(s)],
     )
     if self_check:
         step("self-check: applying the diff to the shadow")
-        report.missed = verify(source_url, target_url, statements, target_inspector, schemas)
+        report.missed = verify(source_url, target, statements, schemas)
         report.self_checked = True
     return report
 
@@ -197,8 +222,9 @@ def _keep(prop: str, schema: str | None, schemas: tuple[str, ...]) -> bool:
     if schema is None:
         return True
     if schemas:
-        return schema in schemas
-    if schema in EXCLUDED_SCHEMAS or schema.startswith("pg_"):
+        if schema not in schemas:
+            return False
+    elif schema in EXCLUDED_SCHEMAS or schema.startswith("pg_"):
         return False
     if schema in TRIGGERS_AND_POLICIES_ONLY:
         return prop in _KEEP_IN_MANAGED
@@ -254,18 +280,12 @@ def _without_revokes_on_dropped(statements: Iterable[str]) -> list[str]:
 # -- the self-check ------------------------------------------------------------------
 
 
-def verify(
-    source_url: str,
-    target_url: str,
-    statements: list[str],
-    target_inspector: Any,
-    schemas: tuple[str, ...] = (),
-) -> list[str]:
+def verify(source_url: str, target: TargetSnapshot, statements: list[str], schemas: tuple[str, ...] = ()) -> list[str]:
     """Apply ``statements`` to the source database and list what still differs
     from the target: what the engine missed."""
-    missed: list[str] = []
     import psycopg
 
+    missed: list[str] = []
     with _connect(source_url) as conn:
         if statements:
             try:
@@ -274,12 +294,12 @@ def verify(
             except psycopg.Error as exc:
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 return [f"the generated SQL fails to apply: {first}"]
-            leftover = generate(inspect(conn, schemas), target_inspector)
-            missed += [f"engine re-diff: {_first_line(s)}" for s in leftover]
         source_inventory = inventory(conn, schemas)
-    with _connect(target_url) as conn:
-        target_inventory = inventory(conn, schemas)
-    missed += compare_inventories(source_inventory, target_inventory)
+    expected = target.inventory
+    if expected is None:
+        with _connect(target.url) as conn:
+            expected = inventory(conn, schemas)
+    missed += compare_inventories(source_inventory, expected)
     return missed
 
 
@@ -358,7 +378,8 @@ _INVENTORY_QUERIES: dict[str, str] = {
                           from pg_enum e where e.enumtypid = t.oid),
                          case when t.typtype = 'd' then format_type(t.typbasetype, t.typtypmod) end)
         from pg_type t join pg_namespace n on n.oid = t.typnamespace
-        where t.typtype in ('e', 'd')
+        where (t.typtype in ('e', 'd')
+               or (t.typtype = 'c' and exists (select 1 from pg_class r where r.oid = t.typrelid and r.relkind = 'c')))
           and not exists (select 1 from pg_depend d where d.objid = t.oid and d.deptype = 'e')""",
     "grant": """
         select n.nspname, c.relname,
@@ -381,6 +402,20 @@ _INVENTORY_QUERIES: dict[str, str] = {
     "statistics object": """
         select n.nspname, s.stxname, pg_get_statisticsobjdef(s.oid)
         from pg_statistic_ext s join pg_namespace n on n.oid = s.stxnamespace""",
+    "schema": """
+        select n.nspname, n.nspname, 'schema' from pg_namespace n""",
+    "sequence": """
+        select n.nspname, c.relname,
+               concat_ws(' ', format_type(s.seqtypid, null), s.seqstart, s.seqincrement, s.seqmin, s.seqmax,
+                         s.seqcache, case when s.seqcycle then 'cycle' end)
+        from pg_sequence s join pg_class c on c.oid = s.seqrelid join pg_namespace n on n.oid = c.relnamespace""",
+    "collation": """
+        select n.nspname, c.collname, concat_ws(' ', c.collprovider::text, c.collcollate, c.collctype)
+        from pg_collation c join pg_namespace n on n.oid = c.collnamespace""",
+    # Extensions are diffed whatever schema they live in (most live in the excluded `extensions`).
+    "extension": """
+        select null::name, e.extname, e.extversion || ' in ' || n.nspname
+        from pg_extension e join pg_namespace n on n.oid = e.extnamespace""",
 }
 # What counts in auth and storage: the project's own policies and triggers.
 _MANAGED_KINDS = frozenset({"policy", "trigger"})
@@ -389,11 +424,20 @@ _MANAGED_KINDS = frozenset({"policy", "trigger"})
 def inventory(conn: Any, schemas: tuple[str, ...] = ()) -> dict[str, str]:
     """``{"<kind> <schema>.<name>": definition}`` for everything we diff."""
     found: dict[str, str] = {}
+    # Filtered in SQL so that the deparsers never run over pg_catalog's thousands of objects.
+    if schemas:
+        where, params = "schema_name is null or schema_name = any(%s)", [list(schemas)]
+    else:
+        where = r"schema_name is null or (schema_name <> all(%s) and schema_name not like 'pg\_%%')"
+        params = [sorted(EXCLUDED_SCHEMAS)]
     for kind, query in _INVENTORY_QUERIES.items():
-        for schema, name, definition in conn.execute(query).fetchall():  # type: ignore[arg-type]
+        wrapped = f"select * from ({query}) as found(schema_name, name, definition) where {where}"
+        for schema, name, definition in conn.execute(wrapped, params).fetchall():  # type: ignore[call-overload]
             if not _keep("triggers" if kind in _MANAGED_KINDS else kind, schema, schemas):
                 continue
-            found[f"{kind} {schema}.{name}"] = definition or ""
+            found[f"{kind} {name}" if schema is None or kind == "schema" else f"{kind} {schema}.{name}"] = (
+                definition or ""
+            )
     return found
 
 
@@ -419,23 +463,78 @@ def _clip(text: str, limit: int = 100) -> str:
 
 
 @contextmanager
-def shadow_database(cfg: Config, cluster: Cluster, *, step: Step | None = None) -> Iterator[str]:
+def shadow_database(cfg: Config, cluster: Cluster, *, step: Step | None = None, cache: bool = True) -> Iterator[str]:
     """A throwaway database with the bootstrap and every migration applied;
-    dropped on the way out, whatever happened (errors, Ctrl-C)."""
-    from ops.pg.bootstrap import apply_bootstrap
+    dropped on the way out, whatever happened (errors, Ctrl-C).
 
+    With ``cache``, the migrated schema is kept as a template database named
+    after a hash of the bootstrap and the migration files, so the next run
+    with the same files clones it instead of migrating again."""
     step = step or (lambda _text: None)
     name = SHADOW_PREFIX + secrets.token_hex(6)
+    template = _shadow_template(cfg, cluster, step) if cache else None
     step("creating the shadow database")
-    cluster.create_database(name)
     try:
-        with cluster.connection(name) as conn:
-            apply_bootstrap(conn)
-        step("applying the migrations to the shadow")
-        apply_migrations(cfg, cluster.url(name))
+        if template:
+            cluster.create_database(name, template=template)
+        else:
+            _build(cfg, cluster, name, step)
         yield cluster.url(name)
     finally:
         cluster.drop_database(name)
+
+
+def _build(cfg: Config, cluster: Cluster, name: str, step: Step) -> None:
+    from ops.pg.bootstrap import apply_bootstrap
+
+    cluster.create_database(name)
+    with cluster.connection(name) as conn:
+        apply_bootstrap(conn)
+    step("applying the migrations to the shadow")
+    apply_migrations(cfg, cluster.url(name))
+
+
+def schema_fingerprint(cfg: Config) -> str:
+    """A hash of everything the shadow is built from."""
+    import hashlib
+
+    from ops.migrations.files import load_migrations
+    from ops.pg.bootstrap import bootstrap_sql
+
+    digest = hashlib.sha256(bootstrap_sql().encode())
+    for migration in load_migrations(cfg.migrations_dir):
+        digest.update(b"\0" + migration.filename.encode() + b"\0" + migration.text.encode())
+    return digest.hexdigest()[:16]
+
+
+def _shadow_template(cfg: Config, cluster: Cluster, step: Step) -> str:
+    """The cached migrated template for the current files, built if missing.
+    It is built under a temporary name and renamed when complete, so a
+    concurrent run never clones half a template; older templates are dropped."""
+    from ops.pg.cluster import quote_ident
+
+    template = TEMPLATE_PREFIX + schema_fingerprint(cfg)
+    if cluster.database_exists(template):
+        return template
+    building = SHADOW_PREFIX + "building_" + secrets.token_hex(4)
+    try:
+        step("building the shadow template (first run with these migrations)")
+        _build(cfg, cluster, building, step)
+        with cluster.connection() as conn:
+            if not cluster.database_exists(template):
+                conn.execute(f"ALTER DATABASE {quote_ident(building)} RENAME TO {quote_ident(template)}")  # type: ignore[arg-type]
+            stale = conn.execute(
+                "select datname from pg_database where datname like %s and datname <> %s",
+                (TEMPLATE_PREFIX.replace("_", r"\_") + "%", template),
+            ).fetchall()
+    finally:
+        cluster.drop_database(building)
+    for (old,) in stale:
+        try:
+            cluster.drop_database(old)
+        except Exception:  # in use by a concurrent run: the next run drops it
+            continue
+    return template
 
 
 def apply_migrations(cfg: Config, url: str) -> None:

@@ -115,6 +115,18 @@ def record(conn: Any, version: str, name: str, statements: list[str], *, upsert:
     )
 
 
+def record_sql(conn: Any, version: str, name: str, statements: list[str]) -> str:
+    """``record`` as SQL text with literals, to batch it with a file's statements."""
+    from psycopg import sql
+
+    insert = INSERT_VERSION.replace("%s", "{}")
+    applied = INSERT_APPLIED.replace("VALUES(%s)", "SELECT version FROM m")
+    query = sql.SQL(f"WITH m AS ({insert} RETURNING version) {applied}").format(  # type: ignore[arg-type]
+        sql.Literal(version), sql.Literal(name), sql.Literal(statements)
+    )
+    return query.as_string(conn)
+
+
 def forget(conn: Any, versions: list[str]) -> None:
     conn.execute("DELETE FROM supabase_migrations.schema_migrations WHERE version = ANY(%s)", (versions,))
     conn.execute("DELETE FROM supabase_migrations.ops_applied WHERE version = ANY(%s)", (versions,))

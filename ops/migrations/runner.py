@@ -151,18 +151,45 @@ def _apply_in_transaction(
 ) -> None:
     statements = _numbered(file.parsed)
     for attempt in range(settings.lock_retries + 1):
-        try:
+        sqlstate = _apply_batched(conn, cursor, file, statements)
+        if sqlstate is None:
+            return
+        if sqlstate != LOCK_NOT_AVAILABLE:
+            # The fast path failed and was rolled back: run the file again one
+            # statement at a time, which names the failing statement exactly.
             with conn.transaction():
                 run_statements(cursor, statements, file.path, file.text)
                 history.record(cursor, file.version, file.name, file.statements)
             return
-        except StatementFailed as failure:
-            if failure.sqlstate != LOCK_NOT_AVAILABLE or attempt == settings.lock_retries:
-                raise
-            delay = settings.retry_backoff_seconds * 2**attempt
-            if out is not None:
-                out.warn(f"{file.filename}: lock_timeout hit on line {failure.line}; retrying in {delay:.1f}s")
-            time.sleep(delay)
+        if attempt == settings.lock_retries:
+            raise ExternalError(
+                f"{file.filename}: gave up after {attempt + 1} attempts: lock_timeout ({settings.lock_timeout})"
+                " waiting for a table lock (SQLSTATE 55P03)",
+                "find the long transaction holding the lock (pg_stat_activity) and run it again;"
+                " this file was rolled back",
+            )
+        delay = settings.retry_backoff_seconds * 2**attempt
+        if out is not None:
+            out.warn(f"{file.filename}: lock_timeout hit (55P03); retrying in {delay:.1f}s")
+        time.sleep(delay)
+
+
+def _apply_batched(conn: Any, cursor: Any, file: MigrationFile, statements: list[tuple[int, Statement]]) -> str | None:
+    """The whole file and its history row as one simple-protocol query between
+    BEGIN and COMMIT: one round trip per file instead of one per statement.
+    None when applied, else the SQLSTATE of the failure (rolled back)."""
+    import psycopg
+
+    body = ";\n".join(statement.text for _, statement in statements)
+    record = history.record_sql(conn, file.version, file.name, file.statements)
+    try:
+        cursor.execute(f"BEGIN;\n{body};\n{record};\nCOMMIT".encode(), prepare=False)
+    except psycopg.Error as exc:
+        if conn.closed or conn.broken:
+            raise
+        conn.execute("ROLLBACK")
+        return exc.sqlstate or "XX000"
+    return None
 
 
 def _apply_with_standalone(conn: Any, cursor: Any, file: MigrationFile) -> None:

@@ -36,10 +36,15 @@ def engine_available(timeout: float = 3.0) -> bool:
     except ImportError:
         docker = None
     if docker is not None:
+        client = None
         try:
-            return bool(docker.from_env(timeout=int(timeout)).ping())
+            client = docker.from_env(timeout=int(timeout))
+            return bool(client.ping())
         except Exception:  # any SDK failure means no usable engine
             return False
+        finally:
+            if client is not None:
+                client.close()
     binary = shutil.which("docker")
     if binary is None:
         return False

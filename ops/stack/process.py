@@ -133,6 +133,8 @@ def stop_pidfile(pidfile: Path, timeout: float = 10.0) -> bool:
 
 
 def last_lines(log_file: Path, count: int = 1) -> list[str]:
+    if count <= 0:
+        return []
     try:
         with log_file.open("rb") as handle:
             handle.seek(0, os.SEEK_END)

@@ -69,17 +69,20 @@ def status(c: Any, env: list[str] | None = None, json_: bool = False) -> int:
         "status": "applied or reverted",
         "env": ENV_HELP,
         "yes": "confirm production",
+        "json_": JSON_HELP,
     },
 )
-def repair(c: Any, versions: str, status: str = "", env: str = "local", yes: bool = False) -> None:
+def repair(c: Any, versions: str, status: str = "", env: str = "local", yes: bool = False, json_: bool = False) -> None:
     """Mark versions applied (recording the file's statements) or reverted, without running SQL."""
     from ops.config import load
     from ops.console import Output
     from ops.migrations import commands
     from ops.migrations.render import render_repair
 
-    wanted = [v for v in versions.replace(",", " ").split() if v]
-    render_repair(Output(), commands.repair(load(), wanted, status, env, yes=yes))
+    out = Output(json_)
+    report = commands.repair(load(), versions.replace(",", " ").split(), status, env, yes=yes)
+    render_repair(out, report)
+    out.result(report.to_dict())
 
 
 @ops_task(

@@ -65,11 +65,11 @@ def down(c: Any, purge: bool = False) -> None:
         out.line(f"deleted {report['state_dir']}")
 
 
+# SERVICE is an option (-s app): Invoke has no optional positional arguments.
 @ops_task(
-    positional=["service"],
-    help={"service": "db, app or caddy (all when omitted)", "follow": "keep printing new lines", "lines": "how many"},
+    help={"service": "db, app or caddy (all when omitted)", "follow": "keep printing new lines", "lines": "how many"}
 )
-def logs(c: Any, service: str = "", follow: bool = False, lines: int = 50) -> None:
+def logs(c: Any, service: str | None = None, follow: bool = False, lines: int = 50) -> None:
     """Show the stack's logs."""
     from ops.config import load
     from ops.console import Output
@@ -77,10 +77,10 @@ def logs(c: Any, service: str = "", follow: bool = False, lines: int = 50) -> No
     from ops.stack import logs as read_logs
 
     cfg, out = load(), Output()
-    for name, line in read_logs(cfg, service or None, lines):
+    for name, line in read_logs(cfg, service, lines):
         out.line(f"{name:<5} | {line}")
     if follow:
-        for name, line in follow_logs(cfg, service or None):
+        for name, line in follow_logs(cfg, service):
             out.line(f"{name:<5} | {line}")
 
 

@@ -7,9 +7,12 @@ rather than going through rich: importing rich costs more than the check.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ops.tasks._base import ops_task
+
+if TYPE_CHECKING:
+    from ops.envcheck import Report
 
 
 def _emit(lines: list[str], json_mode: bool) -> None:
@@ -21,7 +24,7 @@ def _emit(lines: list[str], json_mode: bool) -> None:
     stream.flush()
 
 
-def _report(report: Any, json_mode: bool) -> int:
+def _report(report: Report, json_mode: bool) -> int:
     from ops.console import Output
 
     _emit([finding.render() for finding in report.findings] + [report.summary()], json_mode)
@@ -47,19 +50,18 @@ def check(c: Any, env: str = "local", file: list[str] | None = None, json_: bool
 @ops_task(
     help={
         "check": "verify .env.example against the schema instead of writing it",
-        "json_": "print one JSON document on stdout (with --check)",
+        "json_": "print one JSON document on stdout",
     },
 )
 def example(c: Any, check: bool = False, json_: bool = False) -> int:
     """Write .env.example from the schema (secrets blank, descriptions as comments)."""
     from ops import config, envcheck
+    from ops.console import Output
 
     cfg = config.load()
     if check:
         return _report(envcheck.example_check(cfg), json_)
     written = envcheck.write_example(cfg)
-    _emit([f"wrote {written.path.relative_to(cfg.root)} ({written.variables} variables)"], json_)
-    from ops.console import Output
-
+    _emit([f"wrote {written.display} ({written.variables} variables)"], json_)
     Output(json_).result({"path": str(written.path), "variables": written.variables})
     return 0

@@ -32,10 +32,13 @@ def health(
     from ops.config import load
     from ops.console import Output
     from ops.health import check_environment
-    from ops.health.render import render
+    from ops.health.render import render, waiting
 
     out = Output(json_)
-    report = check_environment(load(), env, url=url, ca_file=cacert, wait=float(wait), timeout=timeout, retries=retries)
+    with waiting(out, wait) as on_round:
+        report = check_environment(
+            load(), env, url=url, ca_file=cacert, wait=wait, timeout=timeout, retries=retries, on_round=on_round
+        )
     render(out, report)
     out.result(report.to_dict())
     report.raise_for_status()
