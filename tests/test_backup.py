@@ -334,3 +334,18 @@ def test_unreachable_source_is_an_external_failure_without_password(project: Pro
     assert "s3cret-pass" not in result.output
     assert result.stderr.startswith("error: cannot connect to 127.0.0.1:1/db")
     assert list((project.backups / "production").iterdir()) == []
+
+
+def test_nothing_to_verify_or_drill_is_a_usage_error(project: Project) -> None:
+    expected = (
+        f"error: no backups of 'production' in {project.backups / 'production'}"
+        " (fix: run: inv backup.export --env production)"
+    )
+    for command in (["backup.verify"], ["backup.drill"]):
+        result = project.ops(*command)
+        assert (result.code, result.stderr.strip()) == (2, expected)
+    result = project.ops("backup.drill", "--backup", "20200101T000000Z")
+    assert (result.code, result.stderr.strip()) == (
+        2,
+        "error: no backup '20200101T000000Z' of 'production' (fix: see: inv backup.list --env production)",
+    )

@@ -170,17 +170,34 @@ def test_check_gates_on_differences(changed: dict, capsys: pytest.CaptureFixture
     assert 'create table "public"."orders"' in out
 
 
-def test_self_check_catches_publication_membership_the_engine_misses(
-    pg_cluster: Cluster, template_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    "planted, missed",
+    [
+        (
+            "alter publication supabase_realtime add table public.messages;",
+            "missing: publication public.messages (supabase_realtime)",
+        ),
+        (
+            "alter default privileges in schema public revoke all on tables from anon;",
+            "different: default privileges public.postgres on r",
+        ),
+    ],
+    ids=["publication-membership", "default-privileges"],
+)
+def test_self_check_catches_what_the_engine_does_not_model(
+    planted: str,
+    missed: str,
+    pg_cluster: Cluster,
+    template_db: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """results does not model publications: a table added to Supabase's
-    realtime publication leaves the engine's diff empty. The self-check's
-    catalog inventory notices."""
+    """results models neither publications nor default privileges: a table
+    added to Supabase's realtime publication, or default grants revoked,
+    leave the engine's diff empty. The self-check's catalog inventory notices."""
     migration = "create table public.messages (id bigint primary key, body text);\n"
     cfg = make_project(tmp_path / "project", {"20250101000000_messages.sql": migration})
-    target = make_target(
-        pg_cluster, template_db, migration, "alter publication supabase_realtime add table public.messages;"
-    )
+    target = make_target(pg_cluster, template_db, migration, planted)
     reference = make_target(pg_cluster, template_db, migration)
     try:
         # The engine alone sees no difference between the two databases...
@@ -192,14 +209,14 @@ def test_self_check_catches_publication_membership_the_engine_misses(
         pg_cluster.drop_database(target)
         pg_cluster.drop_database(reference)
     assert report.statements == []
-    assert report.missed == ["missing: publication public.messages (supabase_realtime)"]
+    assert len(report.missed) == 1 and report.missed[0].startswith(missed)
     with pytest.raises(CheckFailed) as failure:
         render(_output(), report)
     assert failure.value.one_line() == (
         "error: incomplete diff: the engine missed 1 difference(s) listed above"
         " (fix: add SQL for them by hand (in the migration), then run db.diff again)"
     )
-    assert capsys.readouterr().out == "  missing: publication public.messages (supabase_realtime)\n"
+    assert capsys.readouterr().out == f"  {report.missed[0]}\n"
 
 
 def test_managed_schemas_only_count_policies_and_triggers(
@@ -210,6 +227,9 @@ def test_managed_schemas_only_count_policies_and_triggers(
         pg_cluster,
         template_db,
         'create policy "own files" on storage.objects for select to authenticated using (owner = auth.uid());'
+        " create function public.on_signup() returns trigger language plpgsql security definer"
+        " set search_path = '' as $$ begin return new; end $$;"
+        " create trigger on_signup after insert on auth.users for each row execute function public.on_signup();"
         " alter table auth.users add column nickname text;"  # managed: not ours to diff
         " create table extensions.scratch (id int);"  # excluded schema
         " create schema if not exists supabase_migrations; create table supabase_migrations.scratch (id int);",
@@ -219,8 +239,11 @@ def test_managed_schemas_only_count_policies_and_triggers(
     finally:
         pg_cluster.drop_database(target)
     assert report.missed == []
-    assert len(report.statements) == 1
-    assert report.statements[0].startswith('create policy "own files"\non "storage"."objects"')
+    assert [s.splitlines()[0] for s in report.statements if not s.startswith("set check_function_bodies")] == [
+        "CREATE OR REPLACE FUNCTION public.on_signup()",
+        "CREATE TRIGGER on_signup AFTER INSERT ON auth.users FOR EACH ROW EXECUTE FUNCTION on_signup();",
+        'create policy "own files"',
+    ]
 
 
 def test_shadow_is_dropped_when_a_migration_fails(pg_cluster: Cluster, template_db: str, tmp_path: Path) -> None:

@@ -61,6 +61,9 @@ def load_project(local_stack: LocalStack) -> Iterator[Path]:
         f"scripts_dir = {json.dumps(str(LOAD_DIR))}\n"
         'duration = "2s"\n'
         "vus = 2\n"
+        # Generous on purpose: a busy 2-core CI machine runs three engines at once here.
+        "\n[tool.ops.load.thresholds]\n"
+        "p95_ms = 2000\n"
         "\n[tool.ops.load.scenarios.impossible.thresholds]\n"
         "p95_ms = 0.001\n"
     )
@@ -117,12 +120,12 @@ def test_each_scenario_passes_through_caddy_tls(runs: dict[tuple[str, str], Any]
     assert doc["target"].startswith("https://")
     assert doc["requests"] > 0
     assert doc["error_rate"] == 0
-    assert [t["name"] for t in doc["thresholds"]] == ["p95 < 500 ms", "error rate < 1%"]
+    assert [t["name"] for t in doc["thresholds"]] == ["p95 < 2000 ms", "error rate < 1%"]
     assert all(t["passed"] for t in doc["thresholds"])
     expected_status = "201" if scenario == "checkout" else "200"
     assert doc["status_codes"][expected_status] > 0
     assert "all thresholds passed" in result.stderr
-    assert "load.run" in result.stderr and "threshold p95 < 500 ms" in result.stderr
+    assert "load.run" in result.stderr and "threshold p95 < 2000 ms" in result.stderr
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -136,7 +139,7 @@ def test_ratelimit_scenario_sees_200_under_the_limit_and_429_over_it(
     assert doc["status_codes"]["429"] >= 3
     assert doc["error_rate"] == 0  # 429 is the expected answer here
     names = {t["name"]: t["passed"] for t in doc["thresholds"]}
-    assert names == {"p95 < 500 ms": True, "error rate < 1%": True, "status 200 seen": True, "status 429 seen": True}
+    assert names == {"p95 < 2000 ms": True, "error rate < 1%": True, "status 200 seen": True, "status 429 seen": True}
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -161,12 +164,12 @@ def test_k6_summary_parsing_matches_the_captured_export(runs: dict[tuple[str, st
     doc = load_json(runs[("k6", "checkout")])
     raw = json.loads(Path(doc["summary_file"]).read_text())
     metrics = raw["metrics"]
-    parsed = parse_k6(raw, {"p95_ms": ("http_req_duration", "p(95)<500")})
+    parsed = parse_k6(raw, {"p95_ms": ("http_req_duration", "p(95)<2000")})
     assert parsed.requests == metrics["http_reqs"]["count"] == doc["requests"]
     assert parsed.p95_ms == round(metrics["http_req_duration"]["p(95)"], 3) == doc["p95_ms"]
     assert parsed.p99_ms == round(metrics["http_req_duration"]["p(99)"], 3)
     assert parsed.p50_ms == round(metrics["http_req_duration"]["med"], 3)
-    assert parsed.engine_verdicts == {"p95_ms": not metrics["http_req_duration"]["thresholds"]["p(95)<500"]}
+    assert parsed.engine_verdicts == {"p95_ms": not metrics["http_req_duration"]["thresholds"]["p(95)<2000"]}
     assert sum(parsed.status_codes.values()) + sum(parsed.errors.values()) == parsed.requests
 
 

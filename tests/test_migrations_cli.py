@@ -111,6 +111,11 @@ def test_eight_runners_at_once_apply_every_file_exactly_once(migration_project: 
     assert query(database, "select count(*) from supabase_migrations.schema_migrations") == [(17,)]
 
 
+SLEEPING_RUNNER = (
+    "select count(*) from pg_stat_activity where application_name = 'ops-migrate' and wait_event = 'PgSleep'"
+)
+
+
 def test_kill_9_mid_migration_leaves_a_file_boundary_and_a_rerun_finishes(
     migration_project: Any, database: Any
 ) -> None:
@@ -121,9 +126,7 @@ def test_kill_9_mid_migration_leaves_a_file_boundary_and_a_rerun_finishes(
     )
     runner = spawn_runner(migration_project, database)
     try:
-        wait_for(
-            lambda: query(database, "select count(*) from pg_stat_activity where query = 'select pg_sleep(3)'")[0][0]
-        )
+        wait_for(lambda: query(database, SLEEPING_RUNNER)[0][0])
         os.kill(runner.pid, signal.SIGKILL)
         runner.wait(timeout=10)
     finally:

@@ -99,8 +99,11 @@ def drill(
         database=drill_database_name(backup.id),
     )
     refuse_production(cfg, to_env, "backup.drill", db_url=state.database_url)
-    failure = _run_steps(state, STEPS, out)
-    _clean_up(state, keep, failure is None, out)
+    try:
+        failure = _run_steps(state, STEPS, out)
+    finally:
+        # Also on Ctrl-C or a bug: never leave the app running or a stray database.
+        _clean_up(state, keep, out)
     report = _report(state, failure, keep)
     paths = write_report(settings.drills_dir, report)
     return {**report, **paths}
@@ -283,7 +286,7 @@ def _run_steps(state: Drill, steps: list[Step], out: Output | None) -> OpsError 
     return failure
 
 
-def _clean_up(state: Drill, keep: bool, passed: bool, out: Output | None) -> None:
+def _clean_up(state: Drill, keep: bool, out: Output | None) -> None:
     if state.app is not None:
         state.app.stop()
     # Only a database this drill created is ever dropped.

@@ -72,9 +72,7 @@ def export(
     source = target(db_url(cfg, env))
     env_dir = settings.env_dir(env)
     env_dir.mkdir(parents=True, exist_ok=True)
-    backup_id = new_backup_id(env_dir)
-    partial = env_dir / (backup_id + PARTIAL_SUFFIX)
-    partial.mkdir()
+    backup_id, partial = reserve_backup_dir(env_dir)
     try:
         manifest = _export_into(partial, source, backup_id, env, jobs, settings.compression, out)
         final = env_dir / backup_id
@@ -85,14 +83,21 @@ def export(
     return {**manifest, "path": str(final)}
 
 
-def new_backup_id(env_dir: Path, moment: datetime | None = None) -> str:
-    """``20261122T093000Z``; a suffix keeps two exports in one second apart."""
+def reserve_backup_dir(env_dir: Path, moment: datetime | None = None) -> tuple[str, Path]:
+    """A new id (``20261122T093000Z``, with a suffix when two exports share a
+    second) and its ``.partial`` directory, created atomically."""
     base = (moment or now_utc()).strftime("%Y%m%dT%H%M%SZ")
-    candidate, counter = base, 1
-    while (env_dir / candidate).exists() or (env_dir / (candidate + PARTIAL_SUFFIX)).exists():
-        counter += 1
-        candidate = f"{base}-{counter}"
-    return candidate
+    for counter in range(1, 1000):
+        candidate = base if counter == 1 else f"{base}-{counter}"
+        partial = env_dir / (candidate + PARTIAL_SUFFIX)
+        if (env_dir / candidate).exists():
+            continue
+        try:
+            partial.mkdir()
+        except FileExistsError:
+            continue
+        return candidate, partial
+    raise ExternalError(f"cannot find a free backup id under {env_dir}", "remove stale .partial directories")
 
 
 def _export_into(

@@ -217,7 +217,8 @@ def parse_bytes(data: bytes, path: Path, display: str) -> EnvFile:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        env_file.malformed.append((data.count(b"\n", 0, exc.start) + 1, "not valid UTF-8"))
+        line = len(re.findall(rb"\r\n|\n|\r", data[: exc.start])) + 1
+        env_file.malformed.append((line, "not valid UTF-8"))
         text = data.decode("utf-8", errors="replace")
     text = text.replace("\x00", "\ufffd")
     if text.startswith("\ufeff"):
@@ -226,7 +227,7 @@ def parse_bytes(data: bytes, path: Path, display: str) -> EnvFile:
         text = text[1:]
     node = read_like_node(text)
     python = read_like_python_dotenv(text)
-    lines = text.splitlines()
+    lines = _PY_NEWLINE.split(text)  # the line breaks both readers count (str.splitlines knows more)
 
     node_final: dict[str, tuple[str, int]] = {}
     first_line: dict[str, int] = {}

@@ -32,22 +32,36 @@ def is_template(name: str) -> bool:
     return name in TEMPLATE_NAMES or name.endswith(".example")
 
 
-def git_view(root: Path) -> GitView:
-    """Tracked and un-ignored env files anywhere under ``root``."""
-    command = ["git", "-C", str(root), "ls-files", "-z", "-t", "--cached", "--others", "--exclude-standard", "--"]
-    try:
-        result = subprocess.run([*command, *_ENV_PATHSPECS], capture_output=True, text=True, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return GitView(in_repository=False)
-    if result.returncode != 0:
-        return GitView(in_repository=False)
-    tracked: set[str] = set()
-    unignored: set[str] = set()
-    for entry in result.stdout.split("\0"):
-        tag, _, path = entry.partition(" ")
-        if path and is_env_file_name(Path(path).name):
-            (unignored if tag == "?" else tracked).add(path)
-    return GitView(True, frozenset(tracked), frozenset(unignored))
+class GitQuery:
+    """``git ls-files`` started at once and read later, so git runs while the env files are parsed."""
+
+    def __init__(self, root: Path) -> None:
+        command = ["git", "-C", str(root), "ls-files", "-z", "-t", "--cached", "--others", "--exclude-standard", "--"]
+        try:
+            self._process: subprocess.Popen[str] | None = subprocess.Popen(
+                [*command, *_ENV_PATHSPECS],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+        except OSError:
+            self._process = None
+
+    def result(self) -> GitView:
+        """Tracked and un-ignored env files anywhere under the root."""
+        if self._process is None:
+            return GitView(in_repository=False)
+        stdout, _ = self._process.communicate()
+        if self._process.returncode != 0:
+            return GitView(in_repository=False)
+        tracked: set[str] = set()
+        unignored: set[str] = set()
+        for entry in stdout.split("\0"):
+            tag, _, path = entry.partition(" ")
+            if path and is_env_file_name(Path(path).name):
+                (unignored if tag == "?" else tracked).add(path)
+        return GitView(True, frozenset(tracked), frozenset(unignored))
 
 
 def hygiene_findings(view: GitView) -> list[Finding]:

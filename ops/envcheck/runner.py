@@ -18,7 +18,7 @@ from ops.envcheck.checks import Setting, environment_findings, exposure_findings
 from ops.envcheck.dotenv import EnvFile, parse_file
 from ops.envcheck.example import ExampleWritten, example_findings, render_and_write
 from ops.envcheck.findings import ERROR, WARNING, Finding
-from ops.envcheck.gitfiles import GitView, git_view, hygiene_findings, is_env_file_name
+from ops.envcheck.gitfiles import GitQuery, GitView, hygiene_findings, is_env_file_name
 from ops.envcheck.kinds import secret_shape
 from ops.envcheck.schema import SECTION_DEFAULTS, Schema, load_schema
 from ops.errors import ConfigError, UsageError
@@ -104,6 +104,7 @@ def check(
     """Validate one environment's variables and the project's env files."""
     env_settings = cfg.env(environment)
     schema = load_schema(cfg)
+    git = GitQuery(cfg.root)
     extra = [Path(name) for name in files]
     for path in extra:
         if not path.is_file():
@@ -111,7 +112,7 @@ def check(
     parsed = _Files(cfg.root)
     environ = (os.environ if process_env is None else process_env) if env_settings.process_env else None
     settings, sources = _environment_settings(cfg, env_settings.env_files, extra, environ, schema, parsed)
-    view = git_view(cfg.root)
+    view = git.result()
     _parse_project_env_files(cfg, view, parsed)
     example_path = _example_path(cfg)
     example = parsed.get(example_path) if example_path.is_file() else None

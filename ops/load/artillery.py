@@ -18,7 +18,7 @@ from ops.errors import BinaryNotFound
 from ops.load.settings import Threshold
 
 _ENSURE_STATS = {"p50": "median", "p90": "p90", "p95": "p95", "p99": "p99", "avg": "mean", "max": "max"}
-_PRELOAD = Path(__file__).parent / "node" / "quiet_artillery.cjs"
+_PRELOAD = Path(__file__).parent / "node" / "quiet_artillery.js"
 
 
 def find_artillery(cfg: Config) -> Path:

@@ -402,6 +402,10 @@ _INVENTORY_QUERIES: dict[str, str] = {
     "statistics object": """
         select n.nspname, s.stxname, pg_get_statisticsobjdef(s.oid)
         from pg_statistic_ext s join pg_namespace n on n.oid = s.stxnamespace""",
+    "default privileges": """
+        select n.nspname, pg_get_userbyid(d.defaclrole) || ' on ' || d.defaclobjtype::text,
+               array_to_string(array(select x::text from unnest(d.defaclacl) x order by 1), ',')
+        from pg_default_acl d left join pg_namespace n on n.oid = d.defaclnamespace""",
     "schema": """
         select n.nspname, n.nspname, 'schema' from pg_namespace n""",
     "sequence": """

@@ -38,7 +38,8 @@ def engine_available(timeout: float = 3.0) -> bool:
     if docker is not None:
         client = None
         try:
-            client = docker.from_env(timeout=int(timeout))
+            # A pinned API version: "auto" negotiates inside the constructor and leaks its socket on failure.
+            client = docker.from_env(timeout=int(timeout), version="1.41")
             return bool(client.ping())
         except Exception:  # any SDK failure means no usable engine
             return False

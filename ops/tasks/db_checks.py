@@ -7,6 +7,9 @@ or after ``--`` (``inv db.lint -- a.sql b.sql``, which pre-commit uses).
 from __future__ import annotations
 
 import shlex
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ops.tasks._base import ops_task
@@ -16,6 +19,18 @@ JSON_HELP = "print one JSON document on stdout"
 
 def _paths(c: Any, given: list[str] | None) -> list[str]:
     return [*(given or []), *shlex.split(getattr(c, "remainder", "") or "")]
+
+
+@contextmanager
+def _steps(out: Any) -> Iterator[Callable[[str], None]]:
+    """A spinner naming the current step, on a terminal only (rich leaves a
+    blank line behind on pipes and in CI logs)."""
+    if not sys.stderr.isatty():
+        yield lambda _text: None
+        return
+    with out.progress() as progress:
+        task = progress.add_task("starting", total=None)
+        yield lambda text: progress.update(task, description=text)
 
 
 @ops_task(
@@ -45,12 +60,8 @@ def diff(
     from ops.migrations.diff import render
 
     out = Output(json_)
-    with out.progress() as progress:
-        task = progress.add_task("db.diff", total=None)
-        report = run_diff(
-            load(), source=from_, target=to, schemas=schema or [], name=file,
-            step=lambda text: progress.update(task, description=text),
-        )  # fmt: skip
+    with _steps(out) as step:
+        report = run_diff(load(), source=from_, target=to, schemas=schema or [], name=file, step=step)
     render(out, report, check=check)
 
 
@@ -88,9 +99,6 @@ def test(c: Any, path: list[str] | None = None, keep: bool = False, json_: bool 
     from ops.migrations.pgtap import render, run_tests
 
     out = Output(json_)
-    with out.progress() as progress:
-        task = progress.add_task("db.test", total=None)
-        report = run_tests(
-            load(), _paths(c, path), keep=keep, step=lambda text: progress.update(task, description=text)
-        )
+    with _steps(out) as step:
+        report = run_tests(load(), _paths(c, path), keep=keep, step=step)
     render(out, report)
