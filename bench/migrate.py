@@ -24,13 +24,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ops.config import load  # noqa: E402
-from ops.migrations import migrate  # noqa: E402
-from ops.pg.binaries import pg_bin  # noqa: E402
-from ops.pg.cluster import Cluster  # noqa: E402
+from ops.config import load
+from ops.migrations import migrate
+from ops.pg.binaries import pg_bin
+from ops.pg.cluster import Cluster
 
 FILE_SQL = """-- migration {n}
-create table t_{n} (id bigint generated always as identity primary key, name text not null, created_at timestamptz default now());
+create table t_{n} (
+  id bigint generated always as identity primary key, name text not null, created_at timestamptz default now()
+);
 insert into t_{n} (name) values ('a'), ('b');
 create index t_{n}_name on t_{n} (name);
 """
@@ -85,23 +87,34 @@ def main() -> int:
             cluster.create_database(f"bench_{counter}")
             return cluster.url(f"bench_{counter}")
 
-        for _ in range(args.repeat):
-            url = fresh()
-            results["psql"].append(
-                timed(lambda url=url: subprocess.run([psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(script), url], check=True, capture_output=True))  # type: ignore[misc]
-            )
-            url = fresh()
-            results["runner"].append(timed(lambda url=url: migrate(cfg, url)))  # type: ignore[misc]
-            url = fresh()
+        def run_psql(url: str) -> None:
+            command = [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(script), url]
+            subprocess.run(command, check=True, capture_output=True)
+
+        def run_cli(url: str) -> None:
             env = {**os.environ, "OPS_PROJECT_ROOT": str(root), "SUPABASE_STAGING_DB_URL": url}
-            results["cli"].append(
-                timed(lambda env=env: subprocess.run([sys.executable, "-m", "ops", "db.migrate", "--env", "staging"], check=True, capture_output=True, env=env, cwd=root))  # type: ignore[misc]
-            )
+            command = [sys.executable, "-m", "ops", "db.migrate", "--env", "staging"]
+            subprocess.run(command, check=True, capture_output=True, env=env, cwd=root)
+
+        contenders: dict[str, Callable[[str], object]] = {
+            "psql": run_psql,
+            "runner": lambda url: migrate(cfg, url),
+            "cli": run_cli,
+        }
+        for round_number in range(args.repeat):
+            # rotate the order so that neither side always runs first
+            names = list(contenders)
+            names = names[round_number % 3 :] + names[: round_number % 3]
+            for name in names:
+                url = fresh()
+                results[name].append(timed(lambda name=name, url=url: contenders[name](url)))  # type: ignore[misc]
         median = {name: statistics.median(times) for name, times in results.items()}
+        psql_time = median["psql"]
         print(f"{args.files} files, median of {args.repeat} runs each (fresh database per run)")
-        print(f"psql (one session, BEGIN/\\i/COMMIT per file): {median['psql']:.3f}s")
-        print(f"ops.migrations.migrate (in process):          {median['runner']:.3f}s  ratio {median['runner'] / median['psql']:.2f}")
-        print(f"python -m ops db.migrate (whole CLI):          {median['cli']:.3f}s  ratio {median['cli'] / median['psql']:.2f}")
+        print(f"psql (one session, BEGIN/\\i/COMMIT per file): {psql_time:.3f}s")
+        runner_time, cli_time = median["runner"], median["cli"]
+        print(f"ops.migrations.migrate (in process):          {runner_time:.3f}s  ratio {runner_time / psql_time:.2f}")
+        print(f"python -m ops db.migrate (whole CLI):          {cli_time:.3f}s  ratio {cli_time / psql_time:.2f}")
         print("target: ratio <= 1.3")
     finally:
         cluster.destroy()

@@ -18,7 +18,7 @@ from ops.envcheck.checks import Setting, environment_findings, exposure_findings
 from ops.envcheck.dotenv import EnvFile, parse_file
 from ops.envcheck.example import ExampleWritten, example_findings, render_and_write
 from ops.envcheck.findings import ERROR, WARNING, Finding
-from ops.envcheck.gitfiles import GitQuery, GitView, hygiene_findings, is_env_file_name
+from ops.envcheck.gitfiles import GitQuery, hygiene_findings, is_env_file_name
 from ops.envcheck.kinds import secret_shape
 from ops.envcheck.schema import SECTION_DEFAULTS, Schema, load_schema
 from ops.errors import ConfigError, UsageError
@@ -104,18 +104,22 @@ def check(
     """Validate one environment's variables and the project's env files."""
     env_settings = cfg.env(environment)
     schema = load_schema(cfg)
-    git = GitQuery(cfg.root)
+    example_path = _example_path(cfg)
     extra = [Path(name) for name in files]
     for path in extra:
         if not path.is_file():
             raise UsageError(f"env file not found: {path}", "pass an existing file to --file")
     parsed = _Files(cfg.root)
     environ = (os.environ if process_env is None else process_env) if env_settings.process_env else None
-    settings, sources = _environment_settings(cfg, env_settings.env_files, extra, environ, schema, parsed)
-    view = git.result()
-    _parse_project_env_files(cfg, view, parsed)
-    example_path = _example_path(cfg)
-    example = parsed.get(example_path) if example_path.is_file() else None
+    git = GitQuery(cfg.root)
+    try:
+        settings, sources = _environment_settings(cfg, env_settings.env_files, extra, environ, schema, parsed)
+        example = parsed.get(example_path) if example_path.is_file() else None
+        # Every env file of the project gets the per-file checks, not only the ones this environment reads.
+        _parse_all(cfg.root, (path.name for path in cfg.root.iterdir() if is_env_file_name(path.name)), parsed)
+    finally:
+        view = git.result()
+    _parse_all(cfg.root, view.tracked | view.unignored, parsed)
 
     findings: list[Finding] = []
     for env_file in parsed.parsed.values():
@@ -164,12 +168,10 @@ def _environment_settings(
     return settings, sources
 
 
-def _parse_project_env_files(cfg: Config, view: GitView, parsed: _Files) -> None:
-    """Every env file of the project gets the per-file checks, not only the ones this environment reads."""
-    candidates = {parsed.display(path) for path in cfg.root.iterdir() if is_env_file_name(path.name) and path.is_file()}
-    candidates |= {path for path in view.tracked | view.unignored if (cfg.root / path).is_file()}
-    for display in sorted(candidates):
-        parsed.get(cfg.root / display)
+def _parse_all(root: Path, names: Iterable[str], parsed: _Files) -> None:
+    for name in sorted(names):
+        if (root / name).is_file():
+            parsed.get(root / name)
 
 
 def _example_path(cfg: Config) -> Path:
