@@ -129,9 +129,9 @@ def main(argv: list[str] | None = None) -> int:
               f"cluster: {'fsync off' if args.fast_cluster else 'default (durable)'}")  # fmt: skip
         print(f"diff: {len(report.statements)} statement(s); best of {args.rounds} rounds")
         print(f"raw results diff : {raw:7.3f} s")
-        print(f"db.diff          : {ops:7.3f} s  (shadow cloned from the cached template + diff + self-check + drop)")
+        print(f"db.diff          : {ops:7.3f} s  (cached shadow + diff + self-check)")
         print(f"ratio            : {ops / raw:7.2f}x  (goal <= 2)")
-        print(f"db.diff, 1st run : {cold:7.3f} s  ({cold / raw:.2f}x: migrates once and caches the template)")
+        print(f"db.diff, 1st run : {cold:7.3f} s  ({cold / raw:.2f}x: builds and caches the shadow)")
         print(f"db.diff, no cache: {uncached_time:7.3f} s  ({uncached_time / raw:.2f}x: bootstrap + every migration)")
     finally:
         cluster.destroy()

@@ -12,8 +12,8 @@ import pytest
 from ops.config import Config, load
 from ops.errors import CheckFailed, ExternalError
 from ops.migrations.diff import (
+    CACHE_PREFIX,
     SHADOW_PREFIX,
-    TEMPLATE_PREFIX,
     DiffReport,
     diff,
     generate,
@@ -82,7 +82,7 @@ def shadows(cluster: Cluster) -> list[str]:
     with cluster.connection() as conn:
         rows = conn.execute(
             "select datname from pg_database where datname like %s and datname not like %s",
-            (SHADOW_PREFIX + "%", TEMPLATE_PREFIX + "%"),
+            (SHADOW_PREFIX + "%", CACHE_PREFIX + "%"),
         )
         return [row[0] for row in rows.fetchall()]
 
@@ -137,9 +137,11 @@ def test_written_migration_applies_and_empties_the_diff(
     changed: dict, pg_cluster: Cluster, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cfg: Config = changed["cfg"]
-    # Same migrations as the first run: the shadow is cloned from the cached template.
-    cached = TEMPLATE_PREFIX + schema_fingerprint(cfg)
+    # Same migrations as the first run: the cached shadow is reused.
+    cached = CACHE_PREFIX + schema_fingerprint(cfg)
     assert pg_cluster.database_exists(cached)
+    with pg_cluster.connection(cached) as conn:  # the self-check rolled its changes back
+        assert conn.execute("select to_regclass('public.orders')").fetchone() == (None,)
     written = diff(cfg, target=pg_cluster.url(changed["target"]), cluster=pg_cluster, name="catch_up")
     assert written.statements == changed["report"].statements
     assert written.written is not None
@@ -149,9 +151,9 @@ def test_written_migration_applies_and_empties_the_diff(
 
     again = diff(cfg, target=pg_cluster.url(changed["target"]), cluster=pg_cluster)
     assert again.statements == [] and again.missed == []
-    # A new migration file means a new template; the stale one is gone.
+    # A new migration file means a new cached shadow; the stale one is gone.
     assert not pg_cluster.database_exists(cached)
-    assert pg_cluster.database_exists(TEMPLATE_PREFIX + schema_fingerprint(cfg))
+    assert pg_cluster.database_exists(CACHE_PREFIX + schema_fingerprint(cfg))
     render(_output(), again, check=True)  # --check passes: nothing raised
     assert capsys.readouterr().out == "No schema changes found\n"
     written.written.unlink()
@@ -254,18 +256,26 @@ def test_shadow_is_dropped_when_a_migration_fails(pg_cluster: Cluster, template_
     assert shadows(pg_cluster) == before
 
 
-def test_shadow_is_dropped_on_ctrl_c(pg_cluster: Cluster, template_db: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "cache, interrupt_at",
+    [(False, "inspecting"), (False, "applying the migrations"), (True, "applying the migrations")],
+    ids=["throwaway-while-diffing", "throwaway-while-migrating", "cache-while-building"],
+)
+def test_shadow_is_dropped_on_ctrl_c(
+    cache: bool, interrupt_at: str, pg_cluster: Cluster, template_db: str, tmp_path: Path
+) -> None:
     cfg = make_project(tmp_path / "project", {"20250101000000_ok.sql": "create table public.t (id int);"})
     before = shadows(pg_cluster)
 
     def interrupt(step: str) -> None:
-        if step.startswith("inspecting"):
+        if step.startswith(interrupt_at):
             assert len(shadows(pg_cluster)) == len(before) + 1  # the shadow exists at this point
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        diff(cfg, target=pg_cluster.url(template_db), cluster=pg_cluster, step=interrupt, cache=False)
+        diff(cfg, target=pg_cluster.url(template_db), cluster=pg_cluster, step=interrupt, cache=cache)
     assert shadows(pg_cluster) == before
+    assert not pg_cluster.database_exists(CACHE_PREFIX + schema_fingerprint(cfg))
 
 
 def _output():  # type: ignore[no-untyped-def]

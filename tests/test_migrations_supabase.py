@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -12,6 +13,7 @@ import pytest
 
 from ops.migrations import migrate, seed
 
+REPO = Path(__file__).resolve().parents[1]
 ALICE = "00000000-0000-0000-0000-00000000a11c"
 BOB = "00000000-0000-0000-0000-000000000b0b"
 
@@ -199,3 +201,17 @@ def test_storage_policies_keep_uploads_in_the_users_folder(seeded: Any) -> None:
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         seeded.execute("insert into storage.objects (bucket_id, name) values ('avatars', %s)", (f"{BOB}/me.png",))
     seeded.rollback()
+
+
+def test_the_sample_apps_own_migrations_and_seed_apply_and_rerun_cleanly(database: Any) -> None:
+    from ops.config import load
+
+    cfg = load(REPO)
+    report = migrate(cfg, database.url)
+    assert len(report.applied) == len(list((REPO / "supabase" / "migrations").glob("*.sql")))
+    seeded = seed(cfg, database.url)
+    assert {item.path for item in seeded.files} == {"supabase/seed.sql"}
+    assert migrate(cfg, database.url).applied == []
+    assert {item.status for item in seed(cfg, database.url).files} == {"unchanged"}
+    with database.connect() as conn:
+        assert conn.execute("select count(*) >= 20 from public.products").fetchone() == (True,)

@@ -5,13 +5,16 @@ gets the Supabase-shaped bootstrap and every migration, then the ``results``
 engine (migra's maintained successor) diffs it against the target. Managed
 schemas are left out the way the Supabase CLI leaves them out (DESIGN.md §4).
 
-Self-check: the generated SQL is applied to the shadow (only read until then,
-so it is exactly a fresh copy of the source) and the result is re-diffed
-against the target with our own catalog inventory: the server's deparsers
-over every object kind we diff, including kinds the engine does not model
-(publication membership, for one). Re-diffing with the engine itself would
-cost a third full inspection and could not see its own blind spots.
-Anything left over is an incomplete diff.
+Self-check: the generated SQL is applied to the shadow inside a transaction
+and the result is re-diffed against the target with our own catalog
+inventory (the server's deparsers over every object kind we diff, including
+kinds the engine does not model: publication membership, default privileges),
+then rolled back. Anything left over is an incomplete diff. Rolling back
+instead of applying to a second copy keeps the shadow reusable, and a
+re-diff by the engine itself would cost a third full inspection while being
+blind to its own gaps.
+
+The shadow is cached between runs (see ``shadow_database``).
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ _INSPECTED = [
     *("triggers", "rlspolicies", "types", "domains"),
 ]
 SHADOW_PREFIX = "ops_shadow_"
-TEMPLATE_PREFIX = "ops_shadow_template_"
+CACHE_PREFIX = "ops_shadow_cached_"
 _DROP = re.compile(r"^\s*(drop\s|alter\s+table\s+\S+\s+drop\s|alter\s+\w+.*\sdrop\s+(column|constraint)\s)", re.I)
 
 Step = Callable[[str], None]
@@ -281,12 +284,11 @@ def _without_revokes_on_dropped(statements: Iterable[str]) -> list[str]:
 
 
 def verify(source_url: str, target: TargetSnapshot, statements: list[str], schemas: tuple[str, ...] = ()) -> list[str]:
-    """Apply ``statements`` to the source database and list what still differs
-    from the target: what the engine missed."""
+    """Apply ``statements`` to the source database in a transaction, list what
+    still differs from the target (what the engine missed), roll back."""
     import psycopg
 
-    missed: list[str] = []
-    with _connect(source_url) as conn:
+    with _connect(source_url) as conn, conn.transaction():
         if statements:
             try:
                 with conn.transaction():
@@ -294,13 +296,14 @@ def verify(source_url: str, target: TargetSnapshot, statements: list[str], schem
             except psycopg.Error as exc:
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 return [f"the generated SQL fails to apply: {first}"]
-        source_inventory = inventory(conn, schemas)
+        applied = inventory(conn, schemas)
+        # Leave the shadow as it was: it may be the cached one.
+        raise psycopg.Rollback()
     expected = target.inventory
     if expected is None:
         with _connect(target.url) as conn:
             expected = inventory(conn, schemas)
-    missed += compare_inventories(source_inventory, expected)
-    return missed
+    return compare_inventories(applied, expected)
 
 
 def _terminated(statements: list[str]) -> list[str]:
@@ -468,21 +471,20 @@ def _clip(text: str, limit: int = 100) -> str:
 
 @contextmanager
 def shadow_database(cfg: Config, cluster: Cluster, *, step: Step | None = None, cache: bool = True) -> Iterator[str]:
-    """A throwaway database with the bootstrap and every migration applied;
-    dropped on the way out, whatever happened (errors, Ctrl-C).
+    """A database in the migrations' state: the bootstrap and every migration.
+    Callers only read it (the self-check rolls its changes back).
 
-    With ``cache``, the migrated schema is kept as a template database named
-    after a hash of the bootstrap and the migration files, so the next run
-    with the same files clones it instead of migrating again."""
+    Without ``cache`` it is a throwaway database, dropped on the way out
+    whatever happened (errors, Ctrl-C). With ``cache`` it is kept under a name
+    made of a hash of the bootstrap and the migration files, and reused until
+    those change: migrating from scratch is most of a diff's cost."""
     step = step or (lambda _text: None)
+    if cache:
+        yield cluster.url(_cached_shadow(cfg, cluster, step))
+        return
     name = SHADOW_PREFIX + secrets.token_hex(6)
-    template = _shadow_template(cfg, cluster, step) if cache else None
-    step("creating the shadow database")
     try:
-        if template:
-            cluster.create_database(name, template=template)
-        else:
-            _build(cfg, cluster, name, step)
+        _build(cfg, cluster, name, step)
         yield cluster.url(name)
     finally:
         cluster.drop_database(name)
@@ -491,6 +493,7 @@ def shadow_database(cfg: Config, cluster: Cluster, *, step: Step | None = None, 
 def _build(cfg: Config, cluster: Cluster, name: str, step: Step) -> None:
     from ops.pg.bootstrap import apply_bootstrap
 
+    step("creating the shadow database")
     cluster.create_database(name)
     with cluster.connection(name) as conn:
         apply_bootstrap(conn)
@@ -511,34 +514,33 @@ def schema_fingerprint(cfg: Config) -> str:
     return digest.hexdigest()[:16]
 
 
-def _shadow_template(cfg: Config, cluster: Cluster, step: Step) -> str:
-    """The cached migrated template for the current files, built if missing.
-    It is built under a temporary name and renamed when complete, so a
-    concurrent run never clones half a template; older templates are dropped."""
+def _cached_shadow(cfg: Config, cluster: Cluster, step: Step) -> str:
+    """The cached shadow for the current files, built if missing. It is built
+    under a throwaway name (dropped on failure or Ctrl-C) and renamed when
+    complete, so a concurrent run never sees half of it; older caches are dropped."""
     from ops.pg.cluster import quote_ident
 
-    template = TEMPLATE_PREFIX + schema_fingerprint(cfg)
-    if cluster.database_exists(template):
-        return template
-    building = SHADOW_PREFIX + "building_" + secrets.token_hex(4)
+    cached = CACHE_PREFIX + schema_fingerprint(cfg)
+    if cluster.database_exists(cached):
+        return cached
+    building = SHADOW_PREFIX + secrets.token_hex(6)
     try:
-        step("building the shadow template (first run with these migrations)")
         _build(cfg, cluster, building, step)
         with cluster.connection() as conn:
-            if not cluster.database_exists(template):
-                conn.execute(f"ALTER DATABASE {quote_ident(building)} RENAME TO {quote_ident(template)}")  # type: ignore[arg-type]
+            if not cluster.database_exists(cached):
+                conn.execute(f"ALTER DATABASE {quote_ident(building)} RENAME TO {quote_ident(cached)}")  # type: ignore[arg-type]
             stale = conn.execute(
                 "select datname from pg_database where datname like %s and datname <> %s",
-                (TEMPLATE_PREFIX.replace("_", r"\_") + "%", template),
+                (CACHE_PREFIX.replace("_", r"\_") + "%", cached),
             ).fetchall()
     finally:
-        cluster.drop_database(building)
+        cluster.drop_database(building)  # a no-op once renamed
     for (old,) in stale:
         try:
             cluster.drop_database(old)
-        except Exception:  # in use by a concurrent run: the next run drops it
+        except Exception:  # in use by a concurrent run: a later run drops it
             continue
-    return template
+    return cached
 
 
 def apply_migrations(cfg: Config, url: str) -> None:

@@ -98,7 +98,6 @@ def migrate(
                 history.ensure_history_tables(conn)
                 plan = make_plan(local, history.read_applied(conn))
                 check_plan(plan, include_all)
-                report.pending = plan.pending
                 _apply_all(conn, plan, settings, report, out, progress, task)
     finally:
         conn.close()

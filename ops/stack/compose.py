@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,9 @@ APP_CONTAINER_PORT = 3000
 
 def engine_available(timeout: float = 3.0) -> bool:
     """True when a Docker engine answers: the Docker SDK's ping, else ``docker info``."""
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if host.startswith("unix://") and not _unix_socket_accepts(host.removeprefix("unix://"), timeout):
+        return False  # the common "no engine" case, answered without the SDK or a subprocess
     try:
         import docker  # type: ignore[import-not-found]
     except ImportError:
@@ -56,6 +60,16 @@ def engine_available(timeout: float = 3.0) -> bool:
     except (OSError, subprocess.SubprocessError):
         return False
     return result.returncode == 0 and bool(result.stdout.strip())
+
+
+def _unix_socket_accepts(path: str, timeout: float) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.connect(path)
+        except OSError:
+            return False
+    return True
 
 
 def choose_provider(requested: str, remembered: str | None, engine: Callable[[], bool] = engine_available) -> str:
