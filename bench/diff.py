@@ -7,12 +7,13 @@ from those migrations: the target (plus one extra table, so there is a diff)
 and a reference copy of the migrations' schema.
 
   raw      results alone: inspect reference + target, generate the SQL
-  db.diff  ops.migrations.diff.diff(): shadow database (bootstrap + every
-           migration through the runner), the same diff, the self-check, drop
+  db.diff  ops.migrations.diff.diff(): the shadow database (bootstrap + every
+           migration through the runner; cached after the first run), the
+           same diff, the self-check
 
 Each side runs --rounds times, interleaved; the best of each is compared
-(db.diff's first round builds and caches the migrated template; later rounds
-clone it). The first-round and an uncached run are printed too. The gap is the
+(db.diff's first round builds and caches the migrated shadow; later rounds
+reuse it). The first-round and an uncached run are printed too. The gap is the
 cost of building the shadow; the goal is ratio <= 2.
 
     python bench/diff.py                 # 200 tables, 3 rounds

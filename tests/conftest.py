@@ -223,3 +223,28 @@ def local_stack() -> Iterator[LocalStack]:
     finally:
         stack.down(cfg, purge=True)
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def private_stack() -> Iterator[LocalStack]:
+    """A dev stack of its own, for tests that break what they touch (``db.reset``)."""
+    from ops import stack
+    from ops.config import load
+
+    base = reachable_tempdir("ops-test-private-stack-")
+    root = make_stack_project(base / "project")
+    cfg = load(root)
+    try:
+        stack.up(cfg)
+        yield LocalStack(
+            cfg=cfg,
+            root=root,
+            base_url=stack.local_base_url(cfg),
+            app_url=stack.local_app_url(cfg),
+            db_url=stack.local_db_url(cfg),
+            ca_path=stack.local_ca_path(cfg),
+            app_env=stack.local_app_env(cfg),
+        )
+    finally:
+        stack.down(cfg, purge=True)
+        shutil.rmtree(base, ignore_errors=True)

@@ -78,6 +78,14 @@ def test_db_test_fails_on_a_broken_policy_and_shows_the_assertion(
     assert out[at + 1].strip() == "#     Results differ beginning at row 1:"
     assert not pg_cluster.database_exists(report.database)  # the test database is dropped
 
+    with pytest.raises(CheckFailed):  # --json: one document on stdout, the human text on stderr
+        render(Output(json_mode=True), report)
+    captured = capsys.readouterr()
+    document = json.loads(captured.out)
+    assert document["ok"] is False and document["failed"] == len(report.files[0].failed)
+    assert document["files"][0]["failed"][0]["description"] == "Ann sees only her own order"
+    assert "not ok 2 - Ann sees only her own order" in captured.err
+
 
 def test_lint_default_targets_are_pending_migrations(local_stack: LocalStack) -> None:
     """Every shipped migration is applied to the dev database and the stack

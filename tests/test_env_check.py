@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,7 +25,7 @@ from ops.envcheck.findings import CODES
 from ops.envcheck.kinds import KINDS
 from ops.envcheck.schema import SHIPPED, load_schema
 from ops.errors import ConfigError
-from tests.conftest import CliResult, run_ops
+from tests.conftest import REPO, CliResult, run_ops
 
 
 def _jwt(claims: dict[str, str]) -> str:
@@ -56,6 +57,11 @@ version = "0.0.0"
 public_prefixes = ["NEXT_PUBLIC_", "VITE_", "PUBLIC_"]
 """
 GITIGNORE = ".env\n.env.local\n.env.*.local\n"
+# Nothing shipped is required in local; a project whose local app needs a key declares it so.
+REQUIRE_STRIPE_LOCALLY = PYPROJECT + (
+    '\n[tool.ops.env.variables.STRIPE_SECRET_KEY]\nkind = "stripe_secret_key"\ndescription = "Stripe secret key"\n'
+    'secret = true\nrequired_in = ["local", "staging", "production"]\n'
+)
 CLEAN_LOCAL = f"""\
 NEXT_PUBLIC_SUPABASE_URL=http://127.0.0.1:54321
 NEXT_PUBLIC_SUPABASE_ANON_KEY={ANON_JWT}
@@ -189,12 +195,20 @@ def test_clean_path_imports_neither_pydantic_nor_rich(project: Project) -> None:
 
 CASES: dict[str, tuple[dict[str, Any], str]] = {
     "ENV001-missing": (
-        {".env.local": CLEAN_LOCAL.replace(f"STRIPE_SECRET_KEY={TEST_SECRET}\n", "")},
-        "local: ENV001 STRIPE_SECRET_KEY is required in local but not set",
+        {
+            "pyproject.toml": REQUIRE_STRIPE_LOCALLY,
+            ".env.local": CLEAN_LOCAL.replace(f"STRIPE_SECRET_KEY={TEST_SECRET}\n", ""),
+        },
+        "local: ENV001 STRIPE_SECRET_KEY is required in local but not set (add it to .env.local; .env.example lists "
+        "every variable)",
     ),
     "ENV001-empty": (
-        {".env.local": CLEAN_LOCAL.replace(f"STRIPE_SECRET_KEY={TEST_SECRET}", "STRIPE_SECRET_KEY=")},
-        ".env.local: ENV001 STRIPE_SECRET_KEY is required in local but empty",
+        {
+            "pyproject.toml": REQUIRE_STRIPE_LOCALLY,
+            ".env.local": CLEAN_LOCAL.replace(f"STRIPE_SECRET_KEY={TEST_SECRET}", "STRIPE_SECRET_KEY="),
+        },
+        ".env.local: ENV001 STRIPE_SECRET_KEY is required in local but empty (add it to .env.local; .env.example "
+        "lists every variable)",
     ),
     "ENV002-url": (
         {".env.local": CLEAN_LOCAL.replace("http://127.0.0.1:54321", "not a url")},
@@ -313,6 +327,62 @@ def test_tracked_env_file_is_reported(project: Project) -> None:
     assert_no_secrets(result)
 
 
+def test_env_local_not_ignored_is_reported(project: Project) -> None:
+    project.write(".gitignore", ".env\n")
+    result = project.run("env.check")
+    assert result.code == 1
+    assert lines(result) == [
+        ".env.local: ENV024 not ignored by .gitignore (add it there so it is never committed)",
+        "env.check local: 1 problem (sources: .env.local)",
+    ]
+
+
+def test_tracked_env_file_in_a_subdirectory_is_reported(project: Project) -> None:
+    (project.root / "web").mkdir()
+    project.write("web/.env.local", f"STRIPE_SECRET_KEY={TEST_SECRET}\n")
+    project.git("add", "-f", "web/.env.local")
+    result = project.run("env.check")
+    assert result.code == 1
+    assert lines(result) == [
+        "web/.env.local: ENV023 git tracks this env file (run: git rm --cached web/.env.local, then ignore it)",
+        "env.check local: 1 problem (sources: .env.local)",
+    ]
+    assert_no_secrets(result)
+
+
+def test_fresh_clone_of_this_repo_passes_without_any_env_file(tmp_path: Path) -> None:
+    """README's path: clone, install, run. The dev stack needs no keys, so neither does env.check local."""
+    for name in ("pyproject.toml", ".gitignore", ".env.example"):
+        shutil.copy(REPO / name, tmp_path / name)
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    result = run_ops("env.check", cwd=tmp_path, env={"OPS_PROJECT_ROOT": str(tmp_path)})
+    assert result.code == 0, result.output
+    assert lines(result) == ["env.check local: ok (0 variables set from no sources)"]
+
+
+# Pasted secrets that the readers take for keys: findings name keys, so these must be masked.
+PEM_TAIL_LINE = "Zm9vYmFyYmF6cXV4Xy7ZabcQ"
+
+
+def test_a_secret_read_as_a_key_is_never_printed(project: Project) -> None:
+    project.write(
+        ".env.local",
+        CLEAN_LOCAL + "SIGNING_KEY=-----BEGIN PRIVATE KEY-----\n"
+        f"{PEM_BODY}\n{PEM_TAIL_LINE}==\n-----END PRIVATE KEY-----\n"
+        f"{LIVE_SECRET}: pasted\n",
+    )
+    human, document = project.run("env.check"), project.run("env.check", "--json")
+    assert human.code == document.code == 1
+    masked_key = ".env.local:8: ENV030 warning: *** is not in the schema (declare it in [tool.ops.env.variables] or "
+    assert masked_key + "remove it)" in lines(human)
+    assert {finding["key"] for finding in json.loads(document.stdout)["findings"] if finding["line"] in (8, 10)} == {
+        "***"
+    }
+    for result in (human, document):
+        assert PEM_TAIL_LINE not in result.output
+        assert_no_secrets(result)
+
+
 def test_unknown_key_is_a_warning_only(project: Project) -> None:
     project.write(".env.local", CLEAN_LOCAL + f"LEGACY_TOKEN={UPSTASH_TOKEN}\n")
     result = project.run("env.check")
@@ -332,7 +402,8 @@ def test_hosted_environment_findings_name_the_process_env(project: Project) -> N
     assert result.code == 1
     assert lines(result) == [
         "process env: ENV002 SUPABASE_STAGING_DB_URL is not valid: expected a postgresql:// URL with a host",
-        "staging: ENV001 STRIPE_WEBHOOK_SECRET is required in staging but not set",
+        "staging: ENV001 STRIPE_WEBHOOK_SECRET is required in staging but not set (set it in the process environment "
+        "(CI secrets) or pass --file)",
         "env.check staging: 2 problems (sources: process env)",
     ]
     assert_no_secrets(result)
@@ -352,6 +423,12 @@ def test_live_key_in_staging_process_env(project: Project) -> None:
 
 
 def _kitchen_sink(project: Project) -> None:
+    # ENV001: this project requires NODE_ENV locally, and the .env.local below does not set it.
+    project.write(
+        "pyproject.toml",
+        PYPROJECT + '\n[tool.ops.env.variables.NODE_ENV]\nkind = "enum"\ndescription = "Node runtime mode"\n'
+        'choices = ["development", "test", "production"]\nrequired_in = ["local"]\n',
+    )
     example = (project.root / ".env.example").read_text().replace("STRIPE_SECRET_KEY=\n", "")
     project.write(".env.example", example + f"LEGACY={UPSTASH_TOKEN}\nSTRIPE_WEBHOOK_SECRET={WEBHOOK_SECRET}\n")
     project.write(
@@ -510,9 +587,7 @@ def test_env_example_writes_and_checks(tmp_path: Path) -> None:
     written = made.run("env.example")
     assert written.code == 0 and lines(written) == ["wrote .env.example (20 variables)"]
     text = (tmp_path / ".env.example").read_text()
-    assert (
-        "# Stripe secret key (sk_test_ outside production) [secret; required in local, staging, production]\n" in text
-    )
+    assert "# Stripe secret key (sk_test_ outside production) [secret; required in staging, production]\n" in text
     assert "STRIPE_SECRET_KEY=\n" in text and "NODE_ENV=development\n" in text
     checked = made.run("env.example", "--check", "--json")
     assert checked.code == 0

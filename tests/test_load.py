@@ -295,6 +295,36 @@ def test_runs_are_bounded_and_checked_before_they_start(
     assert listener.accepted == 0
 
 
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (
+            ("load.run", "--scenario", "catalog", "--vus", "ten"),
+            "error: --vus must be a positive whole number, not 'ten' (fix: e.g. --vus 5)",
+        ),
+        (
+            ("load.run", "--scenario", "catalog", "--vus", "0"),
+            "error: --vus must be a positive whole number, not '0' (fix: e.g. --vus 5)",
+        ),
+        (
+            ("load.k8s", "--scenario", "catalog", "--parallelism", "two"),
+            "error: --parallelism must be a positive whole number, not 'two' (fix: e.g. --parallelism 5)",
+        ),
+        (
+            ("load.k8s", "--scenario", "catalog", "--output", "/nonexistent-dir/testrun.yaml"),
+            "error: cannot write /nonexistent-dir/testrun.yaml: No such file or directory "
+            "(fix: pass a writable --output path)",
+        ),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_without_traceback(
+    plain_project: Path, listener: Listener, command: tuple[str, ...], message: str
+) -> None:
+    result = load_cli(plain_project, *command, env={"STAGING_BASE_URL": listener.url})
+    assert (result.code, result.stderr.strip()) == (2, message)
+    assert listener.accepted == 0
+
+
 def test_an_unknown_threshold_key_is_a_config_error(tmp_path: Path) -> None:
     project = write_project(tmp_path / "p", "[tool.ops.load.thresholds]\np96_ms = 10\n")
     result = load_cli(project, "load.run", "--scenario", "catalog", env={"STAGING_BASE_URL": "http://127.0.0.1:9"})
@@ -305,29 +335,50 @@ def test_an_unknown_threshold_key_is_a_config_error(tmp_path: Path) -> None:
 # --- Ctrl-C ------------------------------------------------------------------------------------
 
 
-def test_ctrl_c_stops_the_engine_cleanly(load_project: Path) -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_or_sigterm_stops_the_engine_cleanly(load_project: Path, sig: signal.Signals, engine: str) -> None:
+    """The engine runs in its own session: only our handling can stop it, for Ctrl-C and for a plain kill."""
     env = {**os.environ, "OPS_PROJECT_ROOT": str(load_project)}
     argv = [sys.executable, "-m", "ops", "load.run", "--env", "local", "--scenario", "catalog", "--duration", "60s"]
+    argv += ["--engine", engine, "--json"]
     proc = subprocess.Popen(argv, cwd=load_project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     engine_pid = wait_for_engine(proc)
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=30)
+    proc.send_signal(sig)
+    stdout, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 130
     assert stderr.strip().endswith("error: interrupted")
+    assert stdout == ""  # no half report on stdout
     assert not pid_alive(engine_pid)
 
 
+def test_an_engine_past_its_deadline_is_stopped(tmp_path: Path) -> None:
+    """Whatever a script does, a run ends: past the deadline the engine is stopped (exit 3)."""
+    from ops.errors import ExternalError
+    from ops.load.process import run_engine
+
+    started = time.monotonic()
+    with pytest.raises(ExternalError) as raised:
+        run_engine(["sleep", "60"], env=dict(os.environ), cwd=tmp_path, log_path=tmp_path / "log", deadline_s=0.5)
+    assert raised.value.one_line() == (
+        f"error: sleep was still running after 0.5s and was stopped (fix: see {tmp_path / 'log'}; a script must end "
+        "within the run's duration)"
+    )
+    assert raised.value.exit_code == 3
+    assert time.monotonic() - started < 30  # stopped, not waited out (the bound is sleep's own 60 s)
+
+
 def wait_for_engine(proc: subprocess.Popen[str]) -> int:
-    """The pid of the k6 process the command started (a child of it)."""
+    """The pid of the engine process the command started (a child of it, started as ``<engine> run ...``)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
         for child in children:
-            if Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")[1:2] == [b"run"]:
+            if b"run" in Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")[1:3]:
                 return int(child)
         time.sleep(0.1)
     proc.kill()
-    raise AssertionError("k6 did not start")
+    raise AssertionError("the engine did not start")
 
 
 def pid_alive(pid: int) -> bool:

@@ -338,3 +338,39 @@ def test_repair_with_a_bad_status_or_version_is_a_usage_error(migration_project:
     assert result.stderr.strip() == (
         "error: invalid migration version '2024x' (fix: versions are the digits before _ in the file name)"
     )
+
+
+def test_the_dev_stack_database_is_migrated_and_seeded_by_the_runner(local_stack: Any, ops_cli: Any) -> None:
+    env = {"OPS_PROJECT_ROOT": str(local_stack.root)}
+    status = ops_cli("db.status", "--json", cwd=local_stack.root, env=env)
+    assert status.code == 0, status.output
+    versions = json.loads(status.stdout)["versions"]
+    assert versions and {v["state"] for v in versions} == {"applied"}
+    migrated = ops_cli("db.migrate", cwd=local_stack.root, env=env)
+    assert migrated.code == 0 and migrated.stdout.startswith("up to date: nothing to apply on postgresql://")
+    seeded = ops_cli("db.seed", "--json", cwd=local_stack.root, env=env)
+    assert seeded.code == 0, seeded.output
+    files = json.loads(seeded.stdout)["files"]
+    assert [(f["path"], f["status"]) for f in files] == [("supabase/seed.sql", "unchanged")]
+
+
+@pytest.mark.integration
+def test_reset_recreates_the_local_database_end_to_end(private_stack: Any, ops_cli: Any) -> None:
+    import psycopg
+
+    env = {"OPS_PROJECT_ROOT": str(private_stack.root)}
+    with psycopg.connect(private_stack.db_url, autocommit=True) as conn:
+        conn.execute("create table leftover (id int)")
+        conn.execute("delete from public.order_items")
+    result = ops_cli("db.reset", "--json", cwd=private_stack.root, env=env)
+    assert result.code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["database"] == "postgres"
+    assert len(document["migrate"]["applied"]) == len(
+        list((private_stack.root / "supabase" / "migrations").glob("*.sql"))
+    )
+    assert [(f["path"], f["status"]) for f in document["seed"]["files"]] == [("supabase/seed.sql", "applied")]
+    with psycopg.connect(private_stack.db_url, autocommit=True) as conn:
+        assert conn.execute("select to_regclass('leftover') is null").fetchone() == (True,)
+        assert conn.execute("select count(*) > 0 from public.order_items").fetchone() == (True,)
+    assert document["migrate"]["target"].startswith("postgresql://postgres:***@127.0.0.1:")

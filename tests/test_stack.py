@@ -132,6 +132,12 @@ def test_status_lists_each_service_with_state_pid_port_and_health(project: Proje
         assert row["state"] == "running" and row["health"] == "ok" and row["pid"] > 0
     assert "***" in by_service["db"]["url"]
     human = project.cli("dev.status")
+    # No secret reaches any output: the cluster password, the app's tokens.
+    password = json.loads((project.paths.postgres_dir / "cluster.json").read_text())["password"]
+    tokens = json.loads(project.paths.state_file.read_text())
+    outputs = project.cli("dev.up", "--json").output + project.cli("dev.up").output + human.output
+    for secret in (password, tokens["admin_token"], tokens["bypass_token"]):
+        assert secret not in outputs + json.dumps(report)
     assert re.search(rf"│ app\s+│ running │ {by_service['app']['pid']}\s+│ {ports['app']}\s+│ ok", human.stdout)
 
 
@@ -280,3 +286,23 @@ def test_psql_runs_a_command_on_the_local_database(local_stack: LocalStack) -> N
     result = _cli(local_stack, "dev.psql", "-c", "select count(*) >= 20 as enough from public.products")
     assert result.code == 0, result.output
     assert [line.strip() for line in result.stdout.splitlines()] == ["enough", "--------", "t", "(1 row)", ""]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the root path only exists when the suite runs as root")
+def test_as_root_a_state_dir_the_postgres_user_cannot_enter_is_refused_and_nothing_keeps_running(
+    tmp_path: Path,
+) -> None:
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    root = make_stack_project(private / "project")
+    result = run_ops("dev.up", cwd=root, env={"OPS_PROJECT_ROOT": str(root)})
+    assert result.code == 2
+    assert result.stderr.strip() == (
+        f"error: PostgreSQL runs as 'postgres', who cannot enter {private}"
+        f" (fix: chmod o+x {private}, or keep the state dir under a directory others can enter)"
+    )
+    # Caddy had started before the database step failed: the failed run stopped it again.
+    paths = StackPaths.of(load(root))
+    assert not paths.pidfile("caddy").exists()
+    status = run_ops("dev.status", "--json", cwd=root, env={"OPS_PROJECT_ROOT": str(root)})
+    assert [row["state"] for row in json.loads(status.stdout)["services"]] == ["stopped", "stopped", "stopped"]

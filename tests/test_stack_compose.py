@@ -155,3 +155,34 @@ def test_docker_compose_config_accepts_the_file(tmp_path: Path) -> None:
     stack.state.ensure_tokens()
     result = stack.run([*stack.base_command(), "config", "--quiet"], check=False)
     assert result.returncode == 0, result.stderr
+
+
+def test_lookups_follow_a_stack_made_with_the_docker_provider(tmp_path: Path) -> None:
+    from ops.errors import ExternalError
+    from ops.stack import local_app_env, local_base_url, local_cluster, local_db_url
+
+    cfg = load(make_stack_project(tmp_path / "project", db_port=6000, https_port=6443))
+    stack = ComposeStack.load(cfg)
+    stack.state.ensure_tokens()
+    stack.state.provider = "docker"
+    stack.state.ports = stack.ports
+    stack.state.save(stack.paths)
+
+    assert local_db_url(cfg).startswith("postgresql://postgres:") and local_db_url(cfg).endswith(
+        "@127.0.0.1:6000/postgres"
+    )
+    assert local_base_url(cfg) == "https://localhost:6443"
+    assert local_app_env(cfg)["DATABASE_URL"] == local_db_url(cfg)
+    with pytest.raises(ExternalError, match="runs with the docker provider"):
+        local_cluster(cfg)
+
+
+def test_lookups_before_any_dev_up_say_how_to_start_the_stack(tmp_path: Path) -> None:
+    from ops.errors import ExternalError
+    from ops.stack import local_base_url, local_db_url
+
+    cfg = load(make_stack_project(tmp_path / "project"))
+    for lookup in (local_db_url, local_base_url):
+        with pytest.raises(ExternalError) as caught:
+            lookup(cfg)
+        assert caught.value.one_line() == "error: the local dev stack has not been started (fix: run: inv dev.up)"

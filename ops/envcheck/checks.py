@@ -72,15 +72,20 @@ def exposure_findings(key: str, value: str, where: str, line: int | None, schema
     return findings
 
 
-def environment_findings(environment: str, settings: dict[str, Setting], schema: Schema) -> list[Finding]:
-    """Missing and malformed variables, live keys outside production, unknown keys."""
+def environment_findings(
+    environment: str, settings: dict[str, Setting], schema: Schema, where_to_set: str
+) -> list[Finding]:
+    """Missing and malformed variables, live keys outside production, unknown keys.
+
+    ``where_to_set`` ends a missing variable's message: what to do about it (e.g. "add it to .env.local").
+    """
     findings: list[Finding] = []
     for name, variable in schema.variables.items():
         setting = settings.get(name)
         if not setting or not setting.value:
             if environment in variable.required_in:
                 state = "empty" if setting else "not set"
-                message = f"{name} is required in {environment} but {state}"
+                message = f"{name} is required in {environment} but {state} ({where_to_set})"
                 findings.append(Finding("ENV001", message, setting.where if setting else environment, None, name))
             continue
         expected = problem(variable.kind, setting.value, variable.choices)

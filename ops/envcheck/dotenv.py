@@ -205,6 +205,9 @@ class EnvFile:
     duplicates: list[tuple[str, int, int]] = field(default_factory=list)  # key, line, first line
     malformed: list[tuple[int, str]] = field(default_factory=list)  # line, what was expected
     divergent: list[tuple[str, int, str]] = field(default_factory=list)  # key, line, why
+    # Pieces of private-key blocks, however the readers split them: an unquoted multi-line PEM
+    # turns its base64 lines into "keys", which findings name. The caller registers these as secrets.
+    secret_fragments: list[str] = field(default_factory=list)
 
     @property
     def values(self) -> dict[str, str]:
@@ -225,6 +228,7 @@ def parse_bytes(data: bytes, path: Path, display: str) -> EnvFile:
         # python-dotenv would read the byte-order mark into the first key; Node skips it.
         env_file.malformed.append((1, "starts with a byte-order mark; save it as UTF-8 without BOM"))
         text = text[1:]
+    env_file.secret_fragments = pem_fragments(text)
     node = read_like_node(text)
     python = read_like_python_dotenv(text)
     lines = _PY_NEWLINE.split(text)  # the line breaks both readers count (str.splitlines knows more)
@@ -263,6 +267,19 @@ def parse_bytes(data: bytes, path: Path, display: str) -> EnvFile:
         env_file.divergent.append((key, line, _why_divergent(raw_line, node_read is None, python_read is None)))
     env_file.malformed.sort()
     return env_file
+
+
+_PEM_BLOCK = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(.*?)(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)", re.S)
+_PEM_SEPARATORS = re.compile(r"\\n|[\s=:'\"`]+")
+_SHORTEST_FRAGMENT = 8  # shorter pieces could be ordinary words; a key's base64 lines are longer
+
+
+def pem_fragments(text: str) -> list[str]:
+    """Every piece of base64 inside a private-key block (quoted or not, escaped newlines or real ones)."""
+    if "PRIVATE KEY-----" not in text:
+        return []
+    pieces = (piece for block in _PEM_BLOCK.findall(text) for piece in _PEM_SEPARATORS.split(block))
+    return [piece for piece in pieces if len(piece) >= _SHORTEST_FRAGMENT]
 
 
 def _why_divergent(raw_line: str, node_skips: bool, python_skips: bool) -> str:

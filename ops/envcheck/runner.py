@@ -19,7 +19,7 @@ from ops.envcheck.dotenv import EnvFile, parse_file
 from ops.envcheck.example import ExampleWritten, example_findings, render_and_write
 from ops.envcheck.findings import ERROR, WARNING, Finding
 from ops.envcheck.gitfiles import GitQuery, hygiene_findings, is_env_file_name
-from ops.envcheck.kinds import secret_shape
+from ops.envcheck.kinds import is_live_stripe_key, secret_shape
 from ops.envcheck.schema import SECTION_DEFAULTS, Schema, load_schema
 from ops.errors import ConfigError, UsageError
 
@@ -124,6 +124,7 @@ def check(
     findings: list[Finding] = []
     for env_file in parsed.parsed.values():
         _register_secrets(env_file.values, schema)
+        _register_secret_keys(env_file)
         findings += file_findings(env_file)
         for key, assignment in env_file.assignments.items():
             findings += exposure_findings(key, assignment.value, env_file.display, assignment.line, schema)
@@ -131,7 +132,7 @@ def check(
         if not setting.from_file:
             _register_secrets({key: setting.value}, schema)
             findings += exposure_findings(key, setting.value, PROCESS_ENV, None, schema)
-    findings += environment_findings(environment, settings, schema)
+    findings += environment_findings(environment, settings, schema, _where_to_set(env_settings.env_files))
     findings += example_findings(schema, example, parsed.display(example_path))
     findings += hygiene_findings(view)
     return Report(
@@ -168,6 +169,13 @@ def _environment_settings(
     return settings, sources
 
 
+def _where_to_set(env_files: tuple[str, ...]) -> str:
+    """What a missing variable's message tells the user to do: the last file wins, so it goes there."""
+    if env_files:
+        return f"add it to {env_files[-1]}; .env.example lists every variable"
+    return "set it in the process environment (CI secrets) or pass --file"
+
+
 def _parse_all(root: Path, names: Iterable[str], parsed: _Files) -> None:
     for name in sorted(names):
         if (root / name).is_file():
@@ -187,6 +195,16 @@ def _register_secrets(values: Mapping[str, str], schema: Schema) -> None:
         variable = schema.variables.get(key)
         if (variable is not None and variable.secret) or secret_shape(value):
             register_secret(value)
+
+
+def _register_secret_keys(env_file: EnvFile) -> None:
+    """A pasted secret can end up as a *key* (``sk_live_...: x``, a PEM's base64 line ending in ``=``),
+    and findings name keys: mask those too."""
+    for fragment in env_file.secret_fragments:
+        register_secret(fragment)
+    for key in env_file.assignments:
+        if secret_shape(key) or is_live_stripe_key(key):
+            register_secret(key)
 
 
 def _ordered(findings: list[Finding]) -> list[Finding]:

@@ -24,7 +24,7 @@ from typing import Any
 from ops.config import Config
 from ops.errors import CheckFailed, UsageError
 from ops.load.k6 import SUMMARY_TREND_STATS, k6_thresholds, render_entry
-from ops.load.settings import format_duration
+from ops.load.settings import format_duration, parse_count
 from ops.load.target import guard
 
 SCHEMA_FILE = Path(__file__).parent / "schemas" / "k6-operator-v1.6.0-testrun-v1alpha1.json"
@@ -46,6 +46,13 @@ class K8sManifests:
     def documents(self) -> list[dict[str, Any]]:
         return [self.configmap, self.testrun]
 
+    def write_yaml(self, path: Path) -> None:
+        """Write both documents to ``path`` for ``kubectl apply -f``."""
+        try:
+            path.write_text(self.to_yaml())
+        except OSError as exc:
+            raise UsageError(f"cannot write {path}: {exc.strerror}", "pass a writable --output path") from None
+
     def to_yaml(self) -> str:
         import yaml
 
@@ -64,9 +71,9 @@ def k8s_manifests(
     cfg: Config,
     scenario: str | None = None,
     *,
-    parallelism: int,
+    parallelism: int | str,
     env: str = "staging",
-    vus: int | None = None,
+    vus: int | str | None = None,
     duration: str | None = None,
     script: str | Path | None = None,
     namespace: str | None = None,
@@ -77,6 +84,7 @@ def k8s_manifests(
 
     guard(cfg, env)
     plan = plan_run(cfg, scenario, engine="k6", vus=vus, duration=duration, script=script)
+    parallelism = parse_count(parallelism, "--parallelism") or 0
     if not 1 <= parallelism <= MAX_PARALLELISM:
         raise UsageError(f"--parallelism must be between 1 and {MAX_PARALLELISM}, not {parallelism}")
     if plan.vus < parallelism:

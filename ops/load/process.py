@@ -2,7 +2,10 @@
 
 The engine gets its own session, so a terminal Ctrl-C reaches only us; we
 then pass one SIGINT on (both engines stop, flush and exit on it) and wait
-for it before re-raising, so no engine outlives the command.
+for it before re-raising, so no engine outlives the command. Being in its own
+session, the engine would also survive a SIGTERM sent to us alone (a CI job
+cancelled, ``kill``), so SIGTERM is handled the same way while it runs. And
+whatever the script does, the run stops at a hard deadline.
 """
 
 from __future__ import annotations
@@ -10,9 +13,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 from ops.errors import ExternalError
 
@@ -29,36 +35,66 @@ def run_engine(
     env: dict[str, str],
     cwd: Path,
     log_path: Path,
+    deadline_s: float | None = None,
     on_tick: ProgressCallback | None = None,
 ) -> int:
-    """Run ``argv`` to completion and return its exit code; ``on_tick`` gets the elapsed seconds."""
+    """Run ``argv`` to completion and return its exit code; ``on_tick`` gets the elapsed seconds.
+
+    Past ``deadline_s`` the engine is stopped and ``ExternalError`` raised: a script that
+    hangs (a stuck setup, an endless loop) cannot turn a bounded run into an open-ended one.
+    """
     started = time.monotonic()
+    process: subprocess.Popen[bytes] | None = None
     with log_path.open("wb") as log:
         try:
-            process = subprocess.Popen(
-                list(argv),
-                cwd=cwd,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            raise ExternalError(f"cannot start {argv[0]}: {exc.strerror}", "check the engine installation") from None
-        try:
+            try:
+                process = subprocess.Popen(
+                    list(argv),
+                    cwd=cwd,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                raise ExternalError(
+                    f"cannot start {argv[0]}: {exc.strerror}", "check the engine installation"
+                ) from None
             while True:
                 try:
                     return process.wait(timeout=POLL_SECONDS)
                 except subprocess.TimeoutExpired:
+                    elapsed = time.monotonic() - started
+                    if deadline_s is not None and elapsed > deadline_s:
+                        stop(process)
+                        raise ExternalError(
+                            f"{Path(argv[0]).name} was still running after {deadline_s:g}s and was stopped",
+                            f"see {log_path}; a script must end within the run's duration",
+                        ) from None
                     if on_tick is not None:
-                        on_tick(time.monotonic() - started)
-        except KeyboardInterrupt:
-            stop(process)
-            raise
+                        on_tick(elapsed)
         finally:
-            if process.poll() is None:
+            # Ctrl-C, SIGTERM or any error: no engine outlives the command.
+            if process is not None and process.poll() is None:
                 stop(process)
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """While the engine runs, SIGTERM stops it like Ctrl-C (signal handlers live in the main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

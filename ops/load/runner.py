@@ -22,6 +22,7 @@ from ops.load.settings import (
     check_caps,
     format_duration,
     load_settings,
+    parse_count,
     parse_duration,
 )
 from ops.load.summary import LoadSummary, ThresholdResult, judge, parse_artillery, parse_k6, read_json
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
     from ops.console import Output
 
 RUNS_KEPT = 20
+# How long past its duration an engine may run before it is stopped: k6's gracefulStop (30 s),
+# a setup() that waits out the rate limit (up to 90 s), start-up and the summary.
+ENGINE_GRACE_SECONDS = 180.0
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,7 @@ def run(
     *,
     env: str = "staging",
     engine: str | None = None,
-    vus: int | None = None,
+    vus: int | str | None = None,
     duration: str | None = None,
     script: str | Path | None = None,
     base_url: str | None = None,
@@ -137,11 +141,12 @@ def plan_run(
     scenario: str | None,
     *,
     engine: str | None = None,
-    vus: int | None = None,
+    vus: int | str | None = None,
     duration: str | None = None,
     script: str | Path | None = None,
 ) -> RunPlan:
     """Everything decided before the run: engine, script, VUs, duration (capped)."""
+    requested_vus = parse_count(vus, "--vus")
     if not scenario and not script:
         raise UsageError("nothing to run", f"pass --scenario ({', '.join(SCENARIOS)}) or --script PATH")
     script_path = _user_script(cfg, script) if script else None
@@ -160,10 +165,8 @@ def plan_run(
         script_path = settings.scripts_dir / f"{name}{SCRIPT_SUFFIXES[engine][0]}"
         if not script_path.is_file():
             raise ConfigError(f"no {engine} script for scenario '{name}' at {script_path}", "check scripts_dir")
-    if vus is not None and vus <= 0:
-        raise UsageError(f"--vus must be positive, not {vus}")
     # Explicit values above the caps are refused; configured defaults are lowered to them.
-    run_vus = vus or min(settings.vus, settings.max_vus)
+    run_vus = requested_vus or min(settings.vus, settings.max_vus)
     run_duration = parse_duration(duration) if duration else min(settings.duration_s, settings.max_duration_s)
     check_caps(settings, run_vus, run_duration)
     return RunPlan(name, engine, script_path, run_vus, run_duration, settings.iterations, settings)
@@ -229,13 +232,19 @@ def _execute(
 ) -> int:
     log = run_dir / "engine.log"
     cwd = plan.script.parent
+    deadline = plan.duration_s + ENGINE_GRACE_SECONDS
     if out is None:
-        return run_engine(argv, env=env, cwd=cwd, log_path=log)
+        return run_engine(argv, env=env, cwd=cwd, log_path=log, deadline_s=deadline)
     label = f"{plan.engine} {plan.scenario} -> {target.base_url}"
     with out.progress() as progress:
         task = progress.add_task(label, total=plan.duration_s)
         return run_engine(
-            argv, env=env, cwd=cwd, log_path=log, on_tick=lambda elapsed: progress.update(task, completed=elapsed)
+            argv,
+            env=env,
+            cwd=cwd,
+            log_path=log,
+            deadline_s=deadline,
+            on_tick=lambda elapsed: progress.update(task, completed=elapsed),
         )
 
 

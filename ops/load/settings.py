@@ -134,6 +134,16 @@ def parse_duration(text: str) -> float:
     return seconds
 
 
+def parse_count(value: int | str | None, option: str) -> int | None:
+    """A positive whole number from the command line (text) or from Python; None when not given."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit() or int(text) <= 0:
+        raise UsageError(f"{option} must be a positive whole number, not '{value}'", f"e.g. {option} 5")
+    return int(text)
+
+
 def format_duration(seconds: float) -> str:
     """Seconds as the engines' duration syntax (whole seconds, at least 1)."""
     return f"{max(1, round(seconds))}s"

@@ -1,27 +1,44 @@
 """The migration runner: Supabase-CLI-compatible history, safer application.
 
 ``migrate`` and ``seed`` are the public API (``ops.migrations.files.load_migrations``
-reads the files). The ``commands`` module adds the environment-level commands
-behind ``inv db.*``; everything imports lazily so ``import ops.migrations`` is cheap.
+reads the files); ``ops.migrations.commands`` adds the environment-level commands
+behind ``inv db.*``. Everything imports lazily so ``import ops.migrations`` is cheap.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ops.config import Config
+    from ops.console import Output
+    from ops.migrations.runner import MigrateReport
+    from ops.migrations.seed import SeedReport
+    from ops.migrations.settings import RunnerSettings
 
 
-def migrate(cfg: Any, db_url: str, **kwargs: Any) -> Any:
-    """Apply pending migrations; see ``ops.migrations.runner.migrate``."""
+def migrate(
+    cfg: Config,
+    db_url: str,
+    *,
+    dry_run: bool = False,
+    include_all: bool = False,
+    out: Output | None = None,
+    settings: RunnerSettings | None = None,
+) -> MigrateReport:
+    """Apply the pending ``supabase/migrations`` files to ``db_url`` (see ``runner.migrate``)."""
     from ops.migrations.runner import migrate as run
 
-    return run(cfg, db_url, **kwargs)
+    return run(cfg, db_url, dry_run=dry_run, include_all=include_all, out=out, settings=settings)
 
 
-def seed(cfg: Any, db_url: str, **kwargs: Any) -> Any:
-    """Apply new and changed seed files; see ``ops.migrations.seed.seed``."""
+def seed(
+    cfg: Config, db_url: str, *, force: bool = False, env: str | None = None, out: Output | None = None
+) -> SeedReport:
+    """Apply new and changed ``[db.seed] sql_paths`` files to ``db_url`` (see ``seed.seed``)."""
     from ops.migrations.seed import seed as run
 
-    return run(cfg, db_url, **kwargs)
+    return run(cfg, db_url, force=force, env=env, out=out)
 
 
 __all__ = ["migrate", "seed"]

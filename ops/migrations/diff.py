@@ -408,7 +408,9 @@ _INVENTORY_QUERIES: dict[str, str] = {
     "default privileges": """
         select n.nspname, pg_get_userbyid(d.defaclrole) || ' on ' || d.defaclobjtype::text,
                array_to_string(array(select x::text from unnest(d.defaclacl) x order by 1), ',')
-        from pg_default_acl d left join pg_namespace n on n.oid = d.defaclnamespace""",
+        from pg_default_acl d left join pg_namespace n on n.oid = d.defaclnamespace
+        -- only the migrating role's: the platform's own roles have theirs on hosted projects
+        where d.defaclrole = (select oid from pg_roles where rolname = current_user)""",
     "schema": """
         select n.nspname, n.nspname, 'schema' from pg_namespace n""",
     "sequence": """

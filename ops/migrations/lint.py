@@ -213,23 +213,19 @@ def _migrations(cfg: Config) -> list[Any]:
 
 
 def _applied_versions(cfg: Config) -> set[str] | None:
+    """Versions applied to the local dev database; None when it is not running."""
+    import psycopg
+
+    from ops.targets import db_url
+
     try:
-        import psycopg
-
-        from ops.targets import db_url
-
-        url = db_url(cfg, "local")
-        with psycopg.connect(url, connect_timeout=5) as conn:
+        with psycopg.connect(db_url(cfg, "local"), connect_timeout=5) as conn:
             exists = conn.execute("select to_regclass('supabase_migrations.schema_migrations')").fetchone()
             if not exists or exists[0] is None:
                 return set()
             return {row[0] for row in conn.execute("select version from supabase_migrations.schema_migrations")}
-    except (OpsError, ImportError, OSError):
+    except (OpsError, psycopg.Error):
         return None
-    except Exception as exc:  # psycopg.Error without importing psycopg at module level
-        if type(exc).__module__.startswith("psycopg"):
-            return None
-        raise
 
 
 def _changed_in_git(root: Path, directory: Path) -> list[Path]:

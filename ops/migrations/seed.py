@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,7 +79,8 @@ def seed_files(cfg: Config, patterns: list[str], warnings: list[str]) -> list[Pa
     found: dict[Path, None] = {}
     for pattern in patterns:
         matches = sorted(glob.glob(str(cfg.supabase_dir / pattern)))
-        files = [Path(m).resolve() for m in matches if Path(m).is_file()]
+        # absolute but not resolved: a symlinked supabase/ keeps its project-relative path
+        files = [Path(os.path.abspath(m)) for m in matches if Path(m).is_file()]
         if not files:
             warnings.append(f"no seed files match pattern: {pattern}")
         found.update(dict.fromkeys(files))
@@ -86,10 +88,12 @@ def seed_files(cfg: Config, patterns: list[str], warnings: list[str]) -> list[Pa
 
 
 def _record_path(cfg: Config, path: Path) -> str:
-    try:
-        return path.relative_to(cfg.root.resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
+    for root in (cfg.root, cfg.root.resolve()):
+        try:
+            return path.relative_to(root).as_posix()
+        except ValueError:
+            continue
+    return path.as_posix()
 
 
 def seed(

@@ -27,9 +27,14 @@ PORT_KEY = "db_port in [tool.ops.dev]"
 _MIGRATION_FILE = re.compile(r"^([0-9]+)_(.*)\.sql$")
 
 
+# A dev database trades the last few hundred milliseconds of commits after an OS
+# crash (never consistency) for commits that do not wait on disk flushes.
+DEV_SETTINGS = {"synchronous_commit": "off"}
+
+
 def cluster_for(cfg: Config, port: int | None = None) -> Cluster:
     """The stack's cluster; an existing cluster keeps the port it was created with."""
-    return Cluster(StackPaths.of(cfg).postgres_dir, port=port, port_key=PORT_KEY)
+    return Cluster(StackPaths.of(cfg).postgres_dir, port=port, port_key=PORT_KEY, settings=DEV_SETTINGS)
 
 
 def start_cluster(cluster: Cluster, timeout: float = 10.0) -> bool:

@@ -26,7 +26,23 @@ def _stack(cfg: Config):  # type: ignore[no-untyped-def]
     return stack
 
 
+def _compose(cfg: Config):  # type: ignore[no-untyped-def]
+    """The docker provider's stack, when the stack was made with it."""
+    from ops.stack.state import StackState
+
+    if StackState.load(StackPaths.of(cfg)).provider != "docker":
+        return None
+    from ops.stack.compose import ComposeStack
+
+    return ComposeStack.load(cfg)
+
+
 def local_cluster(cfg: Config) -> Cluster:
+    if _compose(cfg) is not None:
+        raise ExternalError(
+            "the local stack runs with the docker provider, which has no cluster on this machine",
+            "use local_db_url(cfg), or run: inv dev.down && inv dev.up --provider native",
+        )
     cluster = _stack(cfg).cluster
     if not cluster.initialized:
         raise ExternalError("the local dev stack has no database yet", UP_HINT)
@@ -38,6 +54,9 @@ def local_db_name(cfg: Config) -> str:
 
 
 def local_db_url(cfg: Config) -> str:
+    compose = _compose(cfg)
+    if compose is not None:
+        return str(compose.db_url)
     cluster = local_cluster(cfg)
     pid = cluster.pid()
     from ops.stack.process import is_alive
@@ -48,6 +67,9 @@ def local_db_url(cfg: Config) -> str:
 
 
 def local_base_url(cfg: Config) -> str:
+    compose = _compose(cfg)
+    if compose is not None:
+        return str(compose.base_url)
     stack = _stack(cfg)
     if stack.caddy_pid() is None:
         raise ExternalError("the local dev stack's Caddy is not running", UP_HINT)
@@ -55,6 +77,9 @@ def local_base_url(cfg: Config) -> str:
 
 
 def local_app_url(cfg: Config) -> str:
+    compose = _compose(cfg)
+    if compose is not None:
+        return str(compose.app_url)
     stack = _stack(cfg)
     if not stack.app().running():
         raise ExternalError("the local app is not running", UP_HINT)
@@ -69,6 +94,15 @@ def local_ca_path(cfg: Config) -> Path:
 
 
 def local_app_env(cfg: Config) -> dict[str, str]:
+    compose = _compose(cfg)
+    if compose is not None:
+        return {
+            "DATABASE_URL": compose.db_url,
+            "ADMIN_TOKEN": compose.state.admin_token,
+            "RATE_LIMIT_BYPASS_TOKEN": compose.state.bypass_token,
+            "BASE_URL": compose.base_url,
+            "NODE_EXTRA_CA_CERTS": str(compose.paths.ca_path),
+        }
     stack = _stack(cfg)
     if not stack.cluster.initialized:
         raise ExternalError("the local dev stack has no database yet", UP_HINT)

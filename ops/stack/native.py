@@ -114,13 +114,15 @@ class NativeStack:
 
     # -- up ----------------------------------------------------------------------------
     def steps(self) -> list[Step]:
+        # Caddy and the app start in the background and finish starting while Postgres
+        # starts and the schema applies; "ready" waits for all three. The app needs the
+        # cluster's password, so on a first run it follows initdb.
+        postgres = Step("postgres", "starting postgres", self.step_postgres)
+        app = Step("app", "starting the app", self.step_app)
         return [
             Step("ports", "checking ports", self.step_ports),
-            # Caddy and the app start in the background and finish starting while
-            # Postgres initialises and the schema applies; "ready" waits for all.
             Step("caddy", "starting caddy", self.step_caddy),
-            Step("postgres", "starting postgres", self.step_postgres),
-            Step("app", "starting the app", self.step_app),
+            *([app, postgres] if self.cluster.initialized else [postgres, app]),
             Step("schema", "bootstrap, migrations and seed", self.step_schema),
             Step("ready", "waiting until healthy", self.step_ready),
         ]
@@ -209,6 +211,9 @@ class NativeStack:
         )
         return "healthy"
 
+    def app_healthy(self) -> tuple[bool, str]:
+        return http_ok(self.app_url + self.settings.app_ready_path)
+
     def caddy_healthy(self) -> tuple[bool, str]:
         return http_ok(self.base_url + "/healthz", cafile=self.paths.ca_path)
 
@@ -217,22 +222,36 @@ class NativeStack:
         steps = self.steps()
         with contextlib.ExitStack() as stack:
             progress = stack.enter_context(out.progress()) if out is not None else None
-            for step in steps:
-                task = progress.add_task(step.description, total=1) if progress is not None else None
-                started = time.monotonic()
-                self.actions[step.name] = step.run()
-                self.timings[step.name] = round(time.monotonic() - started, 3)
-                if progress is not None and task is not None:
-                    progress.update(task, completed=1, description=f"{step.name}: {self.actions[step.name]}")
+            try:
+                for step in steps:
+                    task = progress.add_task(step.description, total=1) if progress is not None else None
+                    started = time.monotonic()
+                    self.actions[step.name] = step.run()
+                    self.timings[step.name] = round(time.monotonic() - started, 3)
+                    if progress is not None and task is not None:
+                        progress.update(task, completed=1, description=f"{step.name}: {self.actions[step.name]}")
+            except BaseException:
+                self.stop_started_by_this_run()
+                raise
         return self.actions
+
+    def stop_started_by_this_run(self) -> None:
+        """A failed ``up`` leaves nothing half-running: what it started, it stops again
+        (services that were already running before it stay up)."""
+        if self.actions.get("caddy") == "started":
+            stop_pidfile(self.paths.pidfile("caddy"))
+        if self.actions.get("app") == "started":
+            stop_pidfile(self.paths.pidfile("app"))
+        if self.actions.get("postgres") in {"started", "initialised"}:
+            with contextlib.suppress(Exception):
+                self.cluster.stop()
 
     # -- status and down -----------------------------------------------------------------
     def service_status(self, check_health: bool = True) -> list[dict[str, Any]]:
         cluster = self.cluster
         db_pid = self.db_pid() if cluster.initialized else None
         db_running = db_pid is not None
-        app = self.app() if self.ports.get("app") else None
-        app_pid = app.pid if app is not None and app.running() else None
+        app_pid = self.app_pid()
         caddy_pid = self.caddy_pid()
         rows: list[dict[str, Any]] = [
             {
@@ -249,7 +268,7 @@ class NativeStack:
                 "pid": app_pid,
                 "port": self.ports.get("app"),
                 "url": self.app_url if self.ports.get("app") else None,
-                "health": (app.healthy()[0] if check_health else None) if app_pid and app else None,
+                "health": (self.app_healthy()[0] if check_health else None) if app_pid else None,
             },
             {
                 "service": "caddy",
@@ -270,7 +289,7 @@ class NativeStack:
         stopped = []
         if stop_pidfile(self.paths.pidfile("caddy")):
             stopped.append("caddy")
-        if (self.ports.get("app") and self.app().stop()) or stop_pidfile(self.paths.pidfile("app")):
+        if stop_pidfile(self.paths.pidfile("app")):
             stopped.append("app")
         cluster = self.cluster
         if cluster.data_dir.is_dir() and cluster.stop():

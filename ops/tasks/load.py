@@ -27,7 +27,7 @@ def run(
     scenario: str = "",
     env: str = "staging",
     engine: str = "",
-    vus: int = 0,
+    vus: str = "",  # text, parsed by ops.load: invoke's int() would print a traceback on "--vus ten"
     duration: str = "",
     script: str = "",
     json_: bool = False,
@@ -39,7 +39,7 @@ def run(
 
     out = Output(json_)
     report = load_run(
-        load(), scenario or None, env=env, engine=engine or None, vus=vus or None,
+        load(), scenario or None, env=env, engine=engine or None, vus=vus,
         duration=duration or None, script=script or None, out=out,
     )  # fmt: skip
     render_report(out, report)
@@ -62,9 +62,9 @@ def run(
 def k8s(
     c: Any,
     scenario: str = "",
-    parallelism: int = 2,
+    parallelism: str = "2",  # text, parsed by ops.load (see run)
     env: str = "staging",
-    vus: int = 0,
+    vus: str = "",
     duration: str = "",
     script: str = "",
     namespace: str = "",
@@ -80,13 +80,13 @@ def k8s(
 
     out = Output(json_)
     manifests = k8s_manifests(
-        load(), scenario or None, parallelism=parallelism, env=env, vus=vus or None,
+        load(), scenario or None, parallelism=parallelism, env=env, vus=vus,
         duration=duration or None, script=script or None, namespace=namespace or None,
     )  # fmt: skip
     if json_:
         out.result({"manifests": manifests.documents})
     elif output:
-        Path(output).write_text(manifests.to_yaml())
+        manifests.write_yaml(Path(output))
         out.line(
             f"wrote {output}: ConfigMap + TestRun, valid for k6-operator v1.6.0; apply with kubectl apply -f {output}"
         )
