@@ -45,7 +45,7 @@ def run_engine(
     """
     started = time.monotonic()
     process: subprocess.Popen[bytes] | None = None
-    with log_path.open("wb") as log:
+    with log_path.open("wb") as log, _sigterm_as_interrupt():
         try:
             try:
                 process = subprocess.Popen(
