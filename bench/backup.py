@@ -3,7 +3,8 @@ step against raw ``pg_restore -j``, with the same flags, in the same run.
 
 A throwaway cluster gets a ``pgbench -i`` database (scale 140 is about 2.1 GB;
 the default scale 10 is a quick ~150 MB run). Each pair runs interleaved for
-``--rounds`` rounds and the best time of each side is compared.
+``--rounds`` rounds (alternating which goes first, with a CHECKPOINT before
+each run) and the best time of each side is compared.
 Targets: export <= 1.05x raw pg_dump, restore <= 1.1x raw pg_restore.
 
     python bench/backup.py                 # quick: scale 10
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=int, default=10, help="pgbench scale (140 = about 2.1 GB; default 10)")
     parser.add_argument("--jobs", type=int, default=2, help="pg_dump/pg_restore jobs (default 2)")
-    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds per pair (default 2)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per pair (default 3)")
     args = parser.parse_args(argv)
 
     base = Path(tempfile.mkdtemp(prefix="ops-bench-backup-"))
@@ -84,29 +85,55 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load(project)
         settings = load_settings(cfg)
 
-        export_times, raw_dump_times = [], []
-        raw_dir = base / "raw-dump"
-        for _ in range(args.rounds):
+        def checkpoint() -> None:
+            # Flush the previous run's dirty pages so no run pays for another's checkpoint.
+            with cluster.connection() as conn:
+                conn.execute("checkpoint")
+
+        def raw_dump() -> float:
             shutil.rmtree(raw_dir, ignore_errors=True)
-            raw = dump_args(raw_dir, source, None, args.jobs, settings.compression)
-            raw_dump_times.append(_timed(lambda raw=raw: run_tool("pg_dump", raw, source)))
+            checkpoint()
+            return _timed(lambda: run_tool("pg_dump", dump_args(raw_dir, source, None, args.jobs, compression), source))
+
+        def our_export() -> float:
             for old in settings.env_dir("production").glob("*"):
                 shutil.rmtree(old)
-            export_times.append(_timed(lambda: export(cfg, "production", jobs=args.jobs)))
+            checkpoint()
+            return _timed(lambda: export(cfg, "production", jobs=args.jobs))
+
+        export_times, raw_dump_times = [], []
+        raw_dir, compression = base / "raw-dump", settings.compression
+        for round_number in range(args.rounds):
+            # Alternate which side goes first, so order effects cancel out.
+            if round_number % 2:
+                export_times.append(our_export())
+                raw_dump_times.append(raw_dump())
+            else:
+                raw_dump_times.append(raw_dump())
+                export_times.append(our_export())
         backup = find(settings, "production")
         print(f"dump size: {_size(backup.path / 'dump') / 2**20:.0f} MB (raw {_size(raw_dir) / 2**20:.0f} MB)")
+
+        def raw_restore(name: str) -> float:
+            into = target(with_database(url, name))
+            checkpoint()
+            return _timed(lambda: run_tool("pg_restore", restore_ops.restore_args(raw_dir, into, args.jobs), into))
+
+        def drill_restore(name: str) -> float:
+            checkpoint()
+            return _timed(lambda: restore_ops.restore(backup, with_database(url, name), args.jobs))
 
         restore_times, raw_restore_times = [], []
         for round_number in range(args.rounds):
             ours, theirs = f"drill_bench_{round_number}", f"raw_restore_{round_number}"
             for name in (ours, theirs):
                 cluster.create_database(name, template="template0")
-            into_raw = target(with_database(url, theirs))
-            raw = restore_ops.restore_args(raw_dir, into_raw, args.jobs)
-            raw_restore_times.append(_timed(lambda raw=raw, into=into_raw: run_tool("pg_restore", raw, into)))
-            restore_times.append(
-                _timed(lambda name=ours: restore_ops.restore(backup, with_database(url, name), args.jobs))
-            )
+            if round_number % 2:
+                restore_times.append(drill_restore(ours))
+                raw_restore_times.append(raw_restore(theirs))
+            else:
+                raw_restore_times.append(raw_restore(theirs))
+                restore_times.append(drill_restore(ours))
             for name in (ours, theirs):
                 cluster.drop_database(name)
 

@@ -306,3 +306,37 @@ def test_as_root_a_state_dir_the_postgres_user_cannot_enter_is_refused_and_nothi
     assert not paths.pidfile("caddy").exists()
     status = run_ops("dev.status", "--json", cwd=root, env={"OPS_PROJECT_ROOT": str(root)})
     assert [row["state"] for row in json.loads(status.stdout)["services"]] == ["stopped", "stopped", "stopped"]
+
+
+def test_no_seed_applies_the_migrations_but_not_the_seed() -> None:
+    base = reachable_tempdir("ops-test-stack-noseed-")
+    root = make_stack_project(base / "project")
+    env = {"OPS_PROJECT_ROOT": str(root)}
+    try:
+        result = run_ops("dev.up", "--no-seed", "--json", cwd=root, env=env)
+        assert result.code == 0, result.output
+        assert json.loads(result.stdout)["steps"]["schema"].startswith("migrations: ")
+        products = "select count(*) from public.products"
+        counts = run_ops("dev.psql", "-c", products, cwd=root, env=env)
+        assert counts.code == 0, counts.output
+        assert counts.stdout.splitlines()[2].strip() == "0"
+    finally:
+        run_ops("dev.down", "--purge", cwd=root, env=env)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_app_process_runs_the_app_against_any_database(database, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from ops.pg.cluster import free_port
+    from ops.stack.app import AppProcess
+
+    root = make_stack_project(tmp_path / "project")
+    app = AppProcess(load(root), database.url, free_port(), tmp_path / "app.log", extra_env={"ADMIN_TOKEN": "t0ken-x"})
+    try:
+        assert app.start() is True
+        assert app.start() is False  # already running
+        app.wait_ready(timeout=30)
+        response = httpx.get(f"{app.url}/readyz", timeout=5)
+        assert response.json()["checks"]["database"]["status"] == "ok"
+    finally:
+        assert app.stop() is True
+    assert not app.running() and not app.pid_file.exists()

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from ops.config import Config
     from ops.console import Output
     from ops.migrations.runner import MigrateReport
-    from ops.migrations.seed import SeedReport
+    from ops.migrations.seeding import SeedReport
     from ops.migrations.settings import RunnerSettings
 
 
@@ -35,8 +35,8 @@ def migrate(
 def seed(
     cfg: Config, db_url: str, *, force: bool = False, env: str | None = None, out: Output | None = None
 ) -> SeedReport:
-    """Apply new and changed ``[db.seed] sql_paths`` files to ``db_url`` (see ``seed.seed``)."""
-    from ops.migrations.seed import seed as run
+    """Apply new and changed ``[db.seed] sql_paths`` files to ``db_url`` (see ``seeding.seed``)."""
+    from ops.migrations.seeding import seed as run
 
     return run(cfg, db_url, force=force, env=env, out=out)
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ops.migrations.repair import RepairReport
     from ops.migrations.reset import ResetReport
     from ops.migrations.runner import MigrateReport
-    from ops.migrations.seed import SeedReport
+    from ops.migrations.seeding import SeedReport
     from ops.migrations.status import ParityReport, TargetStatus
 
 
@@ -74,7 +74,7 @@ def repair(cfg: Config, versions: list[str], status: str, env: str = "local", *,
 
 
 def seed(cfg: Config, env: str = "local", *, force: bool = False, out: Output | None = None) -> SeedReport:
-    from ops.migrations.seed import seed as run
+    from ops.migrations.seeding import seed as run
 
     refuse_production(cfg, env, "db.seed")
     return run(cfg, target_url(cfg, env), force=force, env=env, out=out)

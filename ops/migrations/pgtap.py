@@ -151,11 +151,7 @@ def find_tests(cfg: Config, paths: Iterable[str | Path]) -> list[Path]:
 
 def build_test_database(cfg: Config, cluster: Cluster, name: str) -> None:
     """Bootstrap, every migration, the seeds and pgtap, in a new database."""
-    # ``ops.migrations.seed`` is both a function and a submodule; once the
-    # submodule is imported the package attribute is the module, so import
-    # from the modules themselves.
-    from ops.migrations.runner import migrate
-    from ops.migrations.seed import seed
+    from ops.migrations import migrate, seed
     from ops.pg.bootstrap import apply_bootstrap
 
     cluster.create_database(name)

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     from ops.migrations.repair import RepairReport
     from ops.migrations.reset import ResetReport
     from ops.migrations.runner import MigrateReport
-    from ops.migrations.seed import SeedReport
+    from ops.migrations.seeding import SeedReport
     from ops.migrations.status import ParityReport, TargetStatus
 
 

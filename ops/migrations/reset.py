@@ -13,7 +13,7 @@ from ops.pg.cluster import Cluster, quote_ident
 if TYPE_CHECKING:
     from ops.console import Output
     from ops.migrations.runner import MigrateReport
-    from ops.migrations.seed import SeedReport
+    from ops.migrations.seeding import SeedReport
 
 
 @dataclass
@@ -50,8 +50,8 @@ def reset_cluster_database(
 ) -> ResetReport:
     """Recreate ``name`` on ``cluster``, then migrate and seed it."""
     from ops.migrations.runner import migrate
-    from ops.migrations.seed import SeedReport
-    from ops.migrations.seed import seed as run_seed
+    from ops.migrations.seeding import SeedReport
+    from ops.migrations.seeding import seed as run_seed
 
     recreate_database(cluster, name)
     url = cluster.url(name)

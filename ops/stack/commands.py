@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
@@ -149,12 +150,32 @@ def logs(cfg: Config, service: str | None = None, lines: int = 50) -> list[tuple
     from ops.stack.process import last_lines
 
     paths = StackPaths.of(cfg)
-    return [(name, line) for name in _log_services(service) for line in last_lines(paths.log(name), lines)]
+    services = _log_services(service)
+    if StackState.load(paths).provider == "docker":
+        return _compose_logs(cfg, service, lines)
+    return [(name, line) for name in services for line in last_lines(paths.log(name), lines)]
+
+
+def _compose_logs(cfg: Config, service: str | None, lines: int) -> list[tuple[str, str]]:
+    """``docker compose logs`` lines ("db-1  | text") as (service, text)."""
+    from ops.stack.compose import ComposeStack
+
+    compose = ComposeStack.load(cfg)
+    argv = compose.logs_command(service, follow=False)
+    argv[argv.index("--tail") + 1] = str(max(lines, 0))
+    parsed = []
+    for raw in compose.run(argv).stdout.splitlines():
+        prefix, _, text = raw.partition("|")
+        parsed.append((prefix.strip().rsplit("-", 1)[0], text.removeprefix(" ")))
+    return parsed
 
 
 def follow(cfg: Config, service: str | None = None, poll: float = 0.2) -> Iterator[tuple[str, str]]:
     """New log lines as they are written, as (service, line), until interrupted."""
     paths = StackPaths.of(cfg)
+    if StackState.load(paths).provider == "docker":
+        yield from _compose_follow(cfg, service)
+        return
     offsets: dict[str, int] = {}
     for name in _log_services(service):
         log = paths.log(name)
@@ -177,6 +198,19 @@ def follow(cfg: Config, service: str | None = None, poll: float = 0.2) -> Iterat
                 for line in chunk[:complete].decode("utf-8", "replace").splitlines():
                     yield name, line
         time.sleep(poll)
+
+
+def _compose_follow(cfg: Config, service: str | None) -> Iterator[tuple[str, str]]:
+    from ops.stack.compose import ComposeStack
+
+    compose = ComposeStack.load(cfg)
+    argv = [*compose.logs_command(service, follow=True)[: -1 if service else None], "--tail", "0"]
+    if service:
+        argv.append(service)
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env={**os.environ, **compose.environment()}) as proc:
+        for raw in proc.stdout or []:
+            prefix, _, text = raw.rstrip("\n").partition("|")
+            yield prefix.strip().rsplit("-", 1)[0], text.removeprefix(" ")
 
 
 def psql(cfg: Config, command: str | None = None) -> int:
