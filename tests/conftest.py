@@ -146,8 +146,11 @@ class MigrationProject:
         return load(self.root)
 
     def cli(self, *args: str, env: dict[str, str] | None = None, timeout: float = 120) -> CliResult:
-        """The real CLI in this project; staging's DB URL from ``env``."""
-        return run_ops(*args, cwd=self.root, env={"OPS_PROJECT_ROOT": str(self.root), **(env or {})}, timeout=timeout)
+        """The real CLI in this project; staging's DB URL from ``env``. ``CI`` is cleared
+        unless ``env`` sets it: the suite itself runs in CI on v* tags (deploy-prod.yml),
+        where the production guard would otherwise let everything through."""
+        env = {"CI": "", "OPS_PROJECT_ROOT": str(self.root), **(env or {})}
+        return run_ops(*args, cwd=self.root, env=env, timeout=timeout)
 
 
 @pytest.fixture

@@ -91,6 +91,29 @@ def test_a_failing_file_exits_3_with_file_line_and_caret(migration_project: Any,
     assert query(database, "select to_regclass('bad') is null") == [(True,)]
 
 
+def test_a_failing_run_with_json_prints_one_document_with_the_error(migration_project: Any, database: Any) -> None:
+    migration_project.write("20240101000000_ok.sql", "create table ok (id int);")
+    migration_project.write("20240102000000_bad.sql", "create table bad (id int);\nselect nope\n  from ok;\n")
+    result = migration_project.cli("db.migrate", "--env", "staging", "--json", env=staging(database))
+    assert result.code == 3
+    document = json.loads(result.stdout)
+    assert document["ok"] is False
+    assert document["error"]["message"] == (
+        '20240102000000_bad.sql: statement 2 (line 2, column 8) failed: 42703 column "nope" does not exist'
+    )
+    error = document["error"]
+    assert (error["sqlstate"], error["line"], error["exit_code"]) == ("42703", 2, 3)
+    assert [item["version"] for item in document["applied"]] == ["20240101000000"]
+    assert "postgresql://postgres:***@" in document["target"]
+    assert "2 | select nope" in result.stderr  # the excerpt is human text: stderr in --json mode
+    # a refusal before any database work is a JSON document too
+    guarded = migration_project.cli(
+        "db.migrate", "--env", "production", "--json", env={"SUPABASE_DB_URL": database.url}
+    )
+    assert guarded.code == 2
+    assert json.loads(guarded.stdout)["error"]["message"].startswith("db.migrate on production needs")
+
+
 def test_eight_runners_at_once_apply_every_file_exactly_once(migration_project: Any, database: Any) -> None:
     migration_project.write("20240101000000_log.sql", "create table applied_log (version text not null);")
     for n in range(1, 16):
@@ -244,7 +267,10 @@ def test_status_drift_and_repair_through_the_cli(migration_project: Any, databas
     assert status.code == 1
     states = [(v["version"], v["state"]) for v in json.loads(status.stdout)["versions"]]
     assert states == [("20240101000000", "drift"), ("20240102000000", "applied"), ("20240103000000", "pending")]
-    assert "drift: 20240101000000 was edited after it was applied (fix: inv db.repair)" in status.stderr
+    assert (
+        "drift: 20240101000000 was edited after it was applied"
+        " (fix: revert the edit, or inv db.repair 20240101000000 --status applied)"
+    ) in status.stderr
     refused = migration_project.cli("db.migrate", "--env", "staging", env=staging(database))
     assert refused.code == 1 and "migration 20240101000000 was edited after it was applied" in refused.stderr
     repaired = migration_project.cli(
@@ -256,6 +282,23 @@ def test_status_drift_and_repair_through_the_cli(migration_project: Any, databas
     assert migration_project.cli("db.migrate", "--env", "staging", env=staging(database)).code == 0
     clean = migration_project.cli("db.status", "--env", "staging", env=staging(database))
     assert clean.code == 0 and "3 applied, 0 pending, 0 problem(s)" in clean.stdout
+
+
+def test_repair_takes_several_versions_as_the_refusal_hint_spells_them(migration_project: Any, database: Any) -> None:
+    for day in (1, 2, 3):
+        migration_project.write(f"2024010{day}000000_t{day}.sql", f"create table t{day} (id int);")
+    assert migration_project.cli("db.migrate", "--env", "staging", env=staging(database)).code == 0
+    for path in migration_project.migrations.glob("2024010[12]*.sql"):
+        path.unlink()
+    refused = migration_project.cli("db.migrate", "--env", "staging", "--json", env=staging(database))
+    assert refused.code == 1
+    hint = json.loads(refused.stdout)["error"]["hint"]
+    assert hint.endswith("mark them reverted: inv db.repair 20240101000000,20240102000000 --status reverted")
+    # the hint's command, run as printed
+    repaired = migration_project.cli(*hint.split(": ", 1)[1].split()[1:], "--env", "staging", env=staging(database))
+    assert repaired.code == 0, repaired.output
+    assert repaired.stdout.startswith("marked reverted: 20240101000000, 20240102000000 on ")
+    assert query(database, "select version from supabase_migrations.schema_migrations") == [("20240103000000",)]
 
 
 def test_status_with_two_environments_prints_parity_and_exits_1_when_they_differ(

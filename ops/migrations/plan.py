@@ -55,7 +55,7 @@ def check_plan(plan: Plan, include_all: bool) -> None:
         shown = ", ".join(plan.missing_local[:5]) + (" ..." if len(plan.missing_local) > 5 else "")
         raise CheckFailed(
             f"versions applied on the target have no local migration file: {shown}",
-            f"restore the files, or mark them reverted: inv db.repair {' '.join(plan.missing_local)} --status reverted",
+            f"restore the files, or mark them reverted: inv db.repair {','.join(plan.missing_local)} --status reverted",
         )
     if plan.drifted:
         version = plan.drifted[0]

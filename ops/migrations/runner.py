@@ -8,13 +8,15 @@ file's history row is written after its last statement.
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ops.config import Config
 from ops.console import mask_url
-from ops.errors import ExternalError
+from ops.errors import ExternalError, OpsError
 from ops.guards import refuse_transaction_pooler
 from ops.migrations import history
 from ops.migrations.connection import connect
@@ -99,6 +101,10 @@ def migrate(
                 plan = make_plan(local, history.read_applied(conn))
                 check_plan(plan, include_all)
                 _apply_all(conn, plan, settings, report, out, progress, task)
+    except OpsError as failure:
+        # The --json document of a failed run still lists the files applied before the failure.
+        setattr(failure, "report", report)  # noqa: B010
+        raise
     finally:
         conn.close()
     return report
@@ -118,7 +124,7 @@ def _apply_all(
             started = time.perf_counter()
             try:
                 if file.has_standalone:
-                    _apply_with_standalone(conn, cursor, file)
+                    _apply_with_standalone(conn, cursor, file, settings, out)
                 else:
                     _apply_in_transaction(conn, cursor, file, settings, out)
             except StatementFailed as failure:
@@ -149,28 +155,53 @@ def _apply_in_transaction(
     conn: Any, cursor: Any, file: MigrationFile, settings: RunnerSettings, out: Output | None
 ) -> None:
     statements = _numbered(file.parsed)
-    for attempt in range(settings.lock_retries + 1):
+
+    def attempt() -> bool:
         sqlstate = _apply_batched(conn, cursor, file, statements)
-        if sqlstate is None:
-            return
-        if sqlstate != LOCK_NOT_AVAILABLE:
+        if sqlstate == LOCK_NOT_AVAILABLE:
+            return False
+        if sqlstate is not None:
             # The fast path failed and was rolled back: run the file again one
             # statement at a time, which names the failing statement exactly.
             with conn.transaction():
                 run_statements(cursor, statements, file.path, file.text)
                 history.record(cursor, file.version, file.name, file.statements)
-            return
-        if attempt == settings.lock_retries:
+        return True
+
+    _retry_lock_timeouts(file, settings, out, attempt, rolled_back="this file was rolled back")
+
+
+def _retry_lock_timeouts(
+    file: MigrationFile,
+    settings: RunnerSettings,
+    out: Output | None,
+    attempt: Callable[[], bool],
+    *,
+    rolled_back: str,
+    before_retry: Callable[[], None] | None = None,
+) -> None:
+    """Run ``attempt`` (True: done; False or a 55P03 ``StatementFailed``: hit
+    lock_timeout and rolled back) again with exponential backoff, a bounded
+    number of times."""
+    for number in range(settings.lock_retries + 1):
+        try:
+            if attempt():
+                return
+        except StatementFailed as failure:
+            if failure.sqlstate != LOCK_NOT_AVAILABLE:
+                raise
+        if number == settings.lock_retries:
             raise ExternalError(
-                f"{file.filename}: gave up after {attempt + 1} attempts: lock_timeout ({settings.lock_timeout})"
+                f"{file.filename}: gave up after {number + 1} attempts: lock_timeout ({settings.lock_timeout})"
                 " waiting for a table lock (SQLSTATE 55P03)",
-                "find the long transaction holding the lock (pg_stat_activity) and run it again;"
-                " this file was rolled back",
+                f"find the long transaction holding the lock (pg_stat_activity) and run it again; {rolled_back}",
             )
-        delay = settings.retry_backoff_seconds * 2**attempt
+        delay = settings.retry_backoff_seconds * 2**number
         if out is not None:
             out.warn(f"{file.filename}: lock_timeout hit (55P03); retrying in {delay:.1f}s")
         time.sleep(delay)
+        if before_retry is not None:
+            before_retry()
 
 
 def _apply_batched(conn: Any, cursor: Any, file: MigrationFile, statements: list[tuple[int, Statement]]) -> str | None:
@@ -179,10 +210,11 @@ def _apply_batched(conn: Any, cursor: Any, file: MigrationFile, statements: list
     None when applied, else the SQLSTATE of the failure (rolled back)."""
     import psycopg
 
-    body = ";\n".join(statement.text for _, statement in statements)
+    # Separators on their own line: a statement may end in a `--` comment.
+    body = "".join(f"{statement.text}\n;\n" for _, statement in statements)
     record = history.record_sql(conn, file.version, file.name, file.statements)
     try:
-        cursor.execute(f"BEGIN;\n{body};\n{record};\nCOMMIT".encode(), prepare=False)
+        cursor.execute(f"BEGIN;\n{body}{record};\nCOMMIT".encode(), prepare=False)
     except psycopg.Error as exc:
         if conn.closed or conn.broken:
             raise
@@ -191,9 +223,12 @@ def _apply_batched(conn: Any, cursor: Any, file: MigrationFile, statements: list
     return None
 
 
-def _apply_with_standalone(conn: Any, cursor: Any, file: MigrationFile) -> None:
+def _apply_with_standalone(
+    conn: Any, cursor: Any, file: MigrationFile, settings: RunnerSettings, out: Output | None
+) -> None:
     """Runs of transactional statements in transactions, standalone ones alone;
-    the history row commits with the last run (or alone)."""
+    the history row commits with the last run (or alone). Each run is retried
+    on its own after a lock_timeout: the runs before it stay applied."""
     _drop_invalid_indexes(conn, file)
     groups: list[tuple[bool, list[tuple[int, Statement]]]] = []
     for number, statement in _numbered(file.parsed):
@@ -204,16 +239,39 @@ def _apply_with_standalone(conn: Any, cursor: Any, file: MigrationFile) -> None:
             groups.append((standalone, [(number, statement)]))
     last_is_transactional = bool(groups) and not groups[-1][0]
     for index, (standalone, members) in enumerate(groups):
-        if standalone:
-            run_statements(cursor, members, file.path, file.text, hint=PARTIAL_HINT)
-            continue
-        with conn.transaction():
-            run_statements(cursor, members, file.path, file.text, hint=PARTIAL_HINT)
-            if index == len(groups) - 1:
-                history.record(cursor, file.version, file.name, file.statements)
+        records = index == len(groups) - 1 and not standalone
+        _retry_lock_timeouts(
+            file,
+            settings,
+            out,
+            functools.partial(_apply_group, conn, cursor, file, members, standalone=standalone, records=records),
+            rolled_back="statements before the failing one stay applied",
+            # a CONCURRENTLY build that timed out may leave an invalid index behind
+            before_retry=functools.partial(_drop_invalid_indexes, conn, file) if standalone else None,
+        )
     if not last_is_transactional:
         with conn.transaction():
             history.record(cursor, file.version, file.name, file.statements)
+
+
+def _apply_group(
+    conn: Any,
+    cursor: Any,
+    file: MigrationFile,
+    members: list[tuple[int, Statement]],
+    *,
+    standalone: bool,
+    records: bool,
+) -> bool:
+    """One standalone statement, or a run of transactional ones in a transaction (with the history row when last)."""
+    if standalone:
+        run_statements(cursor, members, file.path, file.text, hint=PARTIAL_HINT)
+        return True
+    with conn.transaction():
+        run_statements(cursor, members, file.path, file.text, hint=PARTIAL_HINT)
+        if records:
+            history.record(cursor, file.version, file.name, file.statements)
+    return True
 
 
 def _drop_invalid_indexes(conn: Any, file: MigrationFile) -> None:

@@ -37,10 +37,11 @@ def migrate(
     from ops.config import load
     from ops.console import Output
     from ops.migrations import commands
-    from ops.migrations.render import render_migrate
+    from ops.migrations.render import json_errors, render_migrate
 
     out = Output(json_)
-    report = commands.migrate(load(), env, dry_run=dry_run, include_all=include_all, yes=yes, out=out)
+    with json_errors(out):
+        report = commands.migrate(load(), env, dry_run=dry_run, include_all=include_all, yes=yes, out=out)
     render_migrate(out, report)
     out.result(report.to_dict())
 
@@ -51,11 +52,12 @@ def status(c: Any, env: list[str] | None = None, json_: bool = False) -> int:
     from ops.config import load
     from ops.console import Output
     from ops.migrations import commands
-    from ops.migrations.render import render_status
+    from ops.migrations.render import json_errors, render_status
     from ops.migrations.status import ParityReport
 
     out = Output(json_)
-    report = commands.status(load(), list(env or []))
+    with json_errors(out):
+        report = commands.status(load(), list(env or []))
     render_status(out, report)
     out.result(report.to_dict())
     failed = report.differences if isinstance(report, ParityReport) else report.problems
@@ -65,7 +67,7 @@ def status(c: Any, env: list[str] | None = None, json_: bool = False) -> int:
 @ops_task(
     positional=["versions"],
     help={
-        "versions": "migration version(s), comma-separated",
+        "versions": "migration version(s): 20240101000000 or 20240101000000,20240102000000",
         "status": "applied or reverted",
         "env": ENV_HELP,
         "yes": "confirm production",
@@ -77,10 +79,11 @@ def repair(c: Any, versions: str, status: str = "", env: str = "local", yes: boo
     from ops.config import load
     from ops.console import Output
     from ops.migrations import commands
-    from ops.migrations.render import render_repair
+    from ops.migrations.render import json_errors, render_repair
 
     out = Output(json_)
-    report = commands.repair(load(), versions.replace(",", " ").split(), status, env, yes=yes)
+    with json_errors(out):
+        report = commands.repair(load(), versions.replace(",", " ").split(), status, env, yes=yes)
     render_repair(out, report)
     out.result(report.to_dict())
 
@@ -93,10 +96,11 @@ def seed(c: Any, env: str = "local", force: bool = False, json_: bool = False) -
     from ops.config import load
     from ops.console import Output
     from ops.migrations import commands
-    from ops.migrations.render import render_seed
+    from ops.migrations.render import json_errors, render_seed
 
     out = Output(json_)
-    report = commands.seed(load(), env, force=force, out=out)
+    with json_errors(out):
+        report = commands.seed(load(), env, force=force, out=out)
     render_seed(out, report)
     out.result(report.to_dict())
 
@@ -107,9 +111,10 @@ def reset(c: Any, env: str = "local", no_seed: bool = False, json_: bool = False
     from ops.config import load
     from ops.console import Output
     from ops.migrations import commands
-    from ops.migrations.render import render_reset
+    from ops.migrations.render import json_errors, render_reset
 
     out = Output(json_)
-    report = commands.reset(load(), env, seed=not no_seed, out=out)
+    with json_errors(out):
+        report = commands.reset(load(), env, seed=not no_seed, out=out)
     render_reset(out, report)
     out.result(report.to_dict())
