@@ -10,6 +10,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,7 +116,7 @@ def ops_cli():  # type: ignore[no-untyped-def]
 # start services without these fixtures mark themselves with
 # @pytest.mark.integration. fixturenames is the transitive closure, so a new
 # fixture built on `database` is covered too.
-SERVICE_FIXTURES = frozenset({"pg_cluster", "template_db", "database", "local_stack"})
+SERVICE_FIXTURES = frozenset({"pg_cluster", "template_db", "database", "local_stack", "private_stack"})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -203,13 +204,14 @@ class LocalStack:
     app_env: dict[str, str]
 
 
-@pytest.fixture(scope="session")
-def local_stack() -> Iterator[LocalStack]:
-    """A REAL local stack brought up once per session with ``ops.stack.up``; torn down at the end."""
+@contextmanager
+def running_stack(prefix: str) -> Iterator[LocalStack]:
+    """A REAL native stack for a fresh temp project, brought up with ``ops.stack.up``;
+    stopped and deleted (state, temp dir) on exit."""
     from ops import stack
     from ops.config import load
 
-    base = reachable_tempdir("ops-test-stack-")
+    base = reachable_tempdir(prefix)
     root = make_stack_project(base / "project")
     cfg = load(root)
     try:
@@ -226,28 +228,21 @@ def local_stack() -> Iterator[LocalStack]:
     finally:
         stack.down(cfg, purge=True)
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def local_stack() -> Iterator[LocalStack]:
+    """One stack shared by the whole session."""
+    with running_stack("ops-test-stack-") as running:
+        yield running
 
 
 @pytest.fixture
 def private_stack() -> Iterator[LocalStack]:
     """A dev stack of its own, for tests that break what they touch (``db.reset``)."""
-    from ops import stack
-    from ops.config import load
+    with running_stack("ops-test-private-stack-") as running:
+        yield running
 
-    base = reachable_tempdir("ops-test-private-stack-")
-    root = make_stack_project(base / "project")
-    cfg = load(root)
-    try:
-        stack.up(cfg)
-        yield LocalStack(
-            cfg=cfg,
-            root=root,
-            base_url=stack.local_base_url(cfg),
-            app_url=stack.local_app_url(cfg),
-            db_url=stack.local_db_url(cfg),
-            ca_path=stack.local_ca_path(cfg),
-            app_env=stack.local_app_env(cfg),
-        )
-    finally:
-        stack.down(cfg, purge=True)
-        shutil.rmtree(base, ignore_errors=True)
+
+# A private stack is a real service too: its tests are integration tests (hook above).
+SERVICE_FIXTURES = SERVICE_FIXTURES | {"private_stack"}

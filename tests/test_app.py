@@ -426,6 +426,7 @@ def test_an_unexpected_error_is_a_json_500_with_the_request_id(
 # -- failure paths with their own app process ----------------------------------------
 
 
+@pytest.mark.integration
 def test_readyz_is_503_when_the_database_is_unreachable(tmp_path: Path) -> None:
     password = "pw-that-must-not-leak"
     closed = f"postgresql://postgres:{password}@127.0.0.1:{free_port()}/postgres"
@@ -446,6 +447,7 @@ def test_readyz_is_503_when_the_database_is_unreachable(tmp_path: Path) -> None:
     assert password not in app.log_file.read_text()
 
 
+@pytest.mark.integration
 def test_the_app_recovers_when_postgres_comes_back(tmp_path: Path) -> None:
     """Started while Postgres is down, then Postgres killed and restarted under it, as
     dev.up does after a crash: readiness follows the database with no app restart."""

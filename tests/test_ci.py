@@ -98,14 +98,19 @@ def collected(*args: str) -> set[str]:
 
 
 def test_tests_using_real_services_are_integration_the_rest_unit() -> None:
-    integration = collected("-m", "integration", "tests/test_health.py", "tests/test_release.py")
-    # local_stack / database fixtures make a test integration...
+    files = ("tests/test_health.py", "tests/test_release.py", "tests/test_migrations_cli.py")
+    integration = collected("-m", "integration", *files)
+    # local_stack / private_stack / database fixtures make a test integration...
     assert "test_local_stack_through_caddy_is_healthy" in integration
     assert "test_app_with_its_database_down_is_unhealthy" in integration
     assert "test_drift_in_the_target_database_is_refused" in integration
+    assert "test_eight_runners_at_once_apply_every_file_exactly_once" in integration
+    assert "test_reset_recreates_the_local_database_end_to_end" in integration
     # ...and the ones that need no service stay unit (`-m "not integration"`).
     assert "test_unreachable_port_exits_3" not in integration
     assert "test_annotated_v_tag_is_accepted" not in integration
+    assert "test_db_new_creates_a_timestamped_file" not in integration
+    assert collected("-m", "not integration", *files).isdisjoint(integration)
 
 
 # Integration by its cost rather than a service: it runs mypy and the toolkit's

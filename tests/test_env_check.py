@@ -403,7 +403,7 @@ def test_hosted_environment_findings_name_the_process_env(project: Project) -> N
     assert lines(result) == [
         "process env: ENV002 SUPABASE_STAGING_DB_URL is not valid: expected a postgresql:// URL with a host",
         "staging: ENV001 STRIPE_WEBHOOK_SECRET is required in staging but not set (set it in the process environment "
-        "(CI secrets) or pass --file)",
+        "or pass --file)",
         "env.check staging: 2 problems (sources: process env)",
     ]
     assert_no_secrets(result)

@@ -197,6 +197,12 @@ def test_bad_arguments_are_usage_errors() -> None:
     assert result.stderr.strip() == (
         "error: base URL 'ftp://example.com' is not http(s) (fix: pass a URL like https://app.example.com)"
     )
+    # no traceback from the command-line parser for a bad number
+    result = health("--url", "http://127.0.0.1:1", "--wait", "soon")
+    assert (result.code, result.stderr.strip()) == (
+        2,
+        "error: --wait must be a number, got 'soon' (fix: pass --wait as a float)",
+    )
 
 
 def test_missing_environment_url_names_the_variable(tmp_path: Path) -> None:

@@ -156,6 +156,9 @@ def test_an_impossible_threshold_exits_1_and_names_it(runs: dict[tuple[str, str]
 def test_json_documents_have_one_shape_for_both_engines(runs: dict[tuple[str, str], Any]) -> None:
     k6_doc, artillery_doc = (load_json(runs[(engine, "catalog")]) for engine in ENGINES)
     assert set(k6_doc) == set(artillery_doc) == REPORT_KEYS
+    assert {key: type(value) for key, value in k6_doc.items()} == {
+        key: type(value) for key, value in artillery_doc.items()
+    }
     assert set(k6_doc["latency_ms"]) == set(artillery_doc["latency_ms"])
     assert [set(t) for t in k6_doc["thresholds"]] == [set(t) for t in artillery_doc["thresholds"]]
 
@@ -187,6 +190,20 @@ def test_checkout_201_counts_equal_the_orders_written(runs: dict[tuple[str, str]
     """The parsed 201 counts of both engines are exactly the orders the app committed."""
     created = sum(load_json(runs[(engine, "checkout")])["status_codes"].get("201", 0) for engine in ENGINES)
     assert created == runs[("orders", "created")] > 0
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_tls_verification_stays_on(load_project: Path, local_stack: LocalStack, engine: str) -> None:
+    """The same Caddy URL as staging, which brings no Caddy root CA: every request fails verification."""
+    env = {"STAGING_BASE_URL": local_stack.base_url}
+    args = ("--env", "staging", "--scenario", "catalog", "--engine", engine, "--vus", "1", "--duration", "1s")
+    result = load_cli(load_project, "load.run", *args, "--json", env=env)
+    assert result.code == 1, result.output
+    doc = load_json(result)
+    assert doc["error_rate"] == 1 and doc["status_codes"] == {}
+    assert sum(doc["errors"].values()) == doc["requests"] > 0
+    # Artillery has no latency without a response, and an unmeasured p95 does not pass.
+    assert "error rate < 1%" in [t["name"] for t in doc["thresholds"] if not t["passed"]]
 
 
 # --- the guard and the caps: refused before any traffic ---------------------------------------

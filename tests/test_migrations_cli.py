@@ -362,6 +362,11 @@ def test_seed_applies_new_and_changed_files_and_records_hashes(migration_project
         ("b", 2),
         ("base", 2),
     ]
+    (supabase / "seeds" / "c.sql").write_bytes("insert into things values ('caf\u00e9');".encode("latin-1"))
+    broken = migration_project.cli("db.seed", "--env", "staging", env=staging(database))
+    assert broken.code == 2
+    assert broken.stderr.strip().startswith("error: cannot read seed file supabase/seeds/c.sql: 'utf-8' codec")
+    assert broken.stderr.strip().endswith("(fix: save it as UTF-8 text)")
 
 
 def test_db_new_creates_a_timestamped_file(migration_project: Any) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from ops.errors import UsageError
 from ops.migrations.files import load_migrations, new_migration
-from ops.migrations.split import classify, normalise, split_sql
+from ops.migrations.split import classify, normalise, split_sql, stored_statements
 
 TRICKY = """-- leading comment
 create table a (id int, note text default 'semi;colon');
@@ -74,6 +74,27 @@ def test_normalise_ignores_comments_whitespace_and_comment_only_tokens() -> None
     ours = ["create   table a\n(id int)"]
     assert normalise(stored_by_supabase_cli) == normalise(ours) == ["create table a ( id int )"]
     assert normalise(["select 'a  b'"]) != normalise(["select 'a b'"])
+
+
+@pytest.mark.parametrize(
+    ("text", "stored"),
+    [
+        # what supabase/cli pkg/parser SplitAndTrim returns for the same text
+        (
+            TRICKY.split("create function g()")[0],
+            [
+                "-- leading comment\ncreate table a (id int, note text default 'semi;colon')",
+                "/* block; comment */\ncreate function f() returns trigger language plpgsql security definer as $fn$\n"
+                "begin\n  insert into a values (1, 'x;y');  -- inside the body\n  return new;\nend\n$fn$",
+            ],
+        ),
+        ("select 1;; ;\nselect 2 -- no semicolon at the end", ["select 1", "select 2 -- no semicolon at the end"]),
+        ("-- only a comment\n", ["-- only a comment"]),
+        ("", []),
+    ],
+)
+def test_statements_are_stored_in_the_supabase_cli_form(text: str, stored: list[str]) -> None:
+    assert stored_statements(text, split_sql(text)) == stored
 
 
 def test_load_orders_by_file_name_and_skips_other_files(tmp_path: Path) -> None:

@@ -94,10 +94,14 @@ def test_a_history_row_written_by_the_supabase_cli_is_honoured(migration_project
 
 
 def test_statements_are_stored_split_as_the_supabase_cli_does(migration_project: Any, database: Any) -> None:
+    # pkg/parser SplitAndTrim: cut at each top-level `;`, trim `;` and whitespace, drop empty
+    # pieces; comments before a statement stay with it, a trailing comment is a piece of its own.
     migration_project.write(
         "20240101000000_fn.sql",
-        "create table a (id int);\n\ncreate function f() returns int language plpgsql as $$\nbegin\n"
-        "  return 1;\nend $$;\nselect 'it''s', E'back\\\\slash', 'é', $q$%s$q$;\n",
+        "-- tables\ncreate table a (id int); -- a; trailing note\n\ncreate function f() returns int"
+        " language plpgsql as $$\nbegin\n  return 1;\nend $$;;\n"
+        "create function g() returns int language sql begin atomic select 1; end;\n"
+        "/* quotes */ select 'it''s', E'back\\\\slash', 'é', $q$%s$q$;\n-- the end\n",
     )
     migrate(migration_project.config(), database.url)
     with database.connect() as conn:
@@ -105,9 +109,11 @@ def test_statements_are_stored_split_as_the_supabase_cli_does(migration_project:
     assert row == (
         "fn",
         [
-            "create table a (id int)",
-            "create function f() returns int language plpgsql as $$\nbegin\n  return 1;\nend $$",
-            "select 'it''s', E'back\\\\slash', 'é', $q$%s$q$",
+            "-- tables\ncreate table a (id int)",
+            "-- a; trailing note\n\ncreate function f() returns int language plpgsql as $$\nbegin\n  return 1;\nend $$",
+            "create function g() returns int language sql begin atomic select 1; end",
+            "/* quotes */ select 'it''s', E'back\\\\slash', 'é', $q$%s$q$",
+            "-- the end",
         ],
     )
 
@@ -247,26 +253,57 @@ def test_a_failed_concurrent_index_is_cleaned_up_before_the_retry(migration_proj
         assert conn.execute("select indisvalid from pg_index where indexrelid = 't_id'::regclass").fetchone() == (True,)
 
 
-def test_lock_timeout_is_retried_with_backoff(
-    migration_project: Any, database: Any, capsys: pytest.CaptureFixture[str]
-) -> None:
+def migrate_while_blocked(migration_project: Any, database: Any, pending: str, blocking_sql: str) -> Any:
+    """Table ``t`` applied, then ``pending`` migrated while another session runs
+    ``blocking_sql`` in a transaction it rolls back after 0.6s (lock_timeout 200ms)."""
     migration_project.write("20240101000000_t.sql", "create table t (id int);")
     cfg = migration_project.config()
     migrate(cfg, database.url)
-    migration_project.write("20240102000000_alter.sql", "alter table t add column note text;")
+    migration_project.write("20240102000000_next.sql", pending)
     blocker = database.connect()
     blocker.autocommit = False
-    blocker.execute("lock table t in access exclusive mode")
+    blocker.execute(blocking_sql)
     release = threading.Timer(0.6, blocker.rollback)
     release.start()
     try:
         settings = RunnerSettings(lock_timeout="200ms", lock_retries=4, retry_backoff_seconds=0.2)
-        report = migrate(cfg, database.url, out=Output(), settings=settings)
+        return migrate(cfg, database.url, out=Output(), settings=settings)
     finally:
         release.join()
         blocker.close()
+
+
+RETRIED = "warning: 20240102000000_next.sql: lock_timeout hit (55P03); retrying in 0.2s"
+
+
+def test_lock_timeout_is_retried_with_backoff(
+    migration_project: Any, database: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = migrate_while_blocked(
+        migration_project, database, "alter table t add column note text;", "lock table t in access exclusive mode"
+    )
     assert [item.version for item in report.applied] == ["20240102000000"]
-    assert "warning: 20240102000000_alter.sql: lock_timeout hit (55P03); retrying in 0.2s" in capsys.readouterr().out
+    assert RETRIED in capsys.readouterr().out
+
+
+def test_lock_timeout_on_a_concurrent_index_is_retried_after_dropping_the_invalid_index(
+    migration_project: Any, database: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An open writer: CONCURRENTLY creates the (invalid) index, then times out waiting for the writer.
+    report = migrate_while_blocked(
+        migration_project,
+        database,
+        "create index concurrently t_id on t (id);\ncomment on index t_id is 'ok';",
+        "insert into t values (1)",
+    )
+    assert [item.version for item in report.applied] == ["20240102000000"]
+    assert RETRIED in capsys.readouterr().out
+    with database.connect() as conn:
+        indexes = conn.execute(
+            "select c.relname, i.indisvalid, obj_description(c.oid, 'pg_class') from pg_index i"
+            " join pg_class c on c.oid = i.indexrelid where i.indrelid = 't'::regclass"
+        ).fetchall()
+    assert indexes == [("t_id", True, "ok")]
 
 
 def test_lock_timeout_gives_up_after_the_retries(migration_project: Any, database: Any) -> None:

@@ -163,7 +163,8 @@ def test_the_trigger_creates_profiles_and_the_schema_is_in_place(seeded: Any) ->
     rows = seeded.execute("select id::text, full_name, role::text from public.profiles order by full_name").fetchall()
     assert rows == [(ALICE, "Alice", "member"), (BOB, "Bob", "member")]
     assert seeded.execute("select public from storage.buckets where id = 'avatars'").fetchone() == (True,)
-    assert seeded.execute("select indisvalid from pg_index where indexrelid = 'notes_user_id_idx'::regclass").fetchone()
+    index = seeded.execute("select indisvalid from pg_index where indexrelid = 'notes_user_id_idx'::regclass")
+    assert index.fetchone() == (True,)  # a row of (False,) is truthy: compare the value
     seeded.rollback()
 
 

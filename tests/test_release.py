@@ -20,6 +20,8 @@ GIT_IDENTITY = {
     "GIT_COMMITTER_NAME": "Release Tester",
     "GIT_COMMITTER_EMAIL": "release@example.com",
     "GIT_CONFIG_NOSYSTEM": "1",
+    # a developer's ~/.gitconfig (tag.gpgSign, tag.forceSignAnnotated...) must not change the outcome
+    "GIT_CONFIG_GLOBAL": os.devnull,
 }
 PYPROJECT = '[project]\nname = "sample"\nversion = "1.2.3"\n\n[tool.ops]\n'
 MIGRATION = "create table public.widgets (id bigint primary key);\n"

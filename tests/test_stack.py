@@ -25,6 +25,10 @@ from conftest import CliResult, LocalStack, make_stack_project, reachable_tempdi
 from ops.config import load
 from ops.stack.state import StackPaths
 
+# Every test here runs a real stack (most through their own `project`, not the shared
+# fixtures), or `dev.up` up to its first check.
+pytestmark = pytest.mark.integration
+
 
 class Project:
     def __init__(self, root: Path) -> None:
@@ -167,6 +171,32 @@ def test_up_repairs_a_service_killed_with_sigkill(project: Project, service: str
     assert repaired[service]["state"] == "running" and repaired[service]["pid"] != before[service]["pid"]
     response = get_products(report["base_url"], report["ca_path"])
     assert response.status_code == 200 and response.json()["count"] >= 20
+
+
+def test_up_does_not_trust_a_stale_pid_file_whose_pid_now_belongs_to_another_process(project: Project) -> None:
+    import subprocess
+
+    project.up_json()
+    before = {row["service"]: row for row in project.status()["services"]}
+    for service in ("app", "caddy"):
+        _kill9_and_wait(before[service]["pid"])
+    # After a reboot or a long time, the app's recorded pid may be an unrelated process.
+    stranger = subprocess.Popen(["sleep", "300"])
+    try:
+        project.paths.pidfile("app").write_text(f"{stranger.pid} 1\n")
+        project.paths.pidfile("caddy").write_text("not a pid\n")
+        after = {row["service"]: row for row in project.status()["services"]}
+        assert (after["app"]["state"], after["caddy"]["state"]) == ("stopped", "stopped")
+
+        report = project.up_json()
+        assert (report["steps"]["app"], report["steps"]["caddy"]) == ("started", "started")
+        assert stranger.poll() is None  # never signalled
+        repaired = {row["service"]: row for row in project.status()["services"]}
+        assert repaired["app"]["pid"] not in {stranger.pid, before["app"]["pid"]}
+        assert get_products(report["base_url"], report["ca_path"]).status_code == 200
+    finally:
+        stranger.kill()
+        stranger.wait()
 
 
 def test_down_stops_everything_and_purge_deletes_the_state(project: Project) -> None:

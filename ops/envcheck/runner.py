@@ -173,7 +173,7 @@ def _where_to_set(env_files: tuple[str, ...]) -> str:
     """What a missing variable's message tells the user to do: the last file wins, so it goes there."""
     if env_files:
         return f"add it to {env_files[-1]}; .env.example lists every variable"
-    return "set it in the process environment (CI secrets) or pass --file"
+    return "set it in the process environment or pass --file"
 
 
 def _parse_all(root: Path, names: Iterable[str], parsed: _Files) -> None:

@@ -228,7 +228,7 @@ def check_environment(
     *,
     url: str | None = None,
     ca_file: Path | str | None = None,
-    wait: float = 0.0,
+    wait: float | str = 0.0,
     timeout: float | str | None = None,
     retries: int | str | None = None,
     on_round: Callable[[HealthReport, float], None] | None = None,
@@ -253,10 +253,15 @@ def check_environment(
         timeout=_number("timeout", timeout if timeout is not None else settings["timeout"], float),
         retries=_number("retries", retries if retries is not None else settings["retries"], int),
         retry_delay=float(settings["retry_delay"]),
-        wait=wait,
+        wait=wait_seconds(wait),
         wait_interval=float(settings["wait_interval"]),
         on_round=on_round,
     )
+
+
+def wait_seconds(wait: float | str) -> float:
+    """``--wait`` as seconds (the command line passes text)."""
+    return float(_number("wait", wait, float))
 
 
 def _probe_with_retries(

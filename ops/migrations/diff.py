@@ -1,20 +1,23 @@
 """``db.diff``: what SQL turns one schema into another.
 
-The source is usually "the migrations": a shadow database on the local cluster
-gets the Supabase-shaped bootstrap and every migration, then the ``results``
-engine (migra's maintained successor) diffs it against the target. Managed
-schemas are left out the way the Supabase CLI leaves them out (DESIGN.md §4).
+The source is usually "the migrations": a shadow database on the local
+cluster in the state the bootstrap and every migration leave, diffed against
+the target with the ``results`` engine (migra's maintained successor).
+Managed schemas are left out the way the Supabase CLI leaves them out
+(DESIGN.md §4).
 
-Self-check: the generated SQL is applied to the shadow inside a transaction
-and the result is re-diffed against the target with our own catalog
-inventory (the server's deparsers over every object kind we diff, including
-kinds the engine does not model: publication membership, default privileges),
-then rolled back. Anything left over is an incomplete diff. Rolling back
-instead of applying to a second copy keeps the shadow reusable, and a
-re-diff by the engine itself would cost a third full inspection while being
-blind to its own gaps.
+Shadows are cheap clones: the migrated state is kept as a TEMPLATE database
+named after a hash of the bootstrap and the migration files, so a run clones
+it (``CREATE DATABASE ... TEMPLATE``) instead of migrating from scratch. Every
+shadow is dropped when the run ends, failures and Ctrl-C included; nothing
+ever connects to the template itself after it is built.
 
-The shadow is cached between runs (see ``shadow_database``).
+Self-check: the generated SQL is applied to a second fresh shadow, which is
+then diffed against the target again, by the engine (whatever it would still
+change) and by a catalog inventory of our own (the server's deparsers over
+every object kind we diff, including kinds the engine does not model:
+publication membership, default privileges). Anything left over is an
+incomplete diff.
 """
 
 from __future__ import annotations
@@ -70,7 +73,9 @@ _INSPECTED = [
     *("triggers", "rlspolicies", "types", "domains"),
 ]
 SHADOW_PREFIX = "ops_shadow_"
-CACHE_PREFIX = "ops_shadow_cached_"
+TEMPLATE_PREFIX = "ops_shadow_template_"
+# Earlier versions kept a migrated shadow under this prefix; cleaned up like stale templates.
+_OLD_CACHE_PREFIX = "ops_shadow_cached_"
 _DROP = re.compile(r"^\s*(drop\s|alter\s+table\s+\S+\s+drop\s|alter\s+\w+.*\sdrop\s+(column|constraint)\s)", re.I)
 
 Step = Callable[[str], None]
@@ -90,9 +95,7 @@ class DiffReport:
 
     @property
     def sql(self) -> str:
-        return "".join(statement.rstrip() + "\n\n" for statement in self.statements).rstrip() + (
-            "\n" if self.statements else ""
-        )
+        return as_sql(self.statements)
 
     @property
     def changed(self) -> bool:
@@ -116,6 +119,11 @@ class DiffReport:
         }
 
 
+def as_sql(statements: list[str]) -> str:
+    """The statements as the text of a migration file (what ``-f`` writes)."""
+    return "".join(statement.rstrip() + "\n\n" for statement in statements).rstrip() + ("\n" if statements else "")
+
+
 # -- the public entry point ---------------------------------------------------------
 
 
@@ -133,29 +141,57 @@ def diff(
 ) -> DiffReport:
     """Diff ``source`` (``migrations``, an environment name or a URL) against
     ``target`` (an environment name or a URL). With ``name``, write the SQL as a
-    new migration file. ``cluster`` hosts the shadow database (default: the
-    local dev cluster); ``cache`` lets it reuse the migrated template."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    step = step or (lambda _text: None)
+    new migration file. ``cluster`` hosts the shadow databases (default: the
+    local dev cluster); ``cache`` keeps the migrated template for later runs.
+    The self-check needs shadows, so it runs for ``source="migrations"`` only."""
+    step = step or _quiet
     schemas = tuple(schemas)
     target_url = resolve_url(cfg, target)
     if source == "migrations":
-        shadow_cluster = cluster or _local_cluster(cfg)
-        # The target does not depend on the shadow: inspect it while the shadow builds.
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            snapshot = pool.submit(TargetSnapshot.take, target_url, schemas, self_check)
-            with shadow_database(cfg, shadow_cluster, step=step, cache=cache) as shadow_url:
-                step("inspecting the shadow and the target")
-                report = diff_urls(shadow_url, snapshot.result(), schemas=schemas, step=step, self_check=self_check)
-        report.source = "migrations"
+        report = diff_migrations(
+            cfg, cluster or _local_cluster(cfg), target_url, schemas, self_check=self_check, cache=cache, step=step
+        )
     else:
-        snapshot_now = TargetSnapshot.take(target_url, schemas, inventory_too=False)
-        report = diff_urls(resolve_url(cfg, source), snapshot_now, schemas=schemas, step=step, self_check=False)
+        report = diff_urls(resolve_url(cfg, source), target_url, schemas=schemas)
         report.source = _describe(source)
     report.target = _describe(target)
     if name and report.statements:
         report.written = write_migration(cfg, name, report.sql)
+    return report
+
+
+def diff_migrations(
+    cfg: Config,
+    cluster: Cluster,
+    target_url: str,
+    schemas: tuple[str, ...] = (),
+    *,
+    self_check: bool = True,
+    cache: bool = True,
+    step: Step | None = None,
+) -> DiffReport:
+    """A shadow in the migrations' state against ``target_url``, self-checked
+    on a second shadow. Independent steps overlap: the target is inspected
+    while the shadows are cloned, the second clone is made while the first is
+    inspected (the database server does that work, not this process)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    step = step or _quiet
+    # The pool is left (its work finished) before the shadows are dropped.
+    with shadow_databases(cfg, cluster, step=step, cache=cache) as new_shadow, ThreadPoolExecutor(2) as pool:
+        snapshot = pool.submit(TargetSnapshot.take, target_url, schemas, self_check)
+        step("cloning the shadow from the migrated template")
+        shadow_url = new_shadow()
+        checked_url = pool.submit(new_shadow) if self_check else None
+        step("inspecting the shadow and the target")
+        with _connect(shadow_url) as conn:
+            shadow_inspector = inspect(conn, schemas)
+        target = snapshot.result()
+        report = _report("migrations", target.url, generate(shadow_inspector, target.inspector))
+        if checked_url is not None:
+            step("self-check: applying the diff to a second shadow and diffing again")
+            report.missed = verify(checked_url.result(), target, report.statements, schemas)
+            report.self_checked = True
     return report
 
 
@@ -173,34 +209,25 @@ class TargetSnapshot:
             return cls(url, inspect(conn, schemas), inventory(conn, schemas) if inventory_too else None)
 
 
-def diff_urls(
-    source_url: str,
-    target: str | TargetSnapshot,
-    *,
-    schemas: Iterable[str] = (),
-    self_check: bool = False,
-    step: Step | None = None,
-) -> DiffReport:
-    """Diff two databases. With ``self_check`` the generated SQL is applied to
-    ``source_url`` afterwards: only pass a throwaway database."""
-    step = step or (lambda _text: None)
+def diff_urls(source_url: str, target_url: str, *, schemas: Iterable[str] = ()) -> DiffReport:
+    """Diff two databases as they are (no shadow, so no self-check)."""
     schemas = tuple(schemas)
-    if isinstance(target, str):
-        target = TargetSnapshot.take(target, schemas, inventory_too=self_check)
-    with _connect(source_url) as source_conn:
-        source_inspector = inspect(source_conn, schemas)
-    statements = generate(source_inspector, target.inspector)
-    report = DiffReport(
-        source=mask_url(source_url),
-        target=mask_url(target.url),
+    with _connect(source_url) as source_conn, _connect(target_url) as target_conn:
+        statements = generate(inspect(source_conn, schemas), inspect(target_conn, schemas))
+    return _report(mask_url(source_url), target_url, statements)
+
+
+def _report(source: str, target_url: str, statements: list[str]) -> DiffReport:
+    return DiffReport(
+        source=source,
+        target=mask_url(target_url),
         statements=statements,
         drops=[s for s in statements if _DROP.match(s)],
     )
-    if self_check:
-        step("self-check: applying the diff to the shadow")
-        report.missed = verify(source_url, target, statements, schemas)
-        report.self_checked = True
-    return report
+
+
+def _quiet(_text: str) -> None:
+    pass
 
 
 # -- the engine ----------------------------------------------------------------------
@@ -283,31 +310,56 @@ def _without_revokes_on_dropped(statements: Iterable[str]) -> list[str]:
 # -- the self-check ------------------------------------------------------------------
 
 
-def verify(source_url: str, target: TargetSnapshot, statements: list[str], schemas: tuple[str, ...] = ()) -> list[str]:
-    """Apply ``statements`` to the source database in a transaction, list what
-    still differs from the target (what the engine missed), roll back."""
-    import psycopg
-
-    with _connect(source_url) as conn, conn.transaction():
-        if statements:
-            try:
-                with conn.transaction():
-                    conn.execute("\n".join(_terminated(statements)))  # type: ignore[arg-type]
-            except psycopg.Error as exc:
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                return [f"the generated SQL fails to apply: {first}"]
-        applied = inventory(conn, schemas)
-        # Leave the shadow as it was: it may be the cached one.
-        raise psycopg.Rollback()
-    expected = target.inventory
-    if expected is None:
-        with _connect(target.url) as conn:
-            expected = inventory(conn, schemas)
-    return compare_inventories(applied, expected)
+GENERATED = "the generated SQL"
 
 
-def _terminated(statements: list[str]) -> list[str]:
-    return [s if s.rstrip().endswith(";") else s + ";" for s in statements]
+def verify(checked_url: str, target: TargetSnapshot, statements: list[str], schemas: tuple[str, ...] = ()) -> list[str]:
+    """Apply ``statements`` to ``checked_url`` (a fresh shadow: it is changed)
+    and list what still differs from the target: the engine's re-diff as
+    ``re-diff: <statement>`` lines, then our inventory's as
+    ``missing|unexpected|different: <kind> <name>`` lines."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ops.migrations.execute import StatementFailed
+
+    with _connect(checked_url) as conn:
+        try:
+            # Exactly the text ``-f`` writes, applied the way the runner would apply that file.
+            apply_sql(conn, as_sql(statements))
+        except (StatementFailed, UsageError) as failure:
+            return [f"{GENERATED} fails to apply: {failure.message}"]
+        # The inventory's deparsers run on the server: let them overlap the engine's inspection.
+        with ThreadPoolExecutor(1) as pool:
+            applied = pool.submit(_inventory_of, checked_url, schemas)
+            leftover = generate(inspect(conn, schemas), target.inspector)
+    expected = target.inventory if target.inventory is not None else _inventory_of(target.url, schemas)
+    return [
+        *(f"re-diff: {_first_line(s)}" for s in leftover if not s.lower().startswith("set check_function_bodies")),
+        *compare_inventories(applied.result(), expected),
+    ]
+
+
+def apply_sql(conn: Any, sql: str) -> None:
+    """``sql`` as the runner would apply it as a migration file: one transaction,
+    statements that refuse one on their own; ``StatementFailed`` names the statement."""
+    from itertools import groupby
+
+    from ops.migrations.execute import run_statements
+    from ops.migrations.split import split_sql
+
+    numbered = [(n, s) for n, s in enumerate(split_sql(sql, source=GENERATED), 1) if s.kind != "transaction_control"]
+    cursor = conn.cursor()
+    for standalone, group in groupby(numbered, key=lambda item: item[1].kind == "standalone"):
+        if standalone:
+            run_statements(cursor, list(group), Path(GENERATED), sql)
+        else:
+            with conn.transaction():
+                run_statements(cursor, list(group), Path(GENERATED), sql)
+
+
+def _inventory_of(url: str, schemas: tuple[str, ...]) -> dict[str, str]:
+    with _connect(url) as conn:
+        return inventory(conn, schemas)
 
 
 def _first_line(statement: str) -> str:
@@ -472,24 +524,46 @@ def _clip(text: str, limit: int = 100) -> str:
 
 
 @contextmanager
-def shadow_database(cfg: Config, cluster: Cluster, *, step: Step | None = None, cache: bool = True) -> Iterator[str]:
-    """A database in the migrations' state: the bootstrap and every migration.
-    Callers only read it (the self-check rolls its changes back).
+def shadow_databases(
+    cfg: Config, cluster: Cluster, *, step: Step | None = None, cache: bool = True
+) -> Iterator[Callable[[], str]]:
+    """Yields ``new_shadow()``, which creates a database in the migrations'
+    state (a clone of the migrated template) and returns its URL. Every shadow
+    is dropped on the way out, whatever happened (errors, Ctrl-C).
 
-    Without ``cache`` it is a throwaway database, dropped on the way out
-    whatever happened (errors, Ctrl-C). With ``cache`` it is kept under a name
-    made of a hash of the bootstrap and the migration files, and reused until
-    those change: migrating from scratch is most of a diff's cost."""
-    step = step or (lambda _text: None)
-    if cache:
-        yield cluster.url(_cached_shadow(cfg, cluster, step))
-        return
-    name = SHADOW_PREFIX + secrets.token_hex(6)
+    With ``cache`` the template is kept for later runs (``migrated_template``);
+    without, it is built under a throwaway name and dropped with the shadows."""
+    step = step or _quiet
+    shadows: list[str] = []
+    throwaway: str | None = None
     try:
-        _build(cfg, cluster, name, step)
-        yield cluster.url(name)
+        if cache:
+            template = migrated_template(cfg, cluster, step)
+        else:
+            template = throwaway = _new_name()
+            _build(cfg, cluster, throwaway, step)
+
+        def new_shadow() -> str:
+            name = _new_name()
+            shadows.append(name)  # before it exists: a Ctrl-C during CREATE still drops it
+            cluster.create_database(name, template=template)
+            return cluster.url(name)
+
+        yield new_shadow
     finally:
-        cluster.drop_database(name)
+        for name in [*shadows, *([throwaway] if throwaway else [])]:
+            cluster.drop_database(name)
+
+
+@contextmanager
+def shadow_database(cfg: Config, cluster: Cluster, *, step: Step | None = None, cache: bool = True) -> Iterator[str]:
+    """One shadow database's URL; dropped on the way out (see ``shadow_databases``)."""
+    with shadow_databases(cfg, cluster, step=step, cache=cache) as new_shadow:
+        yield new_shadow()
+
+
+def _new_name() -> str:
+    return SHADOW_PREFIX + secrets.token_hex(6)
 
 
 def _build(cfg: Config, cluster: Cluster, name: str, step: Step) -> None:
@@ -516,33 +590,65 @@ def schema_fingerprint(cfg: Config) -> str:
     return digest.hexdigest()[:16]
 
 
-def _cached_shadow(cfg: Config, cluster: Cluster, step: Step) -> str:
-    """The cached shadow for the current files, built if missing. It is built
-    under a throwaway name (dropped on failure or Ctrl-C) and renamed when
-    complete, so a concurrent run never sees half of it; older caches are dropped."""
+def template_name(cfg: Config) -> str:
+    return TEMPLATE_PREFIX + schema_fingerprint(cfg)
+
+
+def migrated_template(cfg: Config, cluster: Cluster, step: Step | None = None) -> str:
+    """The name of the TEMPLATE database holding the bootstrap and every
+    migration, built when missing. It is built under a throwaway name (dropped
+    on failure or Ctrl-C) and renamed when complete, so no run ever clones half
+    of it; templates of older files are dropped. Nothing stays connected to it:
+    ``CREATE DATABASE ... TEMPLATE`` refuses a template that has sessions."""
+    import psycopg
+
     from ops.pg.cluster import quote_ident
 
-    cached = CACHE_PREFIX + schema_fingerprint(cfg)
+    step = step or _quiet
+    cached = template_name(cfg)
     if cluster.database_exists(cached):
         return cached
-    building = SHADOW_PREFIX + secrets.token_hex(6)
+    building = _new_name()
     try:
         _build(cfg, cluster, building, step)
         with cluster.connection() as conn:
-            if not cluster.database_exists(cached):
+            try:
                 conn.execute(f"ALTER DATABASE {quote_ident(building)} RENAME TO {quote_ident(cached)}")  # type: ignore[arg-type]
-            stale = conn.execute(
-                "select datname from pg_database where datname like %s and datname <> %s",
-                (CACHE_PREFIX.replace("_", r"\_") + "%", cached),
-            ).fetchall()
+            except psycopg.errors.DuplicateDatabase:
+                pass  # a concurrent run built the same template first; ours is dropped below
+            else:
+                conn.execute(f"ALTER DATABASE {quote_ident(cached)} IS_TEMPLATE true")  # type: ignore[arg-type]
     finally:
         cluster.drop_database(building)  # a no-op once renamed
-    for (old,) in stale:
-        try:
-            cluster.drop_database(old)
-        except Exception:  # in use by a concurrent run: a later run drops it
-            continue
+    drop_stale_templates(cluster, keep=cached)
     return cached
+
+
+def drop_stale_templates(cluster: Cluster, keep: str | None = None) -> list[str]:
+    """Drop the migrated templates other than ``keep``; returns their names."""
+    import psycopg
+
+    from ops.pg.cluster import quote_ident
+
+    patterns = [prefix.replace("_", r"\_") + "%" for prefix in (TEMPLATE_PREFIX, _OLD_CACHE_PREFIX)]
+    with cluster.connection() as conn:
+        stale = [
+            row[0]
+            for row in conn.execute(
+                "select datname from pg_database where datname like any(%s) and datname is distinct from %s",
+                (patterns, keep),
+            ).fetchall()
+        ]
+        dropped = []
+        for name in stale:
+            try:
+                # A template cannot be dropped; this one waits for a concurrent clone of it to finish.
+                conn.execute(f"ALTER DATABASE {quote_ident(name)} IS_TEMPLATE false")  # type: ignore[arg-type]
+                conn.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)}")  # type: ignore[arg-type]
+            except psycopg.Error:  # in use right now (a run of older files): a later run drops it
+                continue
+            dropped.append(name)
+    return dropped
 
 
 def apply_migrations(cfg: Config, url: str) -> None:

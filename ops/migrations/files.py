@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 
 from ops.errors import ConfigError, UsageError
-from ops.migrations.split import Statement, split_sql
+from ops.migrations.split import Statement, split_sql, stored_statements
 
 FILE_PATTERN = re.compile(r"^([0-9]+)_(.*)\.sql$")
 NAME_PATTERN = re.compile(r"^[a-z0-9_]+$")
@@ -45,10 +45,10 @@ class MigrationFile:
         """The statements with their offsets in the file."""
         return split_sql(self.text, source=self.filename)
 
-    @property
+    @cached_property
     def statements(self) -> list[str]:
-        """The statements as stored in ``schema_migrations.statements``."""
-        return [statement.text for statement in self.parsed]
+        """The statements as stored in ``schema_migrations.statements`` (the Supabase CLI's form)."""
+        return stored_statements(self.text, self.parsed)
 
     @property
     def has_standalone(self) -> bool:

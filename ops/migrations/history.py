@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-# Copied from supabase/cli pkg/migration/history.go.
+# Copied from supabase/cli pkg/migration/history.go. The CLI sends `SET lock_timeout`
+# in an implicit batch transaction; we run the DDL in an explicit one, hence LOCAL.
 SET_LOCK_TIMEOUT = "SET LOCAL lock_timeout = '4s'"
 CREATE_VERSION_SCHEMA = "CREATE SCHEMA IF NOT EXISTS supabase_migrations"
 CREATE_VERSION_TABLE = (

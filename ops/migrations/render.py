@@ -24,7 +24,7 @@ def render_migrate(out: Output, report: MigrateReport) -> None:
             return
         out.line(f"would apply {len(report.pending)} migration(s) on {report.target}:")
         for file in report.pending:
-            out.line(f"  {file.filename} ({len(file.statements)} statements)")
+            out.line(f"  {file.filename} ({len(file.parsed)} statements)")
         return
     if report.waited_for_lock_seconds >= 0.5:
         out.line(f"waited {report.waited_for_lock_seconds:.1f}s for another runner's migration lock")

@@ -58,7 +58,7 @@ class MigrateReport:
             "dry_run": self.dry_run,
             "applied": [vars(item) for item in self.applied],
             "pending": [
-                {"version": f.version, "name": f.name, "statements": len(f.statements), "file": f.filename}
+                {"version": f.version, "name": f.name, "statements": len(f.parsed), "file": f.filename}
                 for f in self.pending
             ],
             "waited_for_lock_seconds": round(self.waited_for_lock_seconds, 3),
@@ -137,7 +137,7 @@ def _apply_all(
                     "check the database and run it again; this file was rolled back",
                 ) from None
             report.applied.append(
-                AppliedFile(file.version, file.name, len(file.statements), round(time.perf_counter() - started, 4))
+                AppliedFile(file.version, file.name, len(file.parsed), round(time.perf_counter() - started, 4))
             )
             if progress is not None:
                 progress.advance(task)

@@ -128,13 +128,16 @@ def _seed_file(
 ) -> SeedFileResult:
     import psycopg
 
-    data = path.read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
     key = _record_path(cfg, path)
+    try:
+        data = path.read_bytes()
+        text = data.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read seed file {key}: {exc}", "save it as UTF-8 text") from None
+    digest = hashlib.sha256(data).hexdigest()
     previous = recorded.get(key)
     if previous == digest and not force:
         return SeedFileResult(key, digest, "unchanged")
-    text = data.decode("utf-8")
     statements = [(n, s) for n, s in enumerate(split_sql(text, source=key), start=1) if s.kind != "transaction_control"]
     hint = "fix the statement and run db.seed again; this seed file was rolled back"
     try:

@@ -2,9 +2,10 @@
 
 Each statement keeps its original text (dollar quotes, ``BEGIN ATOMIC``
 bodies, comments inside it) and its character offset in the file, so an
-error can point at the line and column. Leading comments and whitespace
-between statements are not part of a statement; the Supabase CLI keeps them,
-which is why drift detection compares normalised statements (``normalise``).
+error can point at the line and column. Leading comments are not part of
+a ``Statement``; ``stored_statements`` gives the Supabase CLI's history form,
+which keeps them. Drift detection compares normalised statements (``normalise``),
+so rows written by either form compare equal.
 """
 
 from __future__ import annotations
@@ -61,6 +62,31 @@ def split_sql(text: str, source: str = "<sql>") -> list[Statement]:
         scanned = part.start
         statements.append(Statement(text[part], part.start, line))
     return statements
+
+
+def stored_statements(text: str, statements: list[Statement]) -> list[str]:
+    """The statements as the Supabase CLI stores them in ``schema_migrations.statements``
+    (pkg/parser ``SplitAndTrim``): the file cut at each ``;`` between statements, every
+    piece trimmed of ``;`` and whitespace, empty pieces dropped. So a statement keeps
+    the comments before it, and a comment after the last ``;`` is a piece of its own.
+    ``supabase migration fetch`` rebuilds files from these pieces."""
+    from pglast import parser
+
+    try:
+        tokens = parser.scan(text)
+    except Exception:  # scanning never fails where splitting worked; be safe anyway
+        return [statement.text for statement in statements]
+    spans = [(statement.offset, statement.offset + len(statement.text)) for statement in statements]
+    cuts = [
+        token.start
+        for token in tokens
+        if token.name == "ASCII_59" and not any(start <= token.start < end for start, end in spans)
+    ]
+    pieces, previous = [], 0
+    for cut in [*cuts, len(text)]:
+        pieces.append(text[previous:cut].strip())
+        previous = cut + 1
+    return [piece for piece in pieces if piece]
 
 
 def line_column(text: str, offset: int) -> tuple[int, int]:

@@ -11,7 +11,7 @@ import subprocess
 from functools import lru_cache
 from pathlib import Path
 
-from ops.errors import BinaryNotFound
+from ops.errors import BinaryNotFound, ConfigError
 
 INSTALL_HINT = (
     "install the PostgreSQL server (Debian/Ubuntu: apt-get install postgresql; macOS: brew install postgresql@15), "
@@ -28,11 +28,28 @@ def _version_key(path: str) -> tuple[int, ...]:
     return tuple(int(p) for p in match.group(1).split(".") if p) if match else (0,)
 
 
-@lru_cache(maxsize=8)
 def find_bindir(explicit: str | None = None) -> Path:
-    """The server bindir: explicit setting, ``pg_config --bindir``, the newest
+    """The server bindir: an explicit setting (the argument, ``$OPS_PG_BINDIR``, then
+    ``[tool.ops.pg] bindir``), ``pg_config --bindir``, the newest
     ``/usr/lib/postgresql/*/bin``, then an embedded-Postgres wheel."""
-    explicit = explicit or os.environ.get("OPS_PG_BINDIR")
+    return _search_bindir(explicit or os.environ.get("OPS_PG_BINDIR") or configured_bindir())
+
+
+def configured_bindir() -> str | None:
+    """``[tool.ops.pg] bindir`` of the current project, resolved against its root."""
+    from ops.config import load
+
+    cfg = load()
+    value = cfg.section("pg", {"bindir": None})["bindir"]
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ConfigError("[tool.ops.pg] bindir must be a directory path", "fix bindir in pyproject.toml")
+    return str(cfg.path(value))
+
+
+@lru_cache(maxsize=8)
+def _search_bindir(explicit: str | None) -> Path:
     if explicit:
         path = Path(explicit).expanduser()
         if _has_server(path):

@@ -250,16 +250,15 @@ class Cluster:
 
     def start(self, timeout: float = 60) -> bool:
         """Start the server unless it runs. Returns True when it was started."""
-        if not self.initialized:
-            self.init()
-        if self.is_running():
+        if self.initialized and self.is_running():
             return False
-        assert self.port is not None
-        if port_in_use(self.port, self.host):
+        # Checked before initdb, so that a busy port leaves nothing behind.
+        if self.port is not None and port_in_use(self.port, self.host):
             raise ExternalError(
                 f"port {self.port} on {self.host} is already in use",
                 f"stop whatever listens there or change {self.port_key}",
             )
+        self.init()
         self._run(
             [
                 self._bin("pg_ctl"),

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ops.config import Config
 from ops.errors import BinaryNotFound, ConfigError
-from ops.stack.settings import dev_settings
+from ops.stack.settings import DEFAULTS, dev_settings
 from ops.stack.state import StackPaths
 
 TOOLKIT_ROOT = Path(__file__).resolve().parents[2]
@@ -44,10 +44,21 @@ def find_caddy(cfg: Config) -> Path:
 
 def template_path(cfg: Config) -> Path:
     """The project's Caddyfile template, else the one shipped with the toolkit."""
-    for candidate in (cfg.path(dev_settings(cfg).caddyfile), TOOLKIT_ROOT / "infra" / "caddy" / "Caddyfile"):
-        if candidate.is_file():
-            return candidate
-    raise ConfigError("no Caddyfile template found", "create infra/caddy/Caddyfile or set caddyfile in [tool.ops.dev]")
+    return project_or_shipped(cfg, "caddyfile", TOOLKIT_ROOT / "infra" / "caddy" / "Caddyfile")
+
+
+def project_or_shipped(cfg: Config, key: str, shipped: Path) -> Path:
+    """The file ``[tool.ops.dev] <key>`` names. Left at its default and missing, the toolkit's own
+    copy serves; a path the user set must exist."""
+    configured = getattr(dev_settings(cfg), key)
+    path = cfg.path(configured)
+    if path.is_file():
+        return path
+    if configured == DEFAULTS[key] and shipped.is_file():
+        return shipped
+    raise ConfigError(
+        f"{key} {path} does not exist", f"create it, or remove {key} from [tool.ops.dev] to use the toolkit's own"
+    )
 
 
 def caddy_variables(paths: StackPaths, ports: dict[str, int]) -> dict[str, str]:

@@ -215,13 +215,17 @@ def _compose_follow(cfg: Config, service: str | None) -> Iterator[tuple[str, str
 
 def psql(cfg: Config, command: str | None = None) -> int:
     """Run psql on the local database (interactive unless ``command`` is given)."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
     from ops.pg.binaries import pg_bin
     from ops.stack.locate import local_db_url
 
-    url = local_db_url(cfg)
-    argv = [pg_bin("psql"), url, *(["-c", command] if command else [])]
+    # The password goes in the environment: a command line is visible to every user (ps).
+    params = conninfo_to_dict(local_db_url(cfg))
+    password = str(params.pop("password", "") or "")
+    argv = [pg_bin("psql"), make_conninfo(**params), *(["-c", command] if command else [])]
     try:
-        return subprocess.run(argv).returncode
+        return subprocess.run(argv, env={**os.environ, "PGPASSWORD": password}).returncode
     except OSError as exc:
         raise ExternalError(f"cannot run psql: {exc.strerror}", "install the PostgreSQL client") from None
 

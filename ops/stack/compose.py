@@ -102,9 +102,8 @@ class ComposeStack:
     @property
     def compose_file(self) -> Path:
         """The project's compose file, else the one shipped with the toolkit."""
-        configured = self.cfg.path(self.settings.compose_file)
         shipped = caddy.TOOLKIT_ROOT / "infra" / "docker" / "compose.yml"
-        return configured if configured.is_file() or not shipped.is_file() else shipped
+        return caddy.project_or_shipped(self.cfg, "compose_file", shipped)
 
     @property
     def ports(self) -> dict[str, int]:

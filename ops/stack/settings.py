@@ -56,6 +56,11 @@ class DevSettings:
 
 def dev_settings(cfg: Config) -> DevSettings:
     raw = cfg.section("dev", DEFAULTS)
+    unknown = sorted(set(raw) - set(DEFAULTS))
+    if unknown:
+        raise ConfigError(
+            f"unknown key '{unknown[0]}' in [tool.ops.dev]", f"allowed keys: {', '.join(sorted(DEFAULTS))}"
+        )
     provider = str(raw["provider"])
     if provider not in PROVIDERS:
         raise ConfigError(f"[tool.ops.dev] provider '{provider}' is unknown", f"use one of: {', '.join(PROVIDERS)}")
@@ -65,20 +70,38 @@ def dev_settings(cfg: Config) -> DevSettings:
         if value is None:
             value = 0
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 65535:
-            raise ConfigError(f"[tool.ops.dev] {key} must be a port number (0 picks a free one)", f"fix {key}")
+            raise _invalid(key, "a port number (0 picks a free one)")
         ports[service] = value
     app_env = raw["app_env"]
-    if not isinstance(app_env, dict):
-        raise ConfigError("[tool.ops.dev] app_env must be a table of strings", "fix app_env")
+    if not isinstance(app_env, dict) or not all(isinstance(v, str | int | float | bool) for v in app_env.values()):
+        raise _invalid("app_env", "a table of strings")
+    ready_timeout = raw["ready_timeout"]
+    if isinstance(ready_timeout, bool) or not isinstance(ready_timeout, int | float) or not ready_timeout > 0:
+        raise _invalid("ready_timeout", "a number of seconds > 0")
+    if not isinstance(raw["seed"], bool):
+        raise _invalid("seed", "true or false")
+    ready_path = raw["app_ready_path"]
+    if not isinstance(ready_path, str) or not ready_path.startswith("/"):
+        raise _invalid("app_ready_path", "a URL path starting with /")
+    for key in ("app_command", "caddy_bin", "caddyfile", "compose_file"):
+        value = raw[key]
+        if not (value is None and DEFAULTS[key] is None) and not isinstance(value, str):
+            raise _invalid(key, "a string")
     return DevSettings(
         provider=provider,
         ports=ports,
         app_command=raw["app_command"] or None,
-        app_ready_path=str(raw["app_ready_path"]),
-        seed=bool(raw["seed"]),
-        ready_timeout=float(raw["ready_timeout"]),
-        caddyfile=str(raw["caddyfile"]),
-        compose_file=str(raw["compose_file"]),
+        app_ready_path=ready_path,
+        seed=raw["seed"],
+        ready_timeout=float(ready_timeout),
+        caddyfile=raw["caddyfile"],
+        compose_file=raw["compose_file"],
         caddy_bin=raw["caddy_bin"] or None,
         app_env={str(k): str(v) for k, v in app_env.items()},
     )
+
+
+def _invalid(key: str, expected: str) -> ConfigError:
+    default = DEFAULTS[key]
+    fallback = "remove it" if default is None or default == {} else f"remove it for the default {default!r}"
+    return ConfigError(f"[tool.ops.dev] {key} must be {expected}", f"fix {key} in pyproject.toml, or {fallback}")

@@ -23,7 +23,7 @@ def health(
     env: str = "local",
     url: str | None = None,
     cacert: str | None = None,
-    wait: int = 0,
+    wait: str = "0",
     timeout: str | None = None,
     retries: str | None = None,
     json_: bool = False,
