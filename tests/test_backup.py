@@ -249,7 +249,13 @@ def test_kill_9_during_export_leaves_nothing_listed(project: Project, environmen
     finally:
         blocker.rollback()
         blocker.close()
-    assert project.ops_json("backup.list")[1] == {"backups": []}
+    partial = next((project.backups / "production").glob("*.partial"))
+    assert project.ops_json("backup.list")[1] == {"backups": [], "unfinished": [str(partial)]}
+    listed = project.ops("backup.list")
+    assert listed.stdout.splitlines() == [
+        f"warning: unfinished export (running, or interrupted: delete it once nothing runs): {partial}",
+        "no backups",
+    ]
     manifest = export(project)
     assert [b["id"] for b in project.ops_json("backup.list")[1]["backups"]] == [manifest["id"]]
 
@@ -283,10 +289,13 @@ def test_row_counts_and_dump_come_from_one_snapshot(project: Project, environmen
     assert real_counts(environments)["public.products"] == before + 5
     assert manifest["row_counts"]["public.products"] == before
 
-    result, report = project.ops_json("backup.drill", "--backup", manifest["id"])
+    result, report = project.ops_json("backup.drill", "--backup", manifest["id"], "--keep")
     assert result.code == 0, result.output
     checks = {c["name"]: (c["status"], c["actual"]) for c in report["checks"]}
     assert checks["rows public.products"] == ("ok", before)
+    assert report["kept"] is True and drill_databases(environments) == [report["database"]]
+    assert f"kept database {report['database']} (--keep)" in result.stderr
+    environments.cluster.drop_database(report["database"])
 
 
 def _wait_for_pg_dump_blocked(environments: Environments) -> None:

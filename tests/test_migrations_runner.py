@@ -335,7 +335,7 @@ def test_waiting_for_the_lock_times_out_with_a_clear_error(migration_project: An
         with pytest.raises(ExternalError) as caught:
             migrate(migration_project.config(), database.url, settings=RunnerSettings(lock_wait_seconds=0.3))
         assert time.monotonic() - started < 30
-    assert caught.value.message == "another migration runner held the migration lock for more than 0s"
+    assert caught.value.message == "another migration runner held the migration lock for more than 0.3s"
 
 
 def test_reset_recreates_bootstraps_migrates_and_seeds_a_cluster_database(

@@ -94,12 +94,20 @@ def find(settings: BackupSettings, env: str, backup_id: str | None = None) -> Ba
     raise UsageError(f"no backup '{backup_id}' of '{env}'", f"see: inv backup.list --env {env}")
 
 
-def list_backups(cfg: Config, env: str | None = None) -> list[dict[str, Any]]:
+def list_backups(cfg: Config, env: str | None = None) -> dict[str, Any]:
     """Every finished backup (optionally of one environment) with age, size,
-    migration head and verification state, oldest first."""
+    migration head and verification state, oldest first; and the unfinished
+    exports (running, or killed: safe to delete once nothing runs)."""
     if env is not None:
         cfg.env(env)
-    return [backup.summary() for backup in backups(load_settings(cfg), env)]
+    settings = load_settings(cfg)
+    unfinished = [
+        str(path)
+        for env_name in ([env] if env else ENVIRONMENTS)
+        if settings.env_dir(env_name).is_dir()
+        for path in sorted(settings.env_dir(env_name).glob("*" + PARTIAL_SUFFIX))
+    ]
+    return {"backups": [backup.summary() for backup in backups(settings, env)], "unfinished": unfinished}
 
 
 def human_bytes(size: float) -> str:

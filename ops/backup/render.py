@@ -20,7 +20,10 @@ def render_export(out: Output, manifest: dict[str, Any]) -> None:
     out.line(f"written to {manifest['path']}")
 
 
-def render_list(out: Output, backups: list[dict[str, Any]]) -> None:
+def render_list(out: Output, listing: dict[str, Any]) -> None:
+    backups = listing["backups"]
+    for path in listing["unfinished"]:
+        out.warn(f"unfinished export (running, or interrupted: delete it once nothing runs): {path}")
     if not backups:
         out.line("no backups")
         return

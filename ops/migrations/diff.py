@@ -178,20 +178,24 @@ def diff_migrations(
 
     step = step or _quiet
     # The pool is left (its work finished) before the shadows are dropped.
-    with shadow_databases(cfg, cluster, step=step, cache=cache) as new_shadow, ThreadPoolExecutor(2) as pool:
+    with shadow_databases(cfg, cluster, step=step, cache=cache) as shadows, ThreadPoolExecutor(2) as pool:
         snapshot = pool.submit(TargetSnapshot.take, target_url, schemas, self_check)
         step("cloning the shadow from the migrated template")
-        shadow_url = new_shadow()
-        checked_url = pool.submit(new_shadow) if self_check else None
+        shadow_url = shadows.new()
+        checked_url = pool.submit(shadows.new) if self_check else None
         step("inspecting the shadow and the target")
         with _connect(shadow_url) as conn:
             shadow_inspector = inspect(conn, schemas)
+        # Done with it: dropping it (a checkpoint, on PostgreSQL 15) overlaps the self-check.
+        dropped = pool.submit(shadows.drop, shadow_url)
         target = snapshot.result()
         report = _report("migrations", target.url, generate(shadow_inspector, target.inspector))
         if checked_url is not None:
             step("self-check: applying the diff to a second shadow and diffing again")
             report.missed = verify(checked_url.result(), target, report.statements, schemas)
             report.self_checked = True
+        step("dropping the shadows")
+        dropped.result()
     return report
 
 
@@ -523,43 +527,65 @@ def _clip(text: str, limit: int = 100) -> str:
 # -- the shadow database -----------------------------------------------------------
 
 
+class Shadows:
+    """Shadow databases: clones of one migrated template on one cluster.
+    Thread-safe enough for a few worker threads: each call works on its own database."""
+
+    def __init__(self, cluster: Cluster, template: str) -> None:
+        self.cluster = cluster
+        self.template = template
+        self._alive: dict[str, str] = {}  # url -> name
+
+    def new(self) -> str:
+        """A new shadow database; its URL."""
+        name = _new_name()
+        url = self.cluster.url(name)
+        self._alive[url] = name  # before it exists: a Ctrl-C during CREATE still drops it
+        self.cluster.create_database(name, template=self.template)
+        return url
+
+    def drop(self, url: str) -> None:
+        name = self._alive.pop(url, None)
+        if name is not None:
+            self.cluster.drop_database(name)
+
+    def drop_all(self) -> None:
+        for url in list(self._alive):
+            self.drop(url)
+
+
 @contextmanager
 def shadow_databases(
     cfg: Config, cluster: Cluster, *, step: Step | None = None, cache: bool = True
-) -> Iterator[Callable[[], str]]:
-    """Yields ``new_shadow()``, which creates a database in the migrations'
-    state (a clone of the migrated template) and returns its URL. Every shadow
-    is dropped on the way out, whatever happened (errors, Ctrl-C).
+) -> Iterator[Shadows]:
+    """``Shadows`` cloned from the migrated template; every shadow is dropped
+    on the way out, whatever happened (errors, Ctrl-C).
 
     With ``cache`` the template is kept for later runs (``migrated_template``);
     without, it is built under a throwaway name and dropped with the shadows."""
     step = step or _quiet
-    shadows: list[str] = []
     throwaway: str | None = None
+    shadows: Shadows | None = None
     try:
         if cache:
             template = migrated_template(cfg, cluster, step)
         else:
             template = throwaway = _new_name()
             _build(cfg, cluster, throwaway, step)
-
-        def new_shadow() -> str:
-            name = _new_name()
-            shadows.append(name)  # before it exists: a Ctrl-C during CREATE still drops it
-            cluster.create_database(name, template=template)
-            return cluster.url(name)
-
-        yield new_shadow
+        shadows = Shadows(cluster, template)
+        yield shadows
     finally:
-        for name in [*shadows, *([throwaway] if throwaway else [])]:
-            cluster.drop_database(name)
+        if shadows is not None:
+            shadows.drop_all()
+        if throwaway is not None:
+            cluster.drop_database(throwaway)
 
 
 @contextmanager
 def shadow_database(cfg: Config, cluster: Cluster, *, step: Step | None = None, cache: bool = True) -> Iterator[str]:
     """One shadow database's URL; dropped on the way out (see ``shadow_databases``)."""
-    with shadow_databases(cfg, cluster, step=step, cache=cache) as new_shadow:
-        yield new_shadow()
+    with shadow_databases(cfg, cluster, step=step, cache=cache) as shadows:
+        yield shadows.new()
 
 
 def _new_name() -> str:

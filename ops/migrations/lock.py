@@ -35,7 +35,7 @@ def migration_lock(
         waited = time.monotonic() - started
         if waited > timeout:
             raise ExternalError(
-                f"another migration runner held the migration lock for more than {timeout:.0f}s",
+                f"another migration runner held the migration lock for more than {timeout:g}s",
                 "wait for it to finish, or find it in pg_stat_activity",
             )
         if on_wait is not None:

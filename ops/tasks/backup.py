@@ -38,9 +38,9 @@ def list_(c: Any, env: str | None = None, json_: bool = False) -> None:
     from ops.console import Output
 
     out = Output(json_)
-    found = list_backups(load(), env)
-    render_list(out, found)
-    out.result({"backups": found})
+    listing = list_backups(load(), env)
+    render_list(out, listing)
+    out.result(listing)
 
 
 @ops_task(
