@@ -59,7 +59,7 @@ def _parse_errors_for_bad_values() -> None:
         except (TypeError, ValueError):
             kind = getattr(self.kind, "__name__", str(self.kind))
             expected = {"int": "a whole number", "float": "a number"}.get(kind, kind)
-            raise ParseError(f"--{self.name.replace('_', '-')} expects {expected}") from None
+            raise ParseError(f"--{(self.name or '').replace('_', '-')} expects {expected}") from None
 
     set_value._ops_wrapped = True  # type: ignore[attr-defined]
     Argument.set_value = set_value  # type: ignore[method-assign]
