@@ -103,3 +103,13 @@ def test_template_clone_keeps_supabase_search_path(database) -> None:
         assert "extensions" in path
         # pgcrypto lives in extensions and resolves unqualified.
         assert len(conn.execute("select gen_random_bytes(8)").fetchone()[0]) == 8
+
+
+def test_a_damaged_state_file_is_a_one_line_error(tmp_path) -> None:
+    (tmp_path / "cluster.json").write_text('{"port": 5')
+    with pytest.raises(ExternalError) as info:
+        Cluster(tmp_path)
+    assert info.value.one_line() == (
+        f"error: the cluster's state file {tmp_path / 'cluster.json'} is damaged"
+        f" (fix: stop the server and delete {tmp_path} to start afresh (inv dev.down --purge))"
+    )

@@ -49,6 +49,11 @@ class TargetStatus:
     def problems(self) -> list[VersionStatus]:
         return [v for v in self.versions if v.applied and (v.drift or v.file is None)]
 
+    @property
+    def exit_code(self) -> int:
+        """1 when a version drifted or has no local file (checks found problems)."""
+        return 1 if self.problems else 0
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "env": self.env,
@@ -72,6 +77,11 @@ class ParityReport:
             for version in self._versions():
                 states.setdefault(version, set()).add(by_version.get(version, "pending"))
         return [version for version, seen in states.items() if len(seen) > 1]
+
+    @property
+    def exit_code(self) -> int:
+        """1 when the environments differ."""
+        return 1 if self.differences else 0
 
     def _versions(self) -> list[str]:
         return sorted({v.version for target in self.targets for v in target.versions})

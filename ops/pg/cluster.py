@@ -74,10 +74,17 @@ class Cluster:
     def __post_init__(self) -> None:
         self.state_dir = Path(self.state_dir).resolve()
         if self.meta_file.is_file():
-            self._meta = json.loads(self.meta_file.read_text())
+            try:
+                self._meta = json.loads(self.meta_file.read_text())
+                port = int(self._meta["port"])
+                register_secret(str(self._meta["password"]))
+            except (OSError, ValueError, KeyError, TypeError):
+                raise ExternalError(
+                    f"the cluster's state file {self.meta_file} is damaged",
+                    f"stop the server and delete {self.state_dir} to start afresh (inv dev.down --purge)",
+                ) from None
             if self.port is None:
-                self.port = int(self._meta["port"])
-            register_secret(self._meta.get("password"))
+                self.port = port
 
     # -- layout ---------------------------------------------------------------
     @property

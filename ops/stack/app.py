@@ -28,11 +28,14 @@ def app_argv(command: str | None, port: int) -> list[str]:
     template = command or DEFAULT_COMMAND
     try:
         return shlex.split(template.format(python=shlex.quote(sys.executable), host=HOST, port=port))
-    except (KeyError, IndexError, ValueError) as exc:
-        raise ConfigError(
-            f"[tool.ops.dev] app_command cannot be used: {exc}",
-            "use a shell-style command; placeholders: {port}, {host}, {python}",
-        ) from None
+    except KeyError as exc:
+        reason = f"unknown placeholder {{{exc.args[0]}}}"
+    except (IndexError, ValueError) as exc:
+        reason = str(exc)
+    raise ConfigError(
+        f"[tool.ops.dev] app_command cannot be used: {reason}",
+        "use a shell-style command; placeholders: {port}, {host}, {python}",
+    )
 
 
 class AppProcess:

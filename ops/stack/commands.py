@@ -223,7 +223,7 @@ def psql(cfg: Config, command: str | None = None) -> int:
     # The password goes in the environment: a command line is visible to every user (ps).
     params = conninfo_to_dict(local_db_url(cfg))
     password = str(params.pop("password", "") or "")
-    argv = [pg_bin("psql"), make_conninfo(**params), *(["-c", command] if command else [])]
+    argv = [pg_bin("psql"), make_conninfo("", **params), *(["-c", command] if command else [])]
     try:
         return subprocess.run(argv, env={**os.environ, "PGPASSWORD": password}).returncode
     except OSError as exc:

@@ -17,7 +17,7 @@ from typing import Any
 from ops.config import Config
 from ops.console import mask_url
 from ops.errors import ExternalError
-from ops.pg.cluster import Cluster, port_in_use
+from ops.pg.cluster import Cluster, free_port, port_in_use
 from ops.stack import caddy, database
 from ops.stack.app import AppProcess
 from ops.stack.health import db_ok, http_ok, wait_until
@@ -133,8 +133,6 @@ class NativeStack:
             if configured:
                 self.ports[service] = configured
             elif not self.ports.get(service):
-                from ops.pg.cluster import free_port
-
                 self.ports[service] = free_port(HOST)
         if self.cluster.initialized and self.cluster.port:
             # The port lives in the cluster's postgresql.conf from its first start.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,6 +88,10 @@ def dev_settings(cfg: Config) -> DevSettings:
         value = raw[key]
         if not (value is None and DEFAULTS[key] is None) and not isinstance(value, str):
             raise _invalid(key, "a string")
+    if raw["app_command"]:
+        from ops.stack.app import app_argv  # imported here: ops.stack.app imports this module
+
+        app_argv(raw["app_command"], 0)  # a command that cannot be used fails here, before anything starts
     return DevSettings(
         provider=provider,
         ports=ports,
@@ -103,5 +108,6 @@ def dev_settings(cfg: Config) -> DevSettings:
 
 def _invalid(key: str, expected: str) -> ConfigError:
     default = DEFAULTS[key]
-    fallback = "remove it" if default is None or default == {} else f"remove it for the default {default!r}"
+    # Written as TOML would (true, "/readyz"), since that is where the user types it.
+    fallback = "remove it" if default is None or default == {} else f"remove it for the default {json.dumps(default)}"
     return ConfigError(f"[tool.ops.dev] {key} must be {expected}", f"fix {key} in pyproject.toml, or {fallback}")

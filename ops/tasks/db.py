@@ -53,15 +53,13 @@ def status(c: Any, env: list[str] | None = None, json_: bool = False) -> int:
     from ops.console import Output
     from ops.migrations import commands
     from ops.migrations.render import json_errors, render_status
-    from ops.migrations.status import ParityReport
 
     out = Output(json_)
     with json_errors(out):
         report = commands.status(load(), list(env or []))
     render_status(out, report)
     out.result(report.to_dict())
-    failed = report.differences if isinstance(report, ParityReport) else report.problems
-    return 1 if failed else 0
+    return report.exit_code
 
 
 @ops_task(
