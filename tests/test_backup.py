@@ -9,19 +9,25 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
 
+import psycopg
 import pytest
 
+from ops.backup.pgtools import target
 from ops.pg.cluster import Cluster
-from tests.conftest import REPO, CliResult, reachable_tempdir, run_ops
+from tests.conftest import REPO, CliResult, LocalStack, reachable_tempdir, run_ops
 
 HISTORY_DDL = """
 create schema if not exists supabase_migrations;
@@ -29,6 +35,9 @@ create table if not exists supabase_migrations.schema_migrations (
   version text primary key, statements text[], name text
 );
 """
+
+
+JWT_SECRET = "jwt-" + uuid.uuid4().hex
 
 
 @dataclass
@@ -63,6 +72,9 @@ def environments(pg_cluster: Cluster, template_db: str) -> Iterator[Environments
     for name in (production, staging):
         pg_cluster.create_database(name, template=template_db)
     apply_app_schema(pg_cluster, production)
+    with pg_cluster.connection() as conn:
+        # Supabase keeps the JWT secret as a database setting: it must restore, never be printed.
+        conn.execute(f"alter database {production} set app.settings.jwt_secret to '{JWT_SECRET}'")
     try:
         yield Environments(pg_cluster, production, staging)
     finally:
@@ -79,6 +91,7 @@ class Project:
     def ops(self, *args: str) -> CliResult:
         result = run_ops(*args, cwd=self.root, env=self.env)
         assert self.password not in result.output, "a password reached the output"
+        assert JWT_SECRET not in result.output, "a database setting's secret reached the output"
         return result
 
     def ops_json(self, *args: str) -> tuple[CliResult, dict]:  # type: ignore[type-arg]
@@ -97,14 +110,10 @@ def project(environments: Environments) -> Iterator[Project]:
     env = {
         "SUPABASE_DB_URL": environments.url(environments.production),
         "SUPABASE_STAGING_DB_URL": environments.url(environments.staging),
-        # The drill runs the repo's sample app from the temp project.
-        "PYTHONPATH": str(REPO),
     }
     try:
         yield Project(root, env, environments.cluster.password)
     finally:
-        import shutil
-
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -179,8 +188,12 @@ def test_export_verify_drill_end_to_end(project: Project, environments: Environm
     assert markdown.startswith(f"# Restore drill {report['drill_id']}: OK")
     assert "- RTO (restore start to smoke pass):" in markdown and "| smoke GET /api/products | ok |" in markdown
     assert Path(report["report_json"]).parent == project.backups / "drills"
-    for written in (backup_dir / "manifest.json", Path(report["report_json"]), Path(report["report_markdown"])):
-        assert project.password not in written.read_text()
+    assert manifest["database_settings"]["file"] == "database_settings.json"
+    assert "app.settings.jwt_secret" in manifest["database_settings"]["names"]
+    written = [backup_dir / "manifest.json", *(project.backups / "drills").iterdir()]
+    assert {path.suffix for path in written} == {".json", ".md", ".log"}  # the drill app's log too
+    for path in written:
+        assert project.password not in path.read_text() and JWT_SECRET not in path.read_text(), path
 
 
 def test_flipped_byte_fails_verify_and_stops_the_drill(project: Project, environments: Environments) -> None:
@@ -230,27 +243,13 @@ def test_truncated_file_is_named(project: Project) -> None:
 
 
 def test_kill_9_during_export_leaves_nothing_listed(project: Project, environments: Environments) -> None:
-    # pg_dump waits for this lock, so the export is reliably mid-way when killed.
-    blocker = environments.cluster.connect(environments.production, autocommit=False)
-    blocker.execute("lock table public.products in access exclusive mode")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ops", "backup.export", "--env", "production"],
-        cwd=project.root,
-        env={**os.environ, **project.env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        _wait_for_pg_dump_blocked(environments)
+    # pg_dump waits for the lock, so the export is reliably mid-way when killed.
+    with export_held_at_lock(project, environments, "public.products", start_new_session=True) as proc:
         assert len(list((project.backups / "production").glob("*.partial"))) == 1
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    finally:
-        blocker.rollback()
-        blocker.close()
     partial = next((project.backups / "production").glob("*.partial"))
-    assert project.ops_json("backup.list")[1] == {"backups": [], "unfinished": [str(partial)]}
+    assert project.ops_json("backup.list")[1] == {"backups": [], "unfinished": [str(partial)], "damaged": []}
     listed = project.ops("backup.list")
     assert listed.stdout.splitlines() == [
         f"warning: unfinished export (running, or interrupted: delete it once nothing runs): {partial}",
@@ -263,26 +262,12 @@ def test_kill_9_during_export_leaves_nothing_listed(project: Project, environmen
 def test_row_counts_and_dump_come_from_one_snapshot(project: Project, environments: Environments) -> None:
     """Rows committed while the export runs are in neither the counts nor the dump."""
     before = real_counts(environments)["public.products"]
-    blocker = environments.cluster.connect(environments.production, autocommit=False)
-    blocker.execute("lock table public.order_items in access exclusive mode")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ops", "backup.export", "--json"],
-        cwd=project.root,
-        env={**os.environ, **project.env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        _wait_for_pg_dump_blocked(environments)
-        with environments.cluster.connection(environments.production) as writer:
-            writer.execute(
-                "insert into public.products (slug, name, price_cents) select 'late-' || g, 'Late ' || g, 100"
-                " from generate_series(1, 5) g"
-            )
-    finally:
-        blocker.rollback()
-        blocker.close()
+    held = export_held_at_lock(project, environments, "public.order_items", "--json", stdout=subprocess.PIPE)
+    with held as proc, environments.cluster.connection(environments.production) as writer:
+        writer.execute(
+            "insert into public.products (slug, name, price_cents) select 'late-' || g, 'Late ' || g, 100"
+            " from generate_series(1, 5) g"
+        )
     stdout, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0
     manifest = json.loads(stdout)
@@ -295,7 +280,39 @@ def test_row_counts_and_dump_come_from_one_snapshot(project: Project, environmen
     assert checks["rows public.products"] == ("ok", before)
     assert report["kept"] is True and drill_databases(environments) == [report["database"]]
     assert f"kept database {report['database']} (--keep)" in result.stderr
+    with environments.cluster.connection() as conn:
+        settings = conn.execute(
+            "select s.setconfig from pg_db_role_setting s join pg_database d on d.oid = s.setdatabase"
+            " where d.datname = %s and s.setrole = 0",
+            (report["database"],),
+        ).fetchone()[0]  # type: ignore[index]
+    assert f"app.settings.jwt_secret={JWT_SECRET}" in settings
     environments.cluster.drop_database(report["database"])
+
+
+@contextmanager
+def export_held_at_lock(
+    project: Project, environments: Environments, table: str, *args: str, **popen: Any
+) -> Iterator[subprocess.Popen[str]]:
+    """A real export in a subprocess, held mid-dump: pg_dump waits for our lock on
+    ``table`` until the block ends."""
+    blocker = environments.cluster.connect(environments.production, autocommit=False)
+    blocker.execute(f"lock table {table} in access exclusive mode")  # type: ignore[arg-type]
+    popen = {"stdout": subprocess.DEVNULL, **popen}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ops", "backup.export", *args],
+        cwd=project.root,
+        env={**os.environ, **project.env},
+        stderr=subprocess.DEVNULL,
+        text=True,
+        **popen,
+    )
+    try:
+        _wait_for_pg_dump_blocked(environments)
+        yield proc
+    finally:
+        blocker.rollback()
+        blocker.close()
 
 
 def _wait_for_pg_dump_blocked(environments: Environments) -> None:
@@ -358,3 +375,85 @@ def test_nothing_to_verify_or_drill_is_a_usage_error(project: Project) -> None:
         2,
         "error: no backup '20200101T000000Z' of 'production' (fix: see: inv backup.list --env production)",
     )
+
+
+def test_bad_arguments_are_refused_before_anything_is_touched(project: Project, environments: Environments) -> None:
+    manifest = export(project)
+    result = project.ops("backup.verify", "--backup", manifest["id"], "--latest")
+    assert (result.code, result.stderr.strip()) == (
+        2,
+        "error: pass either --backup ID or --latest, not both (fix: drop one of them)",
+    )
+    result = project.ops("backup.drill", "--jobs", "-1")
+    assert (result.code, result.stderr.strip()) == (2, "error: --jobs must be at least 1 (fix: pass --jobs 1 or more)")
+    assert not (project.backups / "drills").exists() and drill_databases(environments) == []
+    assert json.loads((Path(manifest["path"]) / "manifest.json").read_text())["verification"] is None
+
+
+def test_a_damaged_manifest_is_named_and_listed(project: Project) -> None:
+    manifest = export(project)
+    manifest_path = Path(manifest["path"]) / "manifest.json"
+    manifest_path.write_text(manifest_path.read_text()[:40])
+    result = project.ops("backup.verify", "--backup", manifest["id"])
+    assert result.code == 1
+    assert result.stderr.startswith(f"error: {manifest_path} is unreadable: ")
+    listing = project.ops_json("backup.list")[1]
+    assert listing == {"backups": [], "unfinished": [], "damaged": [manifest["path"]]}
+    listed = project.ops("backup.list")
+    assert listed.stdout.splitlines() == [
+        f"warning: damaged backup (manifest.json missing or unreadable; run backup.verify on it): {manifest['path']}",
+        "no backups",
+    ]
+    pruned = project.ops("backup.prune", "--apply")
+    assert pruned.code == 0 and Path(manifest["path"]).is_dir()
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("retention = 5", "[tool.ops.backup] retention must be a table ([tool.ops.backup.retention])"),
+        ("root = 5", "[tool.ops.backup] root must be a directory path (a string)"),
+        ("drill = 3", "[tool.ops.backup] drill must be a table ([tool.ops.backup.drill])"),
+        ("drill = {app_timeout = 'x'}", "[tool.ops.backup.drill] app_timeout must be a positive number of seconds"),
+        ("jobs = 0", "[tool.ops.backup] jobs must be a positive integer"),
+    ],
+)
+def test_bad_config_is_a_one_line_config_error(setting: str, message: str, tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(f"[tool.ops]\n\n[tool.ops.backup]\n{setting}\n")
+    for command in ("backup.list", "backup.prune", "backup.drill"):
+        result = run_ops(command, cwd=tmp_path, env={"OPS_PROJECT_ROOT": str(tmp_path)})
+        assert (result.code, result.stderr.strip()) == (
+            2,
+            f"error: {message} (fix: fix [tool.ops.backup] in {tmp_path / 'pyproject.toml'})",
+        )
+
+
+def test_drill_from_staging_into_the_local_stack(local_stack: LocalStack, environments: Environments) -> None:
+    """--from staging exports and drills staging's backup; --to local restores on the dev stack's server."""
+    apply_app_schema(environments.cluster, environments.staging)
+    local_password = str(unquote(urlsplit(local_stack.db_url).password or ""))
+    env = {
+        "OPS_PROJECT_ROOT": str(local_stack.root),
+        "SUPABASE_DB_URL": environments.url(environments.production),
+        "SUPABASE_STAGING_DB_URL": environments.url(environments.staging),
+    }
+    backups = local_stack.root / ".ops" / "backups"
+    try:
+        exported = run_ops("backup.export", "--env", "staging", "--json", cwd=local_stack.root, env=env)
+        assert exported.code == 0, exported.output
+        manifest = json.loads(exported.stdout)
+        assert Path(manifest["path"]).parent == backups / "staging"
+        result = run_ops("backup.drill", "--from", "staging", "--to", "local", "--json", cwd=local_stack.root, env=env)
+        assert result.code == 0, result.output
+        report = json.loads(result.stdout)
+        assert (report["from_env"], report["to_env"], report["status"]) == ("staging", "local", "ok")
+        assert report["backup"]["id"] == manifest["id"]
+        assert report["server"] == target(local_stack.db_url).display().rsplit("/", 1)[0]
+        for output in (exported.output, result.output):
+            assert environments.cluster.password not in output and local_password not in output
+        with psycopg.connect(local_stack.db_url) as conn:
+            assert (
+                conn.execute("select 1 from pg_database where datname = %s", (report["database"],)).fetchone() is None
+            )
+    finally:
+        shutil.rmtree(backups, ignore_errors=True)

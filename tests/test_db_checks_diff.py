@@ -1,5 +1,6 @@
-"""db.diff against real databases: a shadow built from real migrations by the
-real runner on the test cluster, diffed with results, self-checked."""
+"""db.diff against real databases: shadows cloned from a template built from
+real migrations by the real runner on the test cluster, diffed with results,
+self-checked on a second shadow."""
 
 from __future__ import annotations
 
@@ -12,14 +13,17 @@ import pytest
 from ops.config import Config, load
 from ops.errors import CheckFailed, ExternalError
 from ops.migrations.diff import (
-    CACHE_PREFIX,
     SHADOW_PREFIX,
+    TEMPLATE_PREFIX,
     DiffReport,
+    TargetSnapshot,
     diff,
     generate,
     inspect,
     render,
-    schema_fingerprint,
+    shadow_databases,
+    template_name,
+    verify,
 )
 from ops.pg.cluster import Cluster
 
@@ -49,6 +53,7 @@ drop table public.retired;
 alter table public.items add column price_cents int not null default 0;
 alter table public.items drop column legacy_code;
 create index items_name_idx on public.items (name);
+alter table public.items add column token text not null default encode(extensions.gen_random_bytes(8), 'hex');
 create policy "items are insertable by signed-in users" on public.items for insert to authenticated
   with check (true);
 drop policy "items are readable" on public.items;
@@ -79,12 +84,24 @@ def make_target(cluster: Cluster, template: str, *sql: str) -> str:
 
 
 def shadows(cluster: Cluster) -> list[str]:
+    """The shadow databases on ``cluster`` (not the templates they are cloned from)."""
     with cluster.connection() as conn:
         rows = conn.execute(
             "select datname from pg_database where datname like %s and datname not like %s",
-            (SHADOW_PREFIX + "%", CACHE_PREFIX + "%"),
+            (SHADOW_PREFIX + "%", TEMPLATE_PREFIX + "%"),
         )
-        return [row[0] for row in rows.fetchall()]
+        return sorted(row[0] for row in rows.fetchall())
+
+
+def templates(cluster: Cluster) -> list[tuple[str, bool, int]]:
+    """Migrated templates: (name, flagged as a template, sessions connected to it)."""
+    with cluster.connection() as conn:
+        rows = conn.execute(
+            "select datname, datistemplate, (select count(*) from pg_stat_activity a where a.datname = d.datname)"
+            " from pg_database d where datname like %s order by 1",
+            (TEMPLATE_PREFIX + "%",),
+        )
+        return [tuple(row) for row in rows.fetchall()]
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +123,8 @@ def changed(pg_cluster: Cluster, template_db: str, tmp_path_factory: pytest.Temp
         ("added table", 'create table "public"."orders"'),
         ("removed table", 'drop table "public"."retired"'),
         ("added column", 'alter table "public"."items" add column "price_cents" integer not null default 0'),
+        # Unqualified: applying it needs the database's search_path, which a TEMPLATE clone does not copy.
+        ("added column", "add column \"token\" text not null default encode(gen_random_bytes(8), 'hex'::text)"),
         ("removed column", 'alter table "public"."items" drop column "legacy_code"'),
         ("added index", "CREATE INDEX items_name_idx ON public.items USING btree (name)"),
         ("removed index", 'drop index if exists "public"."items_legacy_code_idx"'),
@@ -133,30 +152,56 @@ def test_diff_warns_on_every_drop_and_self_checks_clean(changed: dict) -> None:
         assert dropped in drops
 
 
+def test_shadows_are_clones_of_a_kept_template_and_always_dropped(changed: dict, pg_cluster: Cluster) -> None:
+    cfg: Config = changed["cfg"]
+    assert shadows(pg_cluster) == []
+    # The migrated state stays as a TEMPLATE database that nothing is connected to.
+    assert templates(pg_cluster) == [(template_name(cfg), True, 0)]
+
+
 def test_written_migration_applies_and_empties_the_diff(
     changed: dict, pg_cluster: Cluster, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cfg: Config = changed["cfg"]
-    # Same migrations as the first run: the cached shadow is reused.
-    cached = CACHE_PREFIX + schema_fingerprint(cfg)
-    assert pg_cluster.database_exists(cached)
-    with pg_cluster.connection(cached) as conn:  # the self-check rolled its changes back
-        assert conn.execute("select to_regclass('public.orders')").fetchone() == (None,)
+    before = template_name(cfg)
     written = diff(cfg, target=pg_cluster.url(changed["target"]), cluster=pg_cluster, name="catch_up")
-    assert written.statements == changed["report"].statements
+    assert written.statements == changed["report"].statements  # the template was not changed by the self-check
     assert written.written is not None
     assert written.written.parent == cfg.migrations_dir
     assert written.written.name.endswith("_catch_up.sql")
     assert written.written.read_text() == written.sql
 
     again = diff(cfg, target=pg_cluster.url(changed["target"]), cluster=pg_cluster)
-    assert again.statements == [] and again.missed == []
-    # A new migration file means a new cached shadow; the stale one is gone.
-    assert not pg_cluster.database_exists(cached)
-    assert pg_cluster.database_exists(CACHE_PREFIX + schema_fingerprint(cfg))
+    assert again.statements == [] and again.missed == [] and again.self_checked
+    # A new migration file means a new template; the stale one is gone.
+    assert template_name(cfg) != before
+    assert templates(pg_cluster) == [(template_name(cfg), True, 0)]
+    assert shadows(pg_cluster) == []
     render(_output(), again, check=True)  # --check passes: nothing raised
     assert capsys.readouterr().out == "No schema changes found\n"
     written.written.unlink()
+
+
+def test_self_check_rediffs_with_the_engine(changed: dict, pg_cluster: Cluster) -> None:
+    """The second shadow gets the generated SQL and is diffed again: a
+    statement left out of the SQL shows up in the engine's re-diff and in the
+    inventory, each naming what is missing."""
+    cfg: Config = changed["cfg"]
+    statements = changed["report"].statements
+    incomplete = [s for s in statements if not s.startswith("CREATE INDEX items_name_idx")]
+    assert len(incomplete) == len(statements) - 1
+    snapshot = TargetSnapshot.take(pg_cluster.url(changed["target"]))
+    with shadow_databases(cfg, pg_cluster) as fresh:
+        assert verify(fresh.new(), snapshot, statements) == []
+        assert verify(fresh.new(), snapshot, incomplete) == [
+            "re-diff: CREATE INDEX items_name_idx ON public.items USING btree (name);",
+            "missing: index public.items_name_idx (CREATE INDEX items_name_idx ON public.items USING btree (name))",
+        ]
+        assert verify(fresh.new(), snapshot, ['alter table "public"."nowhere" add column x int;']) == [
+            "the generated SQL fails to apply: generated.sql: statement 1 (line 1) failed:"
+            ' 42P01 relation "public.nowhere" does not exist'
+        ]
+    assert shadows(pg_cluster) == []
 
 
 def test_check_gates_on_differences(changed: dict, capsys: pytest.CaptureFixture[str]) -> None:
@@ -250,32 +295,43 @@ def test_managed_schemas_only_count_policies_and_triggers(
 
 def test_shadow_is_dropped_when_a_migration_fails(pg_cluster: Cluster, template_db: str, tmp_path: Path) -> None:
     cfg = make_project(tmp_path / "project", {"20250101000000_bad.sql": "alter table public.nowhere add column x int;"})
-    before = shadows(pg_cluster)
+    before = templates(pg_cluster)
     with pytest.raises(ExternalError):
         diff(cfg, target=pg_cluster.url(template_db), cluster=pg_cluster)
-    assert shadows(pg_cluster) == before
+    assert shadows(pg_cluster) == []
+    assert templates(pg_cluster) == before
 
 
 @pytest.mark.parametrize(
-    "cache, interrupt_at",
-    [(False, "inspecting"), (False, "applying the migrations"), (True, "applying the migrations")],
-    ids=["throwaway-while-diffing", "throwaway-while-migrating", "cache-while-building"],
+    "cache, interrupt_at, template_kept",
+    [
+        (True, "applying the migrations", False),
+        (True, "inspecting", True),
+        (True, "self-check", True),
+        (False, "inspecting", False),
+        (False, "self-check", False),
+    ],
+    ids=["building-template", "diffing", "self-checking", "throwaway-diffing", "throwaway-self-checking"],
 )
-def test_shadow_is_dropped_on_ctrl_c(
-    cache: bool, interrupt_at: str, pg_cluster: Cluster, template_db: str, tmp_path: Path
+def test_shadows_are_dropped_on_ctrl_c(
+    cache: bool, interrupt_at: str, template_kept: bool, pg_cluster: Cluster, template_db: str, tmp_path: Path
 ) -> None:
     cfg = make_project(tmp_path / "project", {"20250101000000_ok.sql": "create table public.t (id int);"})
-    before = shadows(pg_cluster)
+    assert shadows(pg_cluster) == []
+    before = templates(pg_cluster)
 
     def interrupt(step: str) -> None:
         if step.startswith(interrupt_at):
-            assert len(shadows(pg_cluster)) == len(before) + 1  # the shadow exists at this point
+            assert shadows(pg_cluster) != []  # something to clean up exists at this point
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         diff(cfg, target=pg_cluster.url(template_db), cluster=pg_cluster, step=interrupt, cache=cache)
-    assert shadows(pg_cluster) == before
-    assert not pg_cluster.database_exists(CACHE_PREFIX + schema_fingerprint(cfg))
+    assert shadows(pg_cluster) == []
+    if template_kept:  # the template was complete: later runs reuse it
+        assert (template_name(cfg), True, 0) in templates(pg_cluster)
+    else:  # a template under construction, or a throwaway one, is gone too
+        assert templates(pg_cluster) == before
 
 
 def _output():  # type: ignore[no-untyped-def]

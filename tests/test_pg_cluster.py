@@ -76,7 +76,6 @@ def test_cluster_lifecycle_and_auth() -> None:
     assert not cluster.state_dir.exists()
 
 
-@pytest.mark.integration
 def test_busy_port_names_the_port_and_key() -> None:
     import socket
 

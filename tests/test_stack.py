@@ -199,6 +199,57 @@ def test_up_does_not_trust_a_stale_pid_file_whose_pid_now_belongs_to_another_pro
         stranger.wait()
 
 
+def _squat(port: int) -> socket.socket:
+    squatter = socket.socket()
+    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    squatter.bind(("127.0.0.1", port))
+    squatter.listen()
+    return squatter
+
+
+def test_a_free_port_taken_by_another_process_meanwhile_is_picked_anew(project: Project) -> None:
+    project.up_json()
+    project.cli("dev.down")
+    before = json.loads(project.paths.state_file.read_text())["ports"]
+    with _squat(before["app"]):
+        report = project.up_json()
+    after = json.loads(project.paths.state_file.read_text())["ports"]
+    assert after["app"] != before["app"]
+    assert {k: v for k, v in after.items() if k != "app"} == {k: v for k, v in before.items() if k != "app"}
+    assert report["app_url"] == f"http://127.0.0.1:{after['app']}"
+    assert get_products(report["base_url"], report["ca_path"]).status_code == 200
+
+
+def test_a_taken_port_of_an_existing_database_is_refused_with_how_to_move_it(project: Project) -> None:
+    project.up_json()
+    project.cli("dev.down")
+    port = json.loads(project.paths.state_file.read_text())["ports"]["db"]
+    with _squat(port):
+        result = project.cli("dev.up")
+    assert (result.code, result.stdout) == (3, "")
+    assert result.stderr.strip() == (
+        f"error: port {port} (db_port) is already in use by another process (fix: stop whatever listens on"
+        f" 127.0.0.1:{port}, or run inv dev.down --purge to make the database anew on the db_port set in"
+        " [tool.ops.dev] (0 picks a free port))"
+    )
+    assert [row["state"] for row in project.status()["services"]] == ["stopped", "stopped", "stopped"]
+
+    # Another db_port for the existing database is refused too, instead of a URL that leads nowhere.
+    pyproject = project.root / "pyproject.toml"
+    original = pyproject.read_text()
+    other = port + 1 if port < 65535 else port - 1
+    pyproject.write_text(original.replace("db_port = 0", f"db_port = {other}"))
+    try:
+        moved = project.cli("dev.up")
+    finally:
+        pyproject.write_text(original)
+    assert (moved.code, moved.stderr.strip()) == (
+        2,
+        f"error: db_port {other} in [tool.ops.dev] differs from the port {port} the local database was created with"
+        " (fix: run inv dev.down --purge to make it anew on the new port, or set db_port back)",
+    )
+
+
 def test_down_stops_everything_and_purge_deletes_the_state(project: Project) -> None:
     project.up_json()
     result = project.cli("dev.down")
@@ -281,6 +332,7 @@ def test_logs_shows_each_service_and_refuses_an_unknown_one(local_stack: LocalSt
 
 
 def test_logs_follow_prints_new_app_lines_with_the_request_id(local_stack: LocalStack) -> None:
+    import contextlib
     import queue
     import subprocess
     import sys
@@ -299,13 +351,17 @@ def test_logs_follow_prints_new_app_lines_with_the_request_id(local_stack: Local
     # A reader thread, so that waiting for a line can time out.
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout or []], daemon=True).start()
     try:
-        time.sleep(1)  # let it reach the end of the log before the request is logged
-        with httpx.Client(verify=ssl.create_default_context(cafile=str(local_stack.ca_path))) as client:
-            client.get(f"{local_stack.base_url}/healthz", headers={"X-Request-Id": request_id})
+        # Requests are sent until one is logged after `--follow` has reached the end of the
+        # log (how long the subprocess takes to start is unknown), within a generous bound.
         found = ""
-        while not found:
-            line = lines.get(timeout=20)
-            found = line if request_id in line else ""
+        deadline = time.monotonic() + 30
+        with httpx.Client(verify=ssl.create_default_context(cafile=str(local_stack.ca_path))) as client:
+            while not found and time.monotonic() < deadline:
+                client.get(f"{local_stack.base_url}/healthz", headers={"X-Request-Id": request_id})
+                with contextlib.suppress(queue.Empty):
+                    while not found:
+                        line = lines.get(timeout=0.5)
+                        found = line if request_id in line else ""
         assert found.startswith("app   | {") and json.loads(found.split("| ", 1)[1])["request_id"] == request_id
     finally:
         proc.terminate()
@@ -370,3 +426,20 @@ def test_app_process_runs_the_app_against_any_database(database, tmp_path: Path)
     finally:
         assert app.stop() is True
     assert not app.running() and not app.pid_file.exists()
+
+
+def test_a_users_own_app_command_runs_in_the_project_root(tmp_path: Path) -> None:
+    from ops.pg.cluster import free_port
+    from ops.stack.app import AppProcess
+
+    root = make_stack_project(
+        tmp_path / "project", app_command="{python} -m http.server {port} --bind {host}", app_ready_path="/"
+    )
+    (root / "marker.txt").write_text("served from the project root")
+    app = AppProcess(load(root), "postgresql://app@127.0.0.1:1/app", free_port(), tmp_path / "app.log")
+    try:
+        assert app.start() is True
+        app.wait_ready(timeout=30)
+        assert httpx.get(f"{app.url}/marker.txt", timeout=5).text == "served from the project root"
+    finally:
+        assert app.stop() is True

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ops.backup.manifest import MANIFEST, now_utc, parse_iso, read_manifest
+from ops.backup.manifest import now_utc, parse_iso, read_manifest
 from ops.backup.settings import BackupSettings, load_settings
 from ops.config import ENVIRONMENTS, Config
 from ops.errors import CheckFailed, UsageError
@@ -64,21 +64,29 @@ class Backup:
 
 def backups(settings: BackupSettings, env: str | None = None) -> list[Backup]:
     """Finished backups, oldest first (per environment, then by snapshot time)."""
+    return _scan(settings, env)[0]
+
+
+def _scan(settings: BackupSettings, env: str | None) -> tuple[list[Backup], list[Path]]:
+    """Finished backups, and directories whose manifest is missing or unreadable
+    (damaged: never listed as backups, never pruned, but reported)."""
     found: list[Backup] = []
+    damaged: list[Path] = []
     for env_name in [env] if env else ENVIRONMENTS:
         directory = settings.env_dir(env_name)
         if not directory.is_dir():
             continue
-        for child in directory.iterdir():
-            if child.name.endswith(PARTIAL_SUFFIX) or not (child / MANIFEST).is_file():
+        for child in sorted(directory.iterdir()):
+            if child.name.endswith(PARTIAL_SUFFIX) or not child.is_dir():
                 continue
             try:
                 manifest = read_manifest(child)
             except CheckFailed:
+                damaged.append(child)
                 continue
             found.append(Backup(id=child.name, env=env_name, path=child, manifest=manifest))
     found.sort(key=lambda b: (b.env, b.manifest.get("snapshot_at", ""), b.id))
-    return found
+    return found, damaged
 
 
 def find(settings: BackupSettings, env: str, backup_id: str | None = None) -> Backup:
@@ -91,13 +99,22 @@ def find(settings: BackupSettings, env: str, backup_id: str | None = None) -> Ba
     for backup in available:
         if backup.id == backup_id:
             return backup
+    candidate = settings.env_dir(env) / backup_id
+    if _plain_name(backup_id) and candidate.is_dir():
+        # A backup whose manifest is missing or damaged: name the file (exit 1), not "no such backup".
+        read_manifest(candidate)
     raise UsageError(f"no backup '{backup_id}' of '{env}'", f"see: inv backup.list --env {env}")
+
+
+def _plain_name(backup_id: str) -> bool:
+    return "/" not in backup_id and backup_id not in (".", "..") and not backup_id.endswith(PARTIAL_SUFFIX)
 
 
 def list_backups(cfg: Config, env: str | None = None) -> dict[str, Any]:
     """Every finished backup (optionally of one environment) with age, size,
-    migration head and verification state, oldest first; and the unfinished
-    exports (running, or killed: safe to delete once nothing runs)."""
+    migration head and verification state, oldest first; the unfinished
+    exports (running, or killed: safe to delete once nothing runs); and the
+    damaged ones (manifest missing or unreadable)."""
     if env is not None:
         cfg.env(env)
     settings = load_settings(cfg)
@@ -107,7 +124,12 @@ def list_backups(cfg: Config, env: str | None = None) -> dict[str, Any]:
         if settings.env_dir(env_name).is_dir()
         for path in sorted(settings.env_dir(env_name).glob("*" + PARTIAL_SUFFIX))
     ]
-    return {"backups": [backup.summary() for backup in backups(settings, env)], "unfinished": unfinished}
+    found, damaged = _scan(settings, env)
+    return {
+        "backups": [backup.summary() for backup in found],
+        "unfinished": unfinished,
+        "damaged": [str(path) for path in damaged],
+    }
 
 
 def human_bytes(size: float) -> str:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ops.backup import restore as restore_ops
 from ops.backup.catalog import Backup, find
-from ops.backup.manifest import iso, now_utc
+from ops.backup.manifest import iso, now_utc, read_database_settings
 from ops.backup.pgtools import target, with_database
 from ops.backup.report import write_report
 from ops.backup.settings import BackupSettings, load_settings
@@ -95,7 +95,7 @@ def drill(
         to_env=to_env,
         server_url=server_url,
         backup=backup,
-        jobs=jobs or settings.jobs,
+        jobs=settings.resolve_jobs(jobs),
         database=drill_database_name(backup.id),
     )
     refuse_production(cfg, to_env, "backup.drill", db_url=state.database_url)
@@ -138,7 +138,8 @@ def _verify(state: Drill) -> str:
 
 def _create(state: Drill) -> str:
     state.restore_started = time.monotonic()
-    restore_ops.create_database(state.server_url, state.database, state.backup.manifest.get("database_settings", []))
+    settings = read_database_settings(state.backup.path, state.backup.manifest)
+    restore_ops.create_database(state.server_url, state.database, settings)
     return f"{state.database} on {target(state.server_url).display().rsplit('/', 1)[0]}"
 
 
@@ -154,7 +155,7 @@ def _analyze(state: Drill) -> str:
 
 def _check_head(state: Drill) -> str:
     expected = state.backup.migration_head
-    actual = restore_ops.migration_head(state.database_url)
+    actual = restore_ops.restored_migration_head(state.database_url)
     if not state.check("migration head", expected, actual):
         raise CheckFailed(f"migration head is {actual}, the manifest says {expected}", "inspect the restored database")
     return f"head {actual}"

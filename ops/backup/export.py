@@ -25,13 +25,13 @@ from ops.backup.manifest import (
     checksum_tree,
     iso,
     now_utc,
+    write_database_settings,
     write_manifest,
 )
-from ops.backup.pgtools import Target, run_tool, target
+from ops.backup.pgtools import Target, error_line, exact_count, migration_head, run_tool, target
 from ops.backup.settings import load_settings
 from ops.config import Config
-from ops.console import mask
-from ops.errors import ExternalError, UsageError
+from ops.errors import ExternalError
 from ops.targets import db_url
 
 if TYPE_CHECKING:
@@ -51,7 +51,6 @@ select n.nspname, c.relname
                     where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'e')
  order by 1, 2
 """
-HEAD_SQL = "select max(version) from supabase_migrations.schema_migrations"
 SETTINGS_SQL = """
 select coalesce(array_agg(cfg), '{}') from pg_db_role_setting s
   join pg_database d on d.oid = s.setdatabase, unnest(s.setconfig) cfg
@@ -66,17 +65,29 @@ def export(
     (plus ``path``)."""
     cfg.env(env)
     settings = load_settings(cfg)
-    jobs = jobs if jobs is not None else settings.jobs
-    if jobs < 1:
-        raise UsageError("--jobs must be at least 1", "pass --jobs 1 or more")
+    jobs = settings.resolve_jobs(jobs)
     source = target(db_url(cfg, env))
     env_dir = settings.env_dir(env)
-    env_dir.mkdir(parents=True, exist_ok=True)
-    backup_id, partial = reserve_backup_dir(env_dir)
+    try:
+        env_dir.mkdir(parents=True, exist_ok=True)
+        backup_id, partial = reserve_backup_dir(env_dir)
+    except OSError as exc:
+        raise ExternalError(
+            f"cannot create a backup under {env_dir}: {exc.strerror}",
+            "check [tool.ops.backup] root and its permissions",
+        ) from None
+    import psycopg
+
     try:
         manifest = _export_into(partial, source, backup_id, env, jobs, settings.compression, out)
         final = env_dir / backup_id
         partial.rename(final)
+    except psycopg.Error as exc:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise ExternalError(
+            f"export of {source.display()} failed: {error_line(exc)}",
+            "check that the server is healthy and that the user can read every table",
+        ) from None
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
@@ -111,7 +122,7 @@ def _export_into(
             " pg_database_size(current_database()), current_database()"
         ).fetchone()  # type: ignore[misc]
         tables = [f"{schema}.{name}" for schema, name in conn.execute(TABLES_SQL).fetchall()]
-        head = _migration_head(conn)
+        head = migration_head(conn)
         db_settings = list(conn.execute(SETTINGS_SQL).fetchone()[0])  # type: ignore[index]
         with _progress(out, total=len(tables) + 2) as advance:
             counts_future: Future[dict[str, int]] = Future()
@@ -128,6 +139,7 @@ def _export_into(
             conn.commit()
             roles = _dump_roles(partial / ROLES_FILE, source)
             advance("roles")
+            settings_entry = write_database_settings(partial, db_settings)
             files = checksum_tree(partial)
             advance("checksums")
     finally:
@@ -145,7 +157,7 @@ def _export_into(
         "database_size_bytes": size,
         "migration_head": head,
         "row_counts": row_counts,
-        "database_settings": db_settings,
+        "database_settings": settings_entry,
         "dump": {"format": "directory", "path": DUMP_DIR, "jobs": jobs, "compression": compression},
         "roles": roles,
         "files": files,
@@ -164,7 +176,7 @@ def _connect_snapshot(source: Target) -> psycopg.Connection[Any]:
         conn = psycopg.connect(source.url, connect_timeout=10, application_name="ops backup.export")
     except psycopg.Error as exc:
         raise ExternalError(
-            f"cannot connect to {source.display()}: {mask(str(exc).strip().splitlines()[0])}",
+            f"cannot connect to {source.display()}: {error_line(exc)}",
             "check the database URL and that the server is reachable",
         ) from None
     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
@@ -172,28 +184,13 @@ def _connect_snapshot(source: Target) -> psycopg.Connection[Any]:
     return conn
 
 
-def _migration_head(conn: psycopg.Connection[Any]) -> str | None:
-    exists = conn.execute("select to_regclass('supabase_migrations.schema_migrations') is not null").fetchone()
-    if not exists or not exists[0]:
-        return None
-    row = conn.execute(HEAD_SQL).fetchone()
-    return row[0] if row else None
-
-
 def _count_rows(conn: psycopg.Connection[Any], tables: list[str], result: Future[dict[str, int]]) -> None:
     """Exact counts inside the snapshot transaction; runs while pg_dump works."""
-    from psycopg import sql
-
     try:
         # The counts run beside pg_dump and finish long before it; parallel
         # workers would only take CPU away from the dump.
         conn.execute("set local max_parallel_workers_per_gather = 0")
-        counts: dict[str, int] = {}
-        for qualified in tables:
-            schema, _, name = qualified.partition(".")
-            query = sql.SQL("select count(*) from only {}.{}").format(sql.Identifier(schema), sql.Identifier(name))
-            counts[qualified] = int(conn.execute(query).fetchone()[0])  # type: ignore[index]
-        result.set_result(counts)
+        result.set_result({qualified: exact_count(conn, qualified) for qualified in tables})
     except BaseException as exc:
         result.set_exception(exc)
 

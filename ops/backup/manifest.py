@@ -14,6 +14,9 @@ from ops.errors import CheckFailed
 MANIFEST = "manifest.json"
 DUMP_DIR = "dump"
 ROLES_FILE = "roles.sql"
+# ALTER DATABASE ... SET values live in their own file, not in the manifest that
+# list/verify/--json print: managed Postgres keeps secrets there (app.settings.jwt_secret).
+SETTINGS_FILE = "database_settings.json"
 FORMAT_VERSION = 1
 _CHUNK = 1 << 20
 
@@ -59,6 +62,12 @@ def read_manifest(backup_dir: Path) -> dict[str, Any]:
         raise CheckFailed(f"{path} is unreadable: {exc}", "the backup is damaged; take a new one") from None
     if not isinstance(data, dict) or "id" not in data:
         raise CheckFailed(f"{path} is not a backup manifest", "the backup is damaged; take a new one")
+    try:
+        parse_iso(str(data["snapshot_at"]))
+    except (KeyError, ValueError):
+        raise CheckFailed(f"{path} has no valid snapshot_at", "the backup is damaged; take a new one") from None
+    if not isinstance(data.get("verification") or {}, dict):
+        raise CheckFailed(f"{path} has an invalid verification entry", "the backup is damaged; take a new one")
     return data
 
 
@@ -70,3 +79,21 @@ def write_manifest(backup_dir: Path, manifest: dict[str, Any]) -> None:
     with tmp.open("rb") as handle:
         os.fsync(handle.fileno())
     tmp.replace(path)
+
+
+def write_database_settings(backup_dir: Path, settings: list[str]) -> dict[str, Any]:
+    """Store ``name=value`` entries; the manifest gets only the file and the names."""
+    (backup_dir / SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n")
+    return {"file": SETTINGS_FILE, "names": [entry.partition("=")[0] for entry in settings]}
+
+
+def read_database_settings(backup_dir: Path, manifest: dict[str, Any]) -> list[str]:
+    entry = manifest.get("database_settings") or {}
+    name = entry.get("file") if isinstance(entry, dict) else None
+    if not name:
+        return []
+    try:
+        data = json.loads((backup_dir / name).read_text())
+    except (OSError, ValueError) as exc:
+        raise CheckFailed(f"{name} is unreadable: {exc}", "the backup is damaged; take a new one") from None
+    return [str(item) for item in data] if isinstance(data, list) else []

@@ -9,7 +9,7 @@ import os
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from ops.console import mask
@@ -121,5 +121,25 @@ def hint_for(lines: list[str], where: Target) -> str:
     return "see the message above; rerun when the server is healthy"
 
 
-def files_under(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.rglob("*") if p.is_file())
+def error_line(exc: BaseException) -> str:
+    """The first line of a driver error, masked (psycopg messages can be multi-line or empty)."""
+    lines = str(exc).strip().splitlines()
+    return mask(lines[0] if lines else type(exc).__name__)
+
+
+def migration_head(conn: Any) -> str | None:
+    """The newest applied version in Supabase's history table (None without one)."""
+    exists = conn.execute("select to_regclass('supabase_migrations.schema_migrations') is not null").fetchone()
+    if not exists or not exists[0]:
+        return None
+    row = conn.execute("select max(version) from supabase_migrations.schema_migrations").fetchone()
+    return row[0] if row else None
+
+
+def exact_count(conn: Any, qualified: str) -> int:
+    """``count(*)`` of one table (``schema.name``), without its inheritance children."""
+    from psycopg import sql
+
+    schema, _, name = qualified.partition(".")
+    query = sql.SQL("select count(*) from only {}").format(sql.Identifier(schema, name))
+    return int(conn.execute(query).fetchone()[0])

@@ -24,6 +24,8 @@ def render_list(out: Output, listing: dict[str, Any]) -> None:
     backups = listing["backups"]
     for path in listing["unfinished"]:
         out.warn(f"unfinished export (running, or interrupted: delete it once nothing runs): {path}")
+    for path in listing["damaged"]:
+        out.warn(f"damaged backup (manifest.json missing or unreadable; run backup.verify on it): {path}")
     if not backups:
         out.line("no backups")
         return

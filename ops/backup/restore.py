@@ -8,8 +8,7 @@ from typing import Any
 
 from ops.backup.catalog import Backup
 from ops.backup.manifest import DUMP_DIR
-from ops.backup.pgtools import Target, run_tool, target
-from ops.console import mask
+from ops.backup.pgtools import Target, error_line, exact_count, migration_head, run_tool, target
 from ops.errors import CheckFailed, ExternalError, UsageError
 from ops.pg.cluster import quote_ident
 
@@ -22,7 +21,7 @@ def connect(url: str) -> Any:
     except psycopg.Error as exc:
         where = target(url).display()
         raise ExternalError(
-            f"cannot connect to {where}: {mask(str(exc).strip().splitlines()[0])}",
+            f"cannot connect to {where}: {error_line(exc)}",
             "check the database URL and that the server is reachable",
         ) from None
 
@@ -79,13 +78,9 @@ def analyze(into_url: str) -> None:
     run_tool("vacuumdb", ["--analyze-in-stages", f"--dbname={into.conninfo}"], into)
 
 
-def migration_head(url: str) -> str | None:
+def restored_migration_head(url: str) -> str | None:
     with connect(url) as conn:
-        row = conn.execute("select to_regclass('supabase_migrations.schema_migrations') is not null").fetchone()
-        if not row or not row[0]:
-            return None
-        head = conn.execute("select max(version) from supabase_migrations.schema_migrations").fetchone()
-        return head[0] if head else None
+        return migration_head(conn)
 
 
 def row_counts(url: str, tables: list[str]) -> dict[str, int | None]:
@@ -97,9 +92,5 @@ def row_counts(url: str, tables: list[str]) -> dict[str, int | None]:
         for qualified in tables:
             schema, _, name = qualified.partition(".")
             exists = conn.execute("select to_regclass(%s) is not null", (sql.Identifier(schema, name).as_string(conn),))
-            if not exists.fetchone()[0]:  # type: ignore[index]
-                counts[qualified] = None
-                continue
-            query = sql.SQL("select count(*) from only {}").format(sql.Identifier(schema, name))
-            counts[qualified] = int(conn.execute(query).fetchone()[0])  # type: ignore[index]
+            counts[qualified] = exact_count(conn, qualified) if exists.fetchone()[0] else None  # type: ignore[index]
     return counts

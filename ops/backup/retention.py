@@ -16,11 +16,13 @@ import shutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from ops.backup.catalog import backups
 from ops.backup.settings import TIERS, load_settings
 from ops.config import Config
+from ops.errors import ExternalError
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,16 @@ def tier_counts(decisions: Sequence[Decision]) -> dict[str, int]:
     return {tier: sum(any(r.startswith(tier + " ") for r in d.reasons) for d in decisions) for tier in TIERS}
 
 
+def _delete(path: Path, deleted_so_far: list[str]) -> None:
+    try:
+        shutil.rmtree(path)
+    except OSError as exc:
+        done = f" after deleting {len(deleted_so_far)} backup(s)" if deleted_so_far else ""
+        raise ExternalError(
+            f"cannot delete {path}: {exc.strerror}{done}", "fix the permissions and rerun backup.prune --apply"
+        ) from None
+
+
 def prune(cfg: Config, env: str = "production", *, apply: bool = False) -> dict[str, Any]:
     """Plan (and with ``apply`` carry out) retention for ``env``'s backups."""
     cfg.env(env)
@@ -113,7 +125,7 @@ def prune(cfg: Config, env: str = "production", *, apply: bool = False) -> dict[
     if apply:
         for decision in decisions:
             if not decision.keep:
-                shutil.rmtree(found[decision.id].path)
+                _delete(found[decision.id].path, deleted)
                 deleted.append(decision.id)
     return {
         "env": env,

@@ -146,6 +146,8 @@ def diff(
     The self-check needs shadows, so it runs for ``source="migrations"`` only."""
     step = step or _quiet
     schemas = tuple(schemas)
+    if name is not None:
+        check_migration_name(name)  # before any work: a bad name is a usage error, not a late surprise
     target_url = resolve_url(cfg, target)
     if source == "migrations":
         report = diff_migrations(
@@ -178,11 +180,11 @@ def diff_migrations(
 
     step = step or _quiet
     # The pool is left (its work finished) before the shadows are dropped.
-    with shadow_databases(cfg, cluster, step=step, cache=cache) as shadows, ThreadPoolExecutor(2) as pool:
+    with shadow_databases(cfg, cluster, step=step, cache=cache) as shadows, ThreadPoolExecutor(3) as pool:
         snapshot = pool.submit(TargetSnapshot.take, target_url, schemas, self_check)
-        step("cloning the shadow from the migrated template")
-        shadow_url = shadows.new()
         checked_url = pool.submit(shadows.new) if self_check else None
+        step("cloning the shadows from the migrated template")
+        shadow_url = shadows.new()
         step("inspecting the shadow and the target")
         with _connect(shadow_url) as conn:
             shadow_inspector = inspect(conn, schemas)
@@ -314,7 +316,8 @@ def _without_revokes_on_dropped(statements: Iterable[str]) -> list[str]:
 # -- the self-check ------------------------------------------------------------------
 
 
-GENERATED = "the generated SQL"
+# How the generated SQL is named in the self-check's failure messages.
+GENERATED = "generated.sql"
 
 
 def verify(checked_url: str, target: TargetSnapshot, statements: list[str], schemas: tuple[str, ...] = ()) -> list[str]:
@@ -331,7 +334,7 @@ def verify(checked_url: str, target: TargetSnapshot, statements: list[str], sche
             # Exactly the text ``-f`` writes, applied the way the runner would apply that file.
             apply_sql(conn, as_sql(statements))
         except (StatementFailed, UsageError) as failure:
-            return [f"{GENERATED} fails to apply: {failure.message}"]
+            return [f"the generated SQL fails to apply: {failure.message}"]
         # The inventory's deparsers run on the server: let them overlap the engine's inspection.
         with ThreadPoolExecutor(1) as pool:
             applied = pool.submit(_inventory_of, checked_url, schemas)
@@ -731,10 +734,14 @@ def _connect(url: str) -> Iterator[Any]:
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 
 
-def write_migration(cfg: Config, name: str, sql: str, now: datetime | None = None) -> Path:
-    """``supabase/migrations/<UTC YYYYMMDDHHMMSS>_<name>.sql`` with ``sql``."""
+def check_migration_name(name: str) -> None:
     if not _NAME.match(name):
         raise UsageError(f"invalid migration name '{name}'", "use lowercase letters, digits and underscores")
+
+
+def write_migration(cfg: Config, name: str, sql: str, now: datetime | None = None) -> Path:
+    """``supabase/migrations/<UTC YYYYMMDDHHMMSS>_<name>.sql`` with ``sql``."""
+    check_migration_name(name)
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%d%H%M%S")
     directory = cfg.migrations_dir
     directory.mkdir(parents=True, exist_ok=True)

@@ -33,8 +33,12 @@ DEV_SETTINGS = {"synchronous_commit": "off"}
 
 
 def cluster_for(cfg: Config, port: int | None = None) -> Cluster:
-    """The stack's cluster; an existing cluster keeps the port it was created with."""
-    return Cluster(StackPaths.of(cfg).postgres_dir, port=port, port_key=PORT_KEY, settings=DEV_SETTINGS)
+    """The stack's cluster; an existing cluster keeps the port it was created with (its
+    postgresql.conf says so), ``port`` is for a new one."""
+    cluster = Cluster(StackPaths.of(cfg).postgres_dir, port_key=PORT_KEY, settings=DEV_SETTINGS)
+    if not cluster.initialized:
+        cluster.port = port or None
+    return cluster
 
 
 def start_cluster(cluster: Cluster, timeout: float = 10.0) -> bool:

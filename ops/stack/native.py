@@ -16,7 +16,7 @@ from typing import Any
 
 from ops.config import Config
 from ops.console import mask_url
-from ops.errors import ExternalError
+from ops.errors import ConfigError, ExternalError
 from ops.pg.cluster import Cluster, free_port, port_in_use
 from ops.stack import caddy, database
 from ops.stack.app import AppProcess
@@ -26,6 +26,8 @@ from ops.stack.settings import PORT_KEYS, DevSettings, dev_settings
 from ops.stack.state import StackPaths, StackState
 
 HOST = "127.0.0.1"
+# Whose process holds each port.
+PORT_OWNERS = {"db": "db", "app": "app", "http": "caddy", "https": "caddy", "admin": "caddy"}
 
 
 @dataclass
@@ -129,32 +131,51 @@ class NativeStack:
 
     def step_ports(self) -> str:
         """Pick the ports once, then refuse a port someone else holds before starting anything."""
-        for service, configured in self.settings.ports.items():
-            if configured:
-                self.ports[service] = configured
-            elif not self.ports.get(service):
-                self.ports[service] = free_port(HOST)
-        if self.cluster.initialized and self.cluster.port:
-            # The port lives in the cluster's postgresql.conf from its first start.
-            self.ports["db"] = int(self.cluster.port)
         ours = {
             "db": self.db_pid() is not None,
             "app": self.app_pid() is not None,
             "caddy": self.caddy_pid() is not None,
         }
-        owners = {"db": "db", "app": "app", "http": "caddy", "https": "caddy", "admin": "caddy"}
-        for service, port in self.ports.items():
-            if not ours[owners[service]] and port_in_use(port, HOST):
-                raise ExternalError(
-                    f"port {port} ({PORT_KEYS[service]}) is already in use by another process",
-                    f"stop whatever listens on {HOST}:{port} or set {PORT_KEYS[service]} in [tool.ops.dev]"
-                    " (0 picks a free port)",
-                )
+        owned = {service: ours[owner] for service, owner in PORT_OWNERS.items()}
+        self._pick_ports(owned)
+        self._refuse_taken_ports(owned)
         self.state.ensure_tokens()
         self.state.provider = "native"
         self.state.ports = dict(self.ports)
         self.state.save(self.paths)
         return "ok"
+
+    def _pick_ports(self, owned: dict[str, bool]) -> None:
+        cluster = self.cluster
+        for service, configured in self.settings.ports.items():
+            remembered = self.ports.get(service)
+            if service == "db" and cluster.initialized and cluster.port:
+                # The port lives in the cluster's postgresql.conf from its first start.
+                if configured and configured != cluster.port:
+                    raise ConfigError(
+                        f"db_port {configured} in [tool.ops.dev] differs from the port {cluster.port}"
+                        " the local database was created with",
+                        "run inv dev.down --purge to make it anew on the new port, or set db_port back",
+                    )
+                self.ports["db"] = int(cluster.port)
+            elif configured:
+                self.ports[service] = configured
+            elif not remembered or (not owned[service] and port_in_use(remembered, HOST)):
+                # 0 = any free port: one taken by someone else since it was picked is picked anew.
+                self.ports[service] = free_port(HOST)
+
+    def _refuse_taken_ports(self, owned: dict[str, bool]) -> None:
+        for service, port in self.ports.items():
+            if owned[service] or not port_in_use(port, HOST):
+                continue
+            key = PORT_KEYS[service]
+            fix = f"stop whatever listens on {HOST}:{port} or set {key} in [tool.ops.dev] (0 picks a free port)"
+            if service == "db" and self.cluster.initialized:
+                fix = (
+                    f"stop whatever listens on {HOST}:{port}, or run inv dev.down --purge to make the database"
+                    " anew on the db_port set in [tool.ops.dev] (0 picks a free port)"
+                )
+            raise ExternalError(f"port {port} ({key}) is already in use by another process", fix)
 
     def step_postgres(self) -> str:
         cluster = self.cluster

@@ -59,9 +59,12 @@ def verify(
     from ops.backup.render import render_verify
     from ops.config import load
     from ops.console import Output
+    from ops.errors import UsageError
 
+    if backup and latest:
+        raise UsageError("pass either --backup ID or --latest, not both", "drop one of them")
     out = Output(json_)
-    result = verify_backup(load(), None if latest else backup, env)
+    result = verify_backup(load(), backup, env)
     render_verify(out, result)
     out.result(result)
     return 0 if result["status"] == "ok" else 1
