@@ -457,3 +457,21 @@ def test_drill_from_staging_into_the_local_stack(local_stack: LocalStack, enviro
             )
     finally:
         shutil.rmtree(backups, ignore_errors=True)
+
+
+def test_a_user_who_cannot_read_every_table_gets_a_clear_error(project: Project, environments: Environments) -> None:
+    role, password = f"bk_limited_{uuid.uuid4().hex[:6]}", "limited-" + uuid.uuid4().hex
+    with environments.cluster.connection() as conn:
+        conn.execute(f"create role {role} login password '{password}'")  # type: ignore[arg-type]
+    try:
+        project.env["SUPABASE_DB_URL"] = environments.cluster.url(environments.production, user=role, password=password)
+        result = project.ops("backup.export")
+        assert result.code == 3 and password not in result.output
+        assert result.stderr.startswith("error: the database user cannot read ")
+        assert result.stderr.strip().endswith(
+            "(fix: back up as the owner (or a superuser), or grant SELECT on every table)"
+        )
+        assert list((project.backups / "production").iterdir()) == []
+    finally:
+        with environments.cluster.connection() as conn:
+            conn.execute(f"drop role {role}")  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ import pytest
 
 from ops.config import load
 from ops.errors import CheckFailed
+from ops.migrations.lint import lint
 from ops.migrations.pgtap import render, run_tests
 from ops.pg.cluster import Cluster
 from tests.conftest import REPO, LocalStack, run_ops
@@ -94,3 +95,54 @@ def test_lint_default_targets_are_pending_migrations(local_stack: LocalStack) ->
     assert result.code == 0, result.output
     assert json.loads(result.stdout)["files"] == []
     assert "No migrations to lint" in result.stderr
+
+
+def test_lint_default_targets_include_migrations_pending_on_the_dev_database(
+    local_stack: LocalStack, tmp_path: Path
+) -> None:
+    """A checkout of the stack's project (same dev database, not a git
+    repository) with one migration the dev database has not applied yet:
+    that file, and only that one, is linted."""
+    root = tmp_path / "checkout"
+    shutil.copytree(local_stack.root / "supabase" / "migrations", root / "supabase" / "migrations")
+    state_dir = local_stack.root / ".ops"
+    (root / "pyproject.toml").write_text(f'[project]\nname = "checkout"\n\n[tool.ops]\nstate_dir = "{state_dir}"\n')
+    (root / "supabase" / "migrations" / "29990101000000_pending.sql").write_text(
+        "create function public.promote() returns void language sql security definer as 'select 1';\n"
+    )
+    report = lint(load(root))
+    assert report.notes == []  # the dev database was reachable
+    assert report.files == ["supabase/migrations/29990101000000_pending.sql"]
+    assert [(f.line, f.rule) for f in report.findings] == [(1, "security-definer-search-path")]
+
+
+def test_db_test_names_the_file_and_line_of_a_sql_error(
+    pg_cluster: Cluster, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A test file that errors half-way fails on its own, with psql's error and
+    line; the other files still run (``*.pg`` included)."""
+    from ops.console import Output
+
+    root = tmp_path / "project"
+    (root / "supabase" / "migrations").mkdir(parents=True)
+    (root / "supabase" / "tests").mkdir()
+    (root / "pyproject.toml").write_text('[project]\nname = "tap"\n\n[tool.ops]\n')
+    (root / "supabase" / "tests" / "bad.sql").write_text(
+        "begin;\nselect plan(2);\nselect ok(true, 'fine');\nselect ok(no_such_function(), 'broken');\n"
+        "select * from finish();\nrollback;\n"
+    )
+    (root / "supabase" / "tests" / "good.pg").write_text(
+        "begin;\nselect plan(1);\nselect ok(true, 'fine');\nselect * from finish();\nrollback;\n"
+    )
+    report = run_tests(load(root), cluster=pg_cluster)
+    assert [(f.file, f.ok, f.passed) for f in report.files] == [
+        ("supabase/tests/bad.sql", False, 1),
+        ("supabase/tests/good.pg", True, 1),
+    ]
+    with pytest.raises(CheckFailed) as failure:
+        render(Output(), report)
+    assert failure.value.message == "1 of 2 pgTAP file(s) failed (0 failing assertion(s))"
+    assert (
+        "supabase/tests/bad.sql: line 4: ERROR: function no_such_function() does not exist"
+        in capsys.readouterr().out.splitlines()
+    )

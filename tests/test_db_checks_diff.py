@@ -16,6 +16,7 @@ from ops.migrations.diff import (
     SHADOW_PREFIX,
     TEMPLATE_PREFIX,
     DiffReport,
+    Shadows,
     TargetSnapshot,
     diff,
     generate,
@@ -171,11 +172,13 @@ def test_written_migration_applies_and_empties_the_diff(
     assert written.written.name.endswith("_catch_up.sql")
     assert written.written.read_text() == written.sql
 
+    pg_cluster.create_database("ops_shadow_cached_0123456789abcdef")  # what earlier versions kept
     again = diff(cfg, target=pg_cluster.url(changed["target"]), cluster=pg_cluster)
     assert again.statements == [] and again.missed == [] and again.self_checked
-    # A new migration file means a new template; the stale one is gone.
+    # A new migration file means a new template; the stale one is gone, and so is the old-style cache.
     assert template_name(cfg) != before
     assert templates(pg_cluster) == [(template_name(cfg), True, 0)]
+    assert not pg_cluster.database_exists("ops_shadow_cached_0123456789abcdef")
     assert shadows(pg_cluster) == []
     render(_output(), again, check=True)  # --check passes: nothing raised
     assert capsys.readouterr().out == "No schema changes found\n"
@@ -332,6 +335,18 @@ def test_shadows_are_dropped_on_ctrl_c(
         assert (template_name(cfg), True, 0) in templates(pg_cluster)
     else:  # a template under construction, or a throwaway one, is gone too
         assert templates(pg_cluster) == before
+
+
+def test_a_template_that_cannot_be_cloned_is_a_one_line_error(pg_cluster: Cluster) -> None:
+    """Dropped under our feet (another checkout's run replaced it), or held by
+    a session: an ExternalError naming the template, not a traceback."""
+    with pytest.raises(ExternalError) as failure:
+        Shadows(pg_cluster, TEMPLATE_PREFIX + "gone").new()
+    assert failure.value.message == (
+        f'cannot clone a shadow database from {TEMPLATE_PREFIX}gone: template database "{TEMPLATE_PREFIX}gone"'
+        " does not exist"
+    )
+    assert shadows(pg_cluster) == []
 
 
 def _output():  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ import pytest
 from ops.config import load
 from ops.errors import CheckFailed
 from ops.migrations.lint import lint, lint_paths, render
-from tests.conftest import run_ops
+from tests.conftest import REPO, run_ops
 
 # rule -> (bad example, good example). Each bad example breaks exactly that rule.
 RULE_EXAMPLES = {
@@ -97,6 +97,34 @@ def test_rules_see_the_whole_migration_history(tmp_path: Path) -> None:
     )
     context = sorted(migrations.iterdir())
     assert lint_paths([first], context=context, root=tmp_path).findings == []
+
+
+@pytest.mark.parametrize(
+    "later, expected",
+    [
+        ("alter function public.promote() set search_path = '';\n", []),
+        ("alter function public.promote set search_path from current;\n", []),
+        ("drop function public.promote();\n", []),
+        # Another overload is not the one fixed.
+        ("alter function public.promote(int) set search_path = '';\n", [("a.sql", 1)]),
+        ("alter function public.promote() reset search_path;\n", [("a.sql", 1)]),
+        (
+            "create function public.helper(a int, out b int) returns int language sql as 'select a';\n"
+            "alter function public.helper(integer) security definer;\n",
+            [("a.sql", 1), ("b.sql", 2)],
+        ),
+    ],
+    ids=["fixed-later", "fixed-from-current", "dropped", "other-overload", "path-reset", "made-definer-later"],
+)
+def test_definer_search_path_follows_later_alter_function(
+    later: str, expected: list[tuple[str, int]], tmp_path: Path
+) -> None:
+    """Supabase's advisor fix is a later ``alter function ... set search_path``:
+    the rule judges the function as the migrations leave it."""
+    a = write(tmp_path, "a.sql", RULE_EXAMPLES["security-definer-search-path"][0])
+    b = write(tmp_path, "b.sql", later)
+    findings = lint_paths([a, b], context=[a, b], root=tmp_path).findings
+    assert [(f.file, f.line) for f in findings if f.rule == "security-definer-search-path"] == expected
 
 
 def test_squawk_sees_files_the_way_the_runner_runs_them(tmp_path: Path) -> None:
@@ -211,3 +239,41 @@ def test_cli_takes_files_after_double_dash(git_project: Path) -> None:
 def test_shipped_migrations_pass_the_lint() -> None:
     result = run_ops("db.lint", "--all")
     assert result.code == 0, result.output
+
+
+def test_pre_commit_hook_blocks_a_bad_migration(git_project: Path) -> None:
+    """The repo's own db-lint hook, run by pre-commit on a commit: only staged
+    migration files are linted, and a finding blocks the commit."""
+    import os
+    import sys
+
+    import yaml
+
+    config = yaml.safe_load((REPO / ".pre-commit-config.yaml").read_text())
+    [hook] = [hook for repo in config["repos"] for hook in repo["hooks"] if hook["id"] == "db-lint"]
+    assert {key: hook[key] for key in ("entry", "language", "files")} == {
+        "entry": "inv db.lint --",
+        "language": "system",
+        "files": r"^supabase/migrations/.*\.sql$",
+    }
+    (git_project / ".pre-commit-config.yaml").write_text(
+        yaml.safe_dump({"repos": [{"repo": "local", "hooks": [hook]}]})
+    )
+    (git_project / "tasks.py").write_text("from ops.tasks import ns  # noqa: F401\n")
+    env = {**os.environ, "PRE_COMMIT_HOME": str(git_project.parent / "pre-commit-home")}
+    env.pop("OPS_PROJECT_ROOT", None)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(args, cwd=git_project, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+
+    assert run(sys.executable, "-m", "pre_commit", "install").returncode == 0
+    run("git", "add", ".pre-commit-config.yaml", "tasks.py")
+    clean = run("git", "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "-m", "tooling")
+    assert clean.returncode == 0, clean.stdout + clean.stderr  # no migration staged: the hook is skipped
+
+    run("git", "add", "supabase/migrations/20250102000000_new.sql")
+    blocked = run("git", "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "-m", "new")
+    output = blocked.stdout + blocked.stderr
+    assert blocked.returncode == 1, output
+    assert "supabase/migrations/20250102000000_new.sql:1: error [security-definer-search-path]" in output
+    assert "20250101000000_ok.sql" not in output

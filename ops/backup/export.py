@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 # Ordinary tables whose data pg_dump writes: no catalogs, no temp tables, no
 # tables that belong to an extension.
 TABLES_SQL = """
-select n.nspname, c.relname
+select n.nspname, c.relname, has_table_privilege(c.oid, 'SELECT')
   from pg_class c join pg_namespace n on n.oid = c.relnamespace
  where c.relkind = 'r' and c.relpersistence <> 't'
    and n.nspname not in ('pg_catalog', 'information_schema')
@@ -121,7 +121,7 @@ def _export_into(
             "select pg_export_snapshot(), now(), current_setting('server_version'),"
             " pg_database_size(current_database()), current_database()"
         ).fetchone()  # type: ignore[misc]
-        tables = [f"{schema}.{name}" for schema, name in conn.execute(TABLES_SQL).fetchall()]
+        tables = _readable_tables(conn.execute(TABLES_SQL).fetchall())
         head = migration_head(conn)
         db_settings = list(conn.execute(SETTINGS_SQL).fetchone()[0])  # type: ignore[index]
         with _progress(out, total=len(tables) + 2) as advance:
@@ -184,12 +184,25 @@ def _connect_snapshot(source: Target) -> psycopg.Connection[Any]:
     return conn
 
 
+def _readable_tables(rows: list[tuple[str, str, bool]]) -> list[str]:
+    """``schema.name`` of every table; refused up front when one is unreadable
+    (pg_dump would fail later with a less helpful "could not import the snapshot")."""
+    unreadable = [f"{schema}.{name}" for schema, name, readable in rows if not readable]
+    if unreadable:
+        raise ExternalError(
+            f"the database user cannot read {len(unreadable)} table(s), first {unreadable[0]}",
+            "back up as the owner (or a superuser), or grant SELECT on every table",
+        )
+    return [f"{schema}.{name}" for schema, name, _ in rows]
+
+
 def _count_rows(conn: psycopg.Connection[Any], tables: list[str], result: Future[dict[str, int]]) -> None:
     """Exact counts inside the snapshot transaction; runs while pg_dump works."""
     try:
         # The counts run beside pg_dump and finish long before it; parallel
-        # workers would only take CPU away from the dump.
+        # workers and JIT compilation would only take CPU away from the dump.
         conn.execute("set local max_parallel_workers_per_gather = 0")
+        conn.execute("set local jit = off")
         result.set_result({qualified: exact_count(conn, qualified) for qualified in tables})
     except BaseException as exc:
         result.set_exception(exc)

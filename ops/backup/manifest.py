@@ -89,6 +89,8 @@ def write_database_settings(backup_dir: Path, settings: list[str]) -> dict[str, 
 
 def read_database_settings(backup_dir: Path, manifest: dict[str, Any]) -> list[str]:
     entry = manifest.get("database_settings") or {}
+    if isinstance(entry, list):  # manifests written before the values moved out
+        return [str(item) for item in entry]
     name = entry.get("file") if isinstance(entry, dict) else None
     if not name:
         return []

@@ -172,8 +172,10 @@ def _py_binding(reader: _PyReader) -> PythonBinding | None:
 
 
 def read_like_python_dotenv(text: str) -> list[PythonBinding]:
-    """Every statement python-dotenv sees (comments come back with ``key`` None)."""
-    reader = _PyReader(text)
+    """Every statement python-dotenv sees (comments come back with ``key`` None).
+
+    Like python-dotenv >= 1.2.4, a leading byte-order mark is skipped."""
+    reader = _PyReader(text.removeprefix("\ufeff"))
     bindings: list[PythonBinding] = []
     while reader.has_next():
         binding = _py_binding(reader)
@@ -225,7 +227,7 @@ def parse_bytes(data: bytes, path: Path, display: str) -> EnvFile:
         text = data.decode("utf-8", errors="replace")
     text = text.replace("\x00", "\ufffd")
     if text.startswith("\ufeff"):
-        # python-dotenv would read the byte-order mark into the first key; Node skips it.
+        # Older python-dotenv reads the byte-order mark into the first key; Node skips it.
         env_file.malformed.append((1, "starts with a byte-order mark; save it as UTF-8 without BOM"))
         text = text[1:]
     env_file.secret_fragments = pem_fragments(text)

@@ -174,8 +174,8 @@ def diff_migrations(
 ) -> DiffReport:
     """A shadow in the migrations' state against ``target_url``, self-checked
     on a second shadow. Independent steps overlap: the target is inspected
-    while the shadows are cloned, the second clone is made while the first is
-    inspected (the database server does that work, not this process)."""
+    while both shadows are cloned (the database server does that work, not
+    this process), and both shadows are dropped together at the end."""
     from concurrent.futures import ThreadPoolExecutor
 
     step = step or _quiet
@@ -188,8 +188,6 @@ def diff_migrations(
         step("inspecting the shadow and the target")
         with _connect(shadow_url) as conn:
             shadow_inspector = inspect(conn, schemas)
-        # Done with it: dropping it (a checkpoint, on PostgreSQL 15) overlaps the self-check.
-        dropped = pool.submit(shadows.drop, shadow_url)
         target = snapshot.result()
         report = _report("migrations", target.url, generate(shadow_inspector, target.inspector))
         if checked_url is not None:
@@ -197,7 +195,6 @@ def diff_migrations(
             report.missed = verify(checked_url.result(), target, report.statements, schemas)
             report.self_checked = True
         step("dropping the shadows")
-        dropped.result()
     return report
 
 
@@ -541,10 +538,19 @@ class Shadows:
 
     def new(self) -> str:
         """A new shadow database; its URL."""
+        import psycopg
+
         name = _new_name()
         url = self.cluster.url(name)
         self._alive[url] = name  # before it exists: a Ctrl-C during CREATE still drops it
-        self.cluster.create_database(name, template=self.template)
+        try:
+            self.cluster.create_database(name, template=self.template)
+        except psycopg.Error as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ExternalError(
+                f"cannot clone a shadow database from {self.template}: {reason}",
+                "close the sessions connected to it (pg_stat_activity); a dropped template is rebuilt by the next run",
+            ) from None
         return url
 
     def drop(self, url: str) -> None:
@@ -553,8 +559,19 @@ class Shadows:
             self.cluster.drop_database(name)
 
     def drop_all(self) -> None:
-        for url in list(self._alive):
-            self.drop(url)
+        """Drop every shadow, all at once: on PostgreSQL 15 each DROP DATABASE
+        waits for a checkpoint, which then also has to sync the files of any
+        shadow still alive. Dropped together, they share cheap checkpoints."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        urls = list(self._alive)
+        if len(urls) <= 1:
+            for url in urls:
+                self.drop(url)
+            return
+        with ThreadPoolExecutor(len(urls)) as pool:
+            for done in [pool.submit(self.drop, url) for url in urls]:
+                done.result()
 
 
 @contextmanager
@@ -582,13 +599,6 @@ def shadow_databases(
             shadows.drop_all()
         if throwaway is not None:
             cluster.drop_database(throwaway)
-
-
-@contextmanager
-def shadow_database(cfg: Config, cluster: Cluster, *, step: Step | None = None, cache: bool = True) -> Iterator[str]:
-    """One shadow database's URL; dropped on the way out (see ``shadow_databases``)."""
-    with shadow_databases(cfg, cluster, step=step, cache=cache) as shadows:
-        yield shadows.new()
 
 
 def _new_name() -> str:

@@ -360,6 +360,13 @@ class _Table:
 
 
 @dataclass
+class _Function:
+    where: tuple[Path, int]  # the statement that made it security definer (or created it)
+    definer: bool = False
+    fixed_path: bool = False
+
+
+@dataclass
 class _View:
     where: tuple[Path, int]
     invoker: bool
@@ -373,6 +380,8 @@ class SchemaModel:
         self.exposed = set(exposed_schemas)
         self.tables: dict[tuple[str, str], _Table] = {}
         self.views: dict[tuple[str, str], _View] = {}
+        # (schema, name, identity argument types): a later ALTER FUNCTION may fix or break one.
+        self.functions: dict[tuple[str, str, tuple[str, ...]], _Function] = {}
         self.findings: list[Finding] = []
         self._shown: dict[Path, str] = {}
 
@@ -423,6 +432,9 @@ class SchemaModel:
                 table = self.tables.get(_qualified(names[:-1]))
                 if table is not None:
                     table.policies.discard(names[-1])
+            elif kind in _ROUTINES:
+                for key in self._functions_named(obj):
+                    del self.functions[key]
 
     def _on_AlterTableStmt(self, node: Any, where: tuple[Path, int]) -> None:
         key = _relation(node.relation)
@@ -457,21 +469,36 @@ class SchemaModel:
         self.views[key] = _View(where=where, invoker=invoker, reads=_read_relations(node.query))
 
     def _on_CreateFunctionStmt(self, node: Any, where: tuple[Path, int]) -> None:
-        options = {o.defname: o.arg for o in node.options or ()}
-        definer = "security" in options and _truthy(options["security"])
-        fixed_path = any(
-            o.defname == "set" and getattr(o.arg, "name", None) == "search_path" for o in node.options or ()
-        )
-        if definer and not fixed_path:
-            name = ".".join(part.sval for part in node.funcname)
-            self._report(
-                DEFINER_SEARCH_PATH,
-                where,
-                f"security definer function {name} runs with the caller's search_path",
-            )
+        name = tuple(part.sval for part in node.funcname)
+        outputs = {"FUNC_PARAM_OUT", "FUNC_PARAM_TABLE"}
+        identity = tuple(_type_key(p.argType) for p in node.parameters or () if p.mode.name not in outputs)
+        function = _Function(where)
+        for option in node.options or ():
+            _alter_function(function, option, where)
+        self.functions[(*_qualified(name), identity)] = function
+
+    def _on_AlterFunctionStmt(self, node: Any, where: tuple[Path, int]) -> None:
+        for key in self._functions_named(node.func):
+            for action in node.actions or ():
+                _alter_function(self.functions[key], action, where)
+
+    def _functions_named(self, func: Any) -> list[tuple[str, str, tuple[str, ...]]]:
+        """The known functions an ``ObjectWithArgs`` names (all overloads when written without arguments)."""
+        schema, name = _qualified(tuple(part.sval for part in func.objname))
+        if func.args_unspecified:
+            return [key for key in self.functions if key[:2] == (schema, name)]
+        key = (schema, name, tuple(_type_key(t) for t in func.objargs or ()))
+        return [key] if key in self.functions else []
 
     # -- after all files --------------------------------------------------------------
     def _final_checks(self) -> None:
+        for (schema, name, _), function in self.functions.items():
+            if function.definer and not function.fixed_path:
+                self._report(
+                    DEFINER_SEARCH_PATH,
+                    function.where,
+                    f"security definer function {schema}.{name} runs with the caller's search_path",
+                )
         for key, table in self.tables.items():
             # Reported where RLS was last turned off, else where the table was created.
             off_where = table.rls_where or table.where
@@ -506,6 +533,30 @@ class SchemaModel:
         self.findings.append(
             Finding(self._shown[path], line, rule.name, rule.severity, message, rule.fix.format(**fields))
         )
+
+
+_ROUTINES = frozenset({"OBJECT_FUNCTION", "OBJECT_PROCEDURE", "OBJECT_ROUTINE"})
+
+
+def _alter_function(function: _Function, option: Any, where: tuple[Path, int]) -> None:
+    """Apply one CREATE/ALTER FUNCTION option (a DefElem) to ``function``."""
+    if option.defname == "security":
+        definer = _truthy(option.arg)
+        if definer and not function.definer:
+            function.where = where
+        function.definer = definer
+    elif option.defname == "set":
+        kind = option.arg.kind.name
+        if getattr(option.arg, "name", None) == "search_path":
+            # SET search_path = ... or FROM CURRENT pins it; RESET search_path unpins it.
+            function.fixed_path = kind != "VAR_RESET"
+        elif kind == "VAR_RESET_ALL":
+            function.fixed_path = False
+
+
+def _type_key(type_name: Any) -> str:
+    """``int``, ``integer`` and ``int4`` alike: the type's own name, plus ``[]`` for arrays."""
+    return type_name.names[-1].sval + ("[]" if type_name.arrayBounds else "")
 
 
 def _qualified(names: tuple[str, ...]) -> tuple[str, str]:
