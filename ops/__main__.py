@@ -1,3 +1,3 @@
-from ops.cli import main
+from ops.tasks.program import main
 
 main()

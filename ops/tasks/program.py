@@ -1,4 +1,6 @@
-"""The ``ops`` console script: an Invoke program over the same namespace as tasks.py."""
+"""The ``ops`` console script: an Invoke program over the same namespace as tasks.py.
+
+It lives in the task layer because it is built on Invoke; the library (``ops/<domain>``) never imports it."""
 
 from __future__ import annotations
 
