@@ -1,6 +1,6 @@
-"""db.diff against real databases: shadows cloned from a template built from
-real migrations by the real runner on the test cluster, diffed with results,
-self-checked on a second shadow."""
+"""db.diff against real databases: a template built from real migrations by
+the real runner on the test cluster, inspected in place and diffed with
+results, self-checked on a shadow cloned from it."""
 
 from __future__ import annotations
 
@@ -306,18 +306,24 @@ def test_shadow_is_dropped_when_a_migration_fails(pg_cluster: Cluster, template_
 
 
 @pytest.mark.parametrize(
-    "cache, interrupt_at, template_kept",
+    "cache, interrupt_at, alive, template_kept",
     [
-        (True, "applying the migrations", False),
-        (True, "inspecting", True),
-        (True, "self-check", True),
-        (False, "inspecting", False),
-        (False, "self-check", False),
+        (True, "applying the migrations", 1, False),  # the template under construction
+        (True, "inspecting", 0, True),  # the template is inspected in place: no shadow yet
+        (True, "self-check", 1, True),  # the one shadow cloned for the self-check
+        (False, "inspecting", 1, False),  # the throwaway template
+        (False, "self-check", 2, False),  # the throwaway template and its clone
     ],
     ids=["building-template", "diffing", "self-checking", "throwaway-diffing", "throwaway-self-checking"],
 )
 def test_shadows_are_dropped_on_ctrl_c(
-    cache: bool, interrupt_at: str, template_kept: bool, pg_cluster: Cluster, template_db: str, tmp_path: Path
+    cache: bool,
+    interrupt_at: str,
+    alive: int,
+    template_kept: bool,
+    pg_cluster: Cluster,
+    template_db: str,
+    tmp_path: Path,
 ) -> None:
     cfg = make_project(tmp_path / "project", {"20250101000000_ok.sql": "create table public.t (id int);"})
     assert shadows(pg_cluster) == []
@@ -325,16 +331,46 @@ def test_shadows_are_dropped_on_ctrl_c(
 
     def interrupt(step: str) -> None:
         if step.startswith(interrupt_at):
-            assert shadows(pg_cluster) != []  # something to clean up exists at this point
+            assert len(shadows(pg_cluster)) == alive  # what there is to clean up at this point
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         diff(cfg, target=pg_cluster.url(template_db), cluster=pg_cluster, step=interrupt, cache=cache)
     assert shadows(pg_cluster) == []
-    if template_kept:  # the template was complete: later runs reuse it
+    if template_kept:  # the template was complete: later runs reuse it; its inspection's session is closed
         assert (template_name(cfg), True, 0) in templates(pg_cluster)
     else:  # a template under construction, or a throwaway one, is gone too
         assert templates(pg_cluster) == before
+
+
+def test_no_changes_clone_no_shadow_and_leave_no_session_on_the_template(
+    pg_cluster: Cluster, template_db: str, tmp_path: Path
+) -> None:
+    """An empty diff has nothing to apply: the self-check compares the
+    template's inventory with the target's, and no shadow is ever cloned."""
+    migration = "create table public.notes (id bigint primary key, body text);\n"
+    cfg = make_project(tmp_path / "project", {"20250101000000_notes.sql": migration})
+    target = make_target(pg_cluster, template_db, migration)
+    seen: dict[str, list[str]] = {}
+    try:
+        report = diff(
+            cfg,
+            target=pg_cluster.url(target),
+            cluster=pg_cluster,
+            step=lambda step: seen.setdefault(step, shadows(pg_cluster)),
+        )
+    finally:
+        pg_cluster.drop_database(target)
+    assert report.statements == [] and report.missed == [] and report.self_checked
+    # How many shadow databases there were at each step.
+    assert {step: len(alive) for step, alive in seen.items()} == {
+        "creating the shadow database": 0,
+        "applying the migrations to the shadow": 1,  # the template, under construction
+        "inspecting the migrated template and the target": 0,
+        "self-check: comparing the inventories of the migrated template and the target": 0,
+    }
+    assert shadows(pg_cluster) == []
+    assert (template_name(cfg), True, 0) in templates(pg_cluster)
 
 
 def test_a_template_that_cannot_be_cloned_is_a_one_line_error(pg_cluster: Cluster) -> None:

@@ -6,24 +6,28 @@ the target with the ``results`` engine (migra's maintained successor).
 Managed schemas are left out the way the Supabase CLI leaves them out
 (DESIGN.md §4).
 
-Shadows are cheap clones: the migrated state is kept as a TEMPLATE database
-named after a hash of the bootstrap and the migration files, so a run clones
-it (``CREATE DATABASE ... TEMPLATE``) instead of migrating from scratch. Every
-shadow is dropped when the run ends, failures and Ctrl-C included; nothing
-ever connects to the template itself after it is built.
+The migrated state is kept as a TEMPLATE database named after a hash of the
+bootstrap and the migration files, so a run does not migrate from scratch.
+The diff only reads the migrated catalog, so it inspects the template itself
+(one short read-only session, closed before anything clones the template:
+``CREATE DATABASE ... TEMPLATE`` refuses a template that has sessions).
 
-Self-check: the generated SQL is applied to a second fresh shadow, which is
-then diffed against the target again, by the engine (whatever it would still
-change) and by a catalog inventory of our own (the server's deparsers over
-every object kind we diff, including kinds the engine does not model:
-publication membership, default privileges). Anything left over is an
-incomplete diff.
+Self-check: when there is SQL to apply, it is applied to a fresh shadow cloned
+from the template (``CREATE DATABASE ... TEMPLATE``), which is then diffed
+against the target again, by the engine (whatever it would still change) and
+by a catalog inventory of our own (the server's deparsers over every object
+kind we diff, including kinds the engine does not model: publication
+membership, default privileges). The shadow is dropped when the run ends,
+failures and Ctrl-C included. When the engine finds nothing to change there is
+nothing to apply: the template's own inventory is compared with the target's.
+Anything left over is an incomplete diff.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -172,30 +176,54 @@ def diff_migrations(
     cache: bool = True,
     step: Step | None = None,
 ) -> DiffReport:
-    """A shadow in the migrations' state against ``target_url``, self-checked
-    on a second shadow. Independent steps overlap: the target is inspected
-    while both shadows are cloned (the database server does that work, not
-    this process), and both shadows are dropped together at the end."""
+    """The migrated template against ``target_url``, both inspected at once;
+    then the self-check, on a shadow cloned from the template only when there
+    is SQL to apply (dropped at the end, whatever happens)."""
     from concurrent.futures import ThreadPoolExecutor
 
     step = step or _quiet
-    # The pool is left (its work finished) before the shadows are dropped.
-    with shadow_databases(cfg, cluster, step=step, cache=cache) as shadows, ThreadPoolExecutor(3) as pool:
-        snapshot = pool.submit(TargetSnapshot.take, target_url, schemas, self_check)
-        checked_url = pool.submit(shadows.new) if self_check else None
-        step("cloning the shadows from the migrated template")
-        shadow_url = shadows.new()
-        step("inspecting the shadow and the target")
-        with _connect(shadow_url) as conn:
-            shadow_inspector = inspect(conn, schemas)
-        target = snapshot.result()
-        report = _report("migrations", target.url, generate(shadow_inspector, target.inspector))
-        if checked_url is not None:
-            step("self-check: applying the diff to a second shadow and diffing again")
-            report.missed = verify(checked_url.result(), target, report.statements, schemas)
-            report.self_checked = True
-        step("dropping the shadows")
+    with shadow_databases(cfg, cluster, step=step, cache=cache) as shadows:
+        # The pool is left (its work finished, the template's session closed) before anything clones the template.
+        with ThreadPoolExecutor(2) as pool:
+            snapshot = pool.submit(TargetSnapshot.take, target_url, schemas, self_check)
+            migrated = pool.submit(inspect_template, cluster, shadows.template, schemas)
+            step("inspecting the migrated template and the target")
+            migrated_inspector, target = migrated.result(), snapshot.result()
+        report = _report("migrations", target.url, generate(migrated_inspector, target.inspector))
+        if not self_check:
+            return report
+        if report.statements:
+            step("cloning a shadow from the migrated template for the self-check")
+            checked_url = shadows.new()
+            step("self-check: applying the diff to the shadow and diffing again")
+            report.missed = verify(checked_url, target, report.statements, schemas)
+            step("dropping the shadow")
+        else:
+            step("self-check: comparing the inventories of the migrated template and the target")
+            report.missed = verify_unchanged(cluster, shadows.template, target, schemas)
+        report.self_checked = True
     return report
+
+
+def inspect_template(cluster: Cluster, template: str, schemas: tuple[str, ...] = ()) -> Any:
+    """Inspect the migrated template in place (read-only: it is not changed)."""
+    with _template_session(cluster, template) as conn:
+        return inspect(conn, schemas)
+
+
+@contextmanager
+def _template_session(cluster: Cluster, template: str) -> Iterator[Any]:
+    """A session on the template that is gone, server side too, once the block
+    is left: the server ends a backend a moment after its client closes, and
+    a clone of the template refuses (or waits 100 ms at a time for) one still there."""
+    with _connect(cluster.url(template)) as conn:
+        backend = conn.info.backend_pid
+        yield conn
+    with cluster.connection() as admin:
+        for _ in range(1000):  # at most ~5 s; a backend that is closing takes a millisecond or two
+            if admin.execute("select 1 from pg_stat_activity where pid = %s", (backend,)).fetchone() is None:
+                return
+            time.sleep(0.005)
 
 
 @dataclass
@@ -341,6 +369,18 @@ def verify(checked_url: str, target: TargetSnapshot, statements: list[str], sche
         *(f"re-diff: {_first_line(s)}" for s in leftover if not s.lower().startswith("set check_function_bodies")),
         *compare_inventories(applied.result(), expected),
     ]
+
+
+def verify_unchanged(
+    cluster: Cluster, template: str, target: TargetSnapshot, schemas: tuple[str, ...] = ()
+) -> list[str]:
+    """The self-check when the engine generated nothing: applying no SQL to a
+    clone of the template leaves the template's state, and re-diffing it gives
+    the same empty diff, so only the inventories are compared (no clone needed)."""
+    with _template_session(cluster, template) as conn:
+        migrated = inventory(conn, schemas)
+    expected = target.inventory if target.inventory is not None else _inventory_of(target.url, schemas)
+    return compare_inventories(migrated, expected)
 
 
 def apply_sql(conn: Any, sql: str) -> None:
