@@ -7,10 +7,10 @@ migrations: the target (plus one extra table, so there is a diff) and a
 reference copy of the migrations' schema.
 
   raw      results alone: inspect reference + target, generate the SQL
-  db.diff  ops.migrations.diff.diff(): clone a shadow from the migrated
-           template, the same diff, the self-check (a second clone, the
-           generated SQL applied, re-diffed by results and by the inventory),
-           both shadows dropped
+  db.diff  ops.migrations.diff.diff(): the migrated template inspected in
+           place (no clone) while the target is, the same diff, the self-check
+           (one clone of the template, the generated SQL applied, re-diffed by
+           results and by the inventory), the clone dropped
 
 Each side runs --rounds times, interleaved. db.diff's first round also builds
 the template (bootstrap + every migration through the runner): it is printed
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"diff: {len(report.statements)} statement(s); {rounds} rounds, interleaved")
         print(f"raw results diff      : best {raw_best:7.3f} s  median {raw_median:7.3f} s")
         print(f"db.diff, warm (2..{rounds}) : best {warm_best:7.3f} s  median {warm_median:7.3f} s"
-              "  (2 clones of the template + diff + self-check + 2 drops)")  # fmt: skip
+              "  (diff of the template in place + 1 clone + self-check + 1 drop)")  # fmt: skip
         print(f"ratio, warm           : best {warm_best / raw_best:7.2f}x  median {warm_median / raw_median:7.2f}x"
               "  (goal <= 2)")  # fmt: skip
         print(f"one clone, one drop   : median {statistics.median(clone_times):7.3f} s,"

@@ -185,7 +185,8 @@ def diff_migrations(
     with shadow_databases(cfg, cluster, step=step, cache=cache) as shadows:
         # The pool is left (its work finished, the template's session closed) before anything clones the template.
         with ThreadPoolExecutor(2) as pool:
-            snapshot = pool.submit(TargetSnapshot.take, target_url, schemas, self_check)
+            # The target's inventory (for the self-check) is taken later, while the server is busy cloning.
+            snapshot = pool.submit(TargetSnapshot.take, target_url, schemas, False)
             migrated = pool.submit(inspect_template, cluster, shadows.template, schemas)
             step("inspecting the migrated template and the target")
             migrated_inspector, target = migrated.result(), snapshot.result()
@@ -193,8 +194,11 @@ def diff_migrations(
         if not self_check:
             return report
         if report.statements:
-            step("cloning a shadow from the migrated template for the self-check")
-            checked_url = shadows.new()
+            with ThreadPoolExecutor(1) as pool:
+                expected = pool.submit(_inventory_of, target.url, schemas)
+                step("cloning a shadow from the migrated template for the self-check")
+                checked_url = shadows.new()
+                target.inventory = expected.result()
             step("self-check: applying the diff to the shadow and diffing again")
             report.missed = verify(checked_url, target, report.statements, schemas)
             step("dropping the shadow")
@@ -377,10 +381,13 @@ def verify_unchanged(
     """The self-check when the engine generated nothing: applying no SQL to a
     clone of the template leaves the template's state, and re-diffing it gives
     the same empty diff, so only the inventories are compared (no clone needed)."""
-    with _template_session(cluster, template) as conn:
-        migrated = inventory(conn, schemas)
-    expected = target.inventory if target.inventory is not None else _inventory_of(target.url, schemas)
-    return compare_inventories(migrated, expected)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        expected = pool.submit(_inventory_of, target.url, schemas) if target.inventory is None else None
+        with _template_session(cluster, template) as conn:
+            migrated = inventory(conn, schemas)
+        return compare_inventories(migrated, expected.result() if expected else target.inventory or {})
 
 
 def apply_sql(conn: Any, sql: str) -> None:
