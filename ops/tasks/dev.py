@@ -33,7 +33,10 @@ def up(c: Any, provider: str = "", seed: bool = True, json_: bool = False) -> No
     out.line(f"  app (direct): {report['app_url']}")
     out.line(f"  database:     {report['db_url']}")
     out.line(f"  CA:           {report['ca_path']}")
-    out.line(f"trust it: {report['trust']['curl']} | {report['trust']['node']} | {report['trust']['system']}")
+    out.line("trust the CA:")
+    out.line(f"  curl:   {report['trust']['curl']}")
+    out.line(f"  node:   {report['trust']['node']}")
+    out.line(f"  system: {report['trust']['system']}")
     out.result(report)
 
 
