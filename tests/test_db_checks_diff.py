@@ -21,6 +21,9 @@ from ops.migrations.diff import (
     diff,
     generate,
     inspect,
+    inspect_template,
+    inspection_cache_path,
+    load_template_inspection,
     render,
     shadow_databases,
     template_name,
@@ -158,6 +161,103 @@ def test_shadows_are_clones_of_a_kept_template_and_always_dropped(changed: dict,
     assert shadows(pg_cluster) == []
     # The migrated state stays as a TEMPLATE database that nothing is connected to.
     assert templates(pg_cluster) == [(template_name(cfg), True, 0)]
+
+
+LIVE_STEP = "inspecting the migrated template and the target"
+CACHED_STEP = "inspecting the target while cloning a shadow (the template's inspection is cached)"
+
+
+def test_diffs_from_the_cached_inspection_equal_diffs_from_a_live_one(changed: dict, pg_cluster: Cluster) -> None:
+    """The first run cached the template's inspection (results' inspector and
+    our inventory) on disk; diffing from it, in either direction, gives
+    exactly what a live inspection of the template gives."""
+    cfg: Config = changed["cfg"]
+    template = template_name(cfg)
+    target_url = pg_cluster.url(changed["target"])
+    assert inspection_cache_path(cfg, template).is_file()
+    cached = load_template_inspection(cfg, pg_cluster, template)
+    assert cached is not None
+    live = inspect_template(pg_cluster, template)
+    assert cached.inventory == live.inventory and len(live.inventory) > 20
+    forward = generate(cached.inspector, TargetSnapshot.take(target_url).inspector)
+    assert forward == generate(live.inspector, TargetSnapshot.take(target_url).inspector)
+    assert forward == changed["report"].statements and len(forward) > 15
+    backward = generate(TargetSnapshot.take(target_url).inspector, cached.inspector)
+    assert backward == generate(TargetSnapshot.take(target_url).inspector, live.inspector) and len(backward) > 15
+
+
+def test_a_warm_run_reads_the_cache_and_clones_alongside_the_target(changed: dict, pg_cluster: Cluster) -> None:
+    cfg: Config = changed["cfg"]
+    steps: list[str] = []
+    report = diff(cfg, target=pg_cluster.url(changed["target"]), cluster=pg_cluster, step=steps.append)
+    assert steps == [
+        CACHED_STEP,
+        "self-check: applying the diff to the shadow and diffing again",
+        "dropping the shadow",
+    ]
+    assert report.statements == changed["report"].statements and report.missed == [] and report.self_checked
+    assert shadows(pg_cluster) == []
+    assert templates(pg_cluster) == [(template_name(cfg), True, 0)]
+
+
+def test_a_stale_or_corrupt_cache_is_ignored_and_replaced(
+    pg_cluster: Cluster, template_db: str, tmp_path: Path
+) -> None:
+    import pickle
+
+    migration = "create table public.notes (id bigint primary key, body text);\n"
+    cfg = make_project(tmp_path / "project", {"20250101000000_notes.sql": migration})
+    target = make_target(pg_cluster, template_db, migration, "create table public.extra (id int);")
+    template = template_name(cfg)
+    cache = inspection_cache_path(cfg, template)
+
+    def run() -> list[str]:
+        steps: list[str] = []
+        report = diff(cfg, target=pg_cluster.url(target), cluster=pg_cluster, step=steps.append)
+        assert report.statements[0].startswith('create table "public"."extra"') and report.missed == []
+        assert shadows(pg_cluster) == []
+        return steps
+
+    def rewrite_header(**changes: object) -> None:
+        with cache.open("rb") as stream:
+            header = pickle.load(stream)
+            body = stream.read()
+        with cache.open("wb") as stream:
+            pickle.dump({**header, **changes}, stream)
+            stream.write(body)
+
+    try:
+        assert LIVE_STEP in run() and cache.is_file()  # builds the template, inspects it live, caches that
+        assert CACHED_STEP in run()
+        for damage in (
+            lambda: cache.write_bytes(b"not a pickle"),
+            lambda: cache.write_bytes(cache.read_bytes()[: cache.stat().st_size // 2]),  # truncated
+            lambda: rewrite_header(template=TEMPLATE_PREFIX + "0123456789abcdef"),  # another template's
+            lambda: rewrite_header(oid=1),  # another build of this template
+            lambda: rewrite_header(results="0.0.0"),  # another version of the engine
+        ):
+            damage()
+            assert load_template_inspection(cfg, pg_cluster, template) is None
+            assert LIVE_STEP in run()  # ignored, inspected live...
+            assert load_template_inspection(cfg, pg_cluster, template) is not None  # ...and cached again
+        # The template rebuilt under the same name (same files): the cache of the old build is not trusted.
+        with pg_cluster.connection() as conn:
+            conn.execute(f'ALTER DATABASE "{template}" IS_TEMPLATE false')  # type: ignore[arg-type]
+        pg_cluster.drop_database(template)
+        assert cache.is_file()
+        steps = run()
+        assert "creating the shadow database" in steps and LIVE_STEP in steps
+        assert CACHED_STEP in run()
+        # Another schema selection has its own cache; a new template's cache replaces the old one.
+        (cfg.migrations_dir / "20250102000000_more.sql").write_text("create table public.more (id int);")
+        steps = []
+        diff(cfg, target=pg_cluster.url(target), cluster=pg_cluster, step=steps.append, schemas=["public"])
+        assert LIVE_STEP in steps
+        assert [p.name for p in cache.parent.glob("*.pickle")] == [
+            inspection_cache_path(cfg, template_name(cfg), ("public",)).name
+        ]
+    finally:
+        pg_cluster.drop_database(target)
 
 
 def test_written_migration_applies_and_empties_the_diff(
@@ -306,20 +406,32 @@ def test_shadow_is_dropped_when_a_migration_fails(pg_cluster: Cluster, template_
 
 
 @pytest.mark.parametrize(
-    "cache, interrupt_at, alive, template_kept",
+    "cache, warm, interrupt_at, alive, template_kept",
     [
-        (True, "applying the migrations", 1, False),  # the template under construction
-        (True, "inspecting", 0, True),  # the template is inspected in place: no shadow yet
-        (True, "self-check", 1, True),  # the one shadow cloned for the self-check
-        (False, "inspecting", 1, False),  # the throwaway template
-        (False, "self-check", 2, False),  # the throwaway template and its clone
+        (True, False, "applying the migrations", 1, False),  # the template under construction
+        (True, False, "inspecting", 0, True),  # the template is inspected in place: no shadow yet
+        (True, False, "self-check", 1, True),  # the one shadow cloned for the self-check
+        # Warm: the template's inspection is cached, the clone is under way (it may not exist yet).
+        (True, True, "inspecting the target", None, True),
+        (True, True, "self-check", 1, True),  # the one shadow, cloned alongside the target's inspection
+        (False, False, "inspecting", 1, False),  # the throwaway template
+        (False, False, "self-check", 2, False),  # the throwaway template and its clone
     ],
-    ids=["building-template", "diffing", "self-checking", "throwaway-diffing", "throwaway-self-checking"],
+    ids=[
+        "building-template",
+        "diffing",
+        "self-checking",
+        "warm-diffing",
+        "warm-self-checking",
+        "throwaway-diffing",
+        "throwaway-self-checking",
+    ],
 )
 def test_shadows_are_dropped_on_ctrl_c(
     cache: bool,
+    warm: bool,
     interrupt_at: str,
-    alive: int,
+    alive: int | None,
     template_kept: bool,
     pg_cluster: Cluster,
     template_db: str,
@@ -327,11 +439,14 @@ def test_shadows_are_dropped_on_ctrl_c(
 ) -> None:
     cfg = make_project(tmp_path / "project", {"20250101000000_ok.sql": "create table public.t (id int);"})
     assert shadows(pg_cluster) == []
+    if warm:  # a first, complete run builds the template and caches its inspection
+        diff(cfg, target=pg_cluster.url(template_db), cluster=pg_cluster)
     before = templates(pg_cluster)
 
     def interrupt(step: str) -> None:
         if step.startswith(interrupt_at):
-            assert len(shadows(pg_cluster)) == alive  # what there is to clean up at this point
+            if alive is not None:
+                assert len(shadows(pg_cluster)) == alive  # what there is to clean up at this point
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
@@ -369,6 +484,33 @@ def test_no_changes_clone_no_shadow_and_leave_no_session_on_the_template(
         "inspecting the migrated template and the target": 0,
         "self-check: comparing the inventories of the migrated template and the target": 0,
     }
+    assert shadows(pg_cluster) == []
+    assert (template_name(cfg), True, 0) in templates(pg_cluster)
+
+
+def test_a_warm_run_with_no_changes_drops_its_clone_before_the_self_check(
+    pg_cluster: Cluster, template_db: str, tmp_path: Path
+) -> None:
+    """Warm, the clone starts before the diff is known; an empty diff has
+    nothing to apply, so the clone is dropped at once and the inventories
+    (the template's from the cache) are compared."""
+    migration = "create table public.notes (id bigint primary key, body text);\n"
+    cfg = make_project(tmp_path / "project", {"20250101000000_notes.sql": migration})
+    target = make_target(pg_cluster, template_db, migration)
+    seen: dict[str, int] = {}
+    try:
+        diff(cfg, target=pg_cluster.url(target), cluster=pg_cluster)  # builds the template, caches its inspection
+        report = diff(
+            cfg,
+            target=pg_cluster.url(target),
+            cluster=pg_cluster,
+            step=lambda step: seen.setdefault(step, len(shadows(pg_cluster))),
+        )
+    finally:
+        pg_cluster.drop_database(target)
+    assert report.statements == [] and report.missed == [] and report.self_checked
+    assert list(seen) == [CACHED_STEP, "self-check: comparing the inventories of the migrated template and the target"]
+    assert seen["self-check: comparing the inventories of the migrated template and the target"] == 0
     assert shadows(pg_cluster) == []
     assert (template_name(cfg), True, 0) in templates(pg_cluster)
 

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -383,6 +383,29 @@ def test_an_engine_past_its_deadline_is_stopped(tmp_path: Path) -> None:
     )
     assert raised.value.exit_code == 3
     assert time.monotonic() - started < 30  # stopped, not waited out (the bound is sleep's own 60 s)
+
+
+def test_an_engine_exit_code_and_progress_reach_the_caller(tmp_path: Path) -> None:
+    """The display opens once the engine runs, gets the elapsed seconds, and the engine's own exit code comes back."""
+    from contextlib import contextmanager
+
+    from ops.load.process import run_engine
+
+    events: list[str] = []
+    ticks: list[float] = []
+
+    @contextmanager
+    def display() -> Iterator[Callable[[float], None]]:
+        events.append("open")
+        yield ticks.append
+        events.append("closed")
+
+    argv = ["sh", "-c", "echo started; sleep 0.7; exit 7"]
+    code = run_engine(argv, env=dict(os.environ), cwd=tmp_path, log_path=tmp_path / "log", progress=display)
+    assert code == 7
+    assert events == ["open", "closed"]
+    assert ticks and ticks == sorted(ticks)
+    assert (tmp_path / "log").read_text() == "started\n"
 
 
 def wait_for_engine(proc: subprocess.Popen[str]) -> int:

@@ -11,12 +11,13 @@ whatever the script does, the run stops at a hard deadline.
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
 from types import FrameType
 
@@ -24,9 +25,14 @@ from ops.errors import ExternalError
 
 # How long an interrupted engine gets to stop on its own before it is killed.
 STOP_GRACE_SECONDS = 15.0
+# How often progress is updated and the deadline checked; the engine's exit itself is seen at once.
 POLL_SECONDS = 0.2
 
 ProgressCallback = Callable[[float], None]
+# Builds the progress display; entered once the engine has started, so that its set-up
+# (rich's import) overlaps the engine's own start-up instead of delaying it.
+ProgressDisplay = Callable[[], AbstractContextManager[ProgressCallback]]
+ExitWait = Callable[[float], int | None]
 
 
 def run_engine(
@@ -36,16 +42,16 @@ def run_engine(
     cwd: Path,
     log_path: Path,
     deadline_s: float | None = None,
-    on_tick: ProgressCallback | None = None,
+    progress: ProgressDisplay | None = None,
 ) -> int:
-    """Run ``argv`` to completion and return its exit code; ``on_tick`` gets the elapsed seconds.
+    """Run ``argv`` to completion and return its exit code; ``progress`` gets the elapsed seconds.
 
     Past ``deadline_s`` the engine is stopped and ``ExternalError`` raised: a script that
     hangs (a stuck setup, an endless loop) cannot turn a bounded run into an open-ended one.
     """
     started = time.monotonic()
     process: subprocess.Popen[bytes] | None = None
-    with log_path.open("wb") as log, _sigterm_as_interrupt():
+    with log_path.open("wb") as log, _sigterm_as_interrupt(), ExitStack() as running:
         try:
             try:
                 process = subprocess.Popen(
@@ -61,23 +67,57 @@ def run_engine(
                 raise ExternalError(
                     f"cannot start {argv[0]}: {exc.strerror}", "check the engine installation"
                 ) from None
-            while True:
-                try:
-                    return process.wait(timeout=POLL_SECONDS)
-                except subprocess.TimeoutExpired:
-                    elapsed = time.monotonic() - started
-                    if deadline_s is not None and elapsed > deadline_s:
-                        stop(process)
-                        raise ExternalError(
-                            f"{Path(argv[0]).name} was still running after {deadline_s:g}s and was stopped",
-                            f"see {log_path}; a script must end within the run's duration",
-                        ) from None
-                    if on_tick is not None:
-                        on_tick(elapsed)
+            wait_exit = running.enter_context(_exit_waiter(process))
+            on_tick = running.enter_context(progress()) if progress is not None else None
+            while (code := wait_exit(POLL_SECONDS)) is None:
+                elapsed = time.monotonic() - started
+                if deadline_s is not None and elapsed > deadline_s:
+                    stop(process)
+                    raise ExternalError(
+                        f"{Path(argv[0]).name} was still running after {deadline_s:g}s and was stopped",
+                        f"see {log_path}; a script must end within the run's duration",
+                    ) from None
+                if on_tick is not None:
+                    on_tick(elapsed)
+            return code
         finally:
             # Ctrl-C, SIGTERM or any error: no engine outlives the command.
             if process is not None and process.poll() is None:
                 stop(process)
+
+
+@contextmanager
+def _exit_waiter(process: subprocess.Popen[bytes]) -> Iterator[ExitWait]:
+    """``wait(timeout)`` -> exit code, or None while running, woken the moment the engine exits.
+
+    ``Popen.wait(timeout)`` polls with sleeps of up to 50 ms, which every run would pay at its
+    end; a pidfd (Linux 5.3+) becomes readable exactly when the process exits.
+    """
+    try:
+        pidfd = os.pidfd_open(process.pid)
+    except (AttributeError, OSError):  # not Linux, or an old kernel: Popen's own polling
+
+        def wait_polling(timeout: float) -> int | None:
+            try:
+                return process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                return None
+
+        yield wait_polling
+        return
+
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+
+    def wait_pidfd(timeout: float) -> int | None:
+        if poller.poll(timeout * 1000):
+            return process.wait()
+        return process.poll()
+
+    try:
+        yield wait_pidfd
+    finally:
+        os.close(pidfd)
 
 
 @contextmanager

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,7 +15,7 @@ from ops.config import Config
 from ops.errors import ConfigError, ExternalError, UsageError
 from ops.load import artillery as artillery_engine
 from ops.load import k6 as k6_engine
-from ops.load.process import run_engine, tail
+from ops.load.process import ProgressCallback, run_engine, tail
 from ops.load.settings import (
     ENGINES,
     SCENARIOS,
@@ -236,16 +238,14 @@ def _execute(
     if out is None:
         return run_engine(argv, env=env, cwd=cwd, log_path=log, deadline_s=deadline)
     label = f"{plan.engine} {plan.scenario} -> {target.base_url}"
-    with out.progress() as progress:
-        task = progress.add_task(label, total=plan.duration_s)
-        return run_engine(
-            argv,
-            env=env,
-            cwd=cwd,
-            log_path=log,
-            deadline_s=deadline,
-            on_tick=lambda elapsed: progress.update(task, completed=elapsed),
-        )
+
+    @contextmanager
+    def display() -> Iterator[ProgressCallback]:
+        with out.progress() as progress:
+            task = progress.add_task(label, total=plan.duration_s)
+            yield lambda elapsed: progress.update(task, completed=elapsed)
+
+    return run_engine(argv, env=env, cwd=cwd, log_path=log, deadline_s=deadline, progress=display)
 
 
 def _require_traffic(summary: LoadSummary, run_dir: Path) -> None:

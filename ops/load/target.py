@@ -9,7 +9,6 @@ tokens as environment variables (never on a command line).
 from __future__ import annotations
 
 import os
-import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,6 +91,8 @@ def trust_bundle(target: Target, run_dir: Path) -> Path | None:
     """
     if not target.ca_files:
         return None
+    import ssl  # here, not at the top: only a run that trusts an extra CA needs it
+
     parts: list[str] = []
     system = ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt"
     if Path(system).is_file():

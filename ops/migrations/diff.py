@@ -8,19 +8,25 @@ Managed schemas are left out the way the Supabase CLI leaves them out
 
 The migrated state is kept as a TEMPLATE database named after a hash of the
 bootstrap and the migration files, so a run does not migrate from scratch.
-The diff only reads the migrated catalog, so it inspects the template itself
-(one short read-only session, closed before anything clones the template:
-``CREATE DATABASE ... TEMPLATE`` refuses a template that has sessions).
+The diff only reads the migrated catalog. The first run inspects the template
+itself (one short read-only session, closed before anything clones the
+template: ``CREATE DATABASE ... TEMPLATE`` refuses a template that has
+sessions) and caches that inspection, with our catalog inventory of it, in
+``<state_dir>/diff-cache/<hash>.pickle``, keyed by the template's hash, its
+oid (a rebuilt template is another one), the cluster and the engine's
+version; a cache that does not match, or does not load, is ignored. Later runs
+read the cache, so no session touches the template and the self-check's clone
+starts at once, while the target is inspected.
 
-Self-check: when there is SQL to apply, it is applied to a fresh shadow cloned
-from the template (``CREATE DATABASE ... TEMPLATE``), which is then diffed
-against the target again, by the engine (whatever it would still change) and
-by a catalog inventory of our own (the server's deparsers over every object
-kind we diff, including kinds the engine does not model: publication
-membership, default privileges). The shadow is dropped when the run ends,
-failures and Ctrl-C included. When the engine finds nothing to change there is
-nothing to apply: the template's own inventory is compared with the target's.
-Anything left over is an incomplete diff.
+Self-check: the generated SQL is applied to a fresh shadow cloned from the
+template (``CREATE DATABASE ... TEMPLATE``), which is then diffed against the
+target again, by the engine (whatever it would still change) and by a catalog
+inventory of our own (the server's deparsers over every object kind we diff,
+including kinds the engine does not model: publication membership, default
+privileges). The shadow is dropped when the run ends, failures and Ctrl-C
+included. When the engine finds nothing to change there is nothing to apply
+(a clone already started is dropped at once): the template's inventory is
+compared with the target's. Anything left over is an incomplete diff.
 """
 
 from __future__ import annotations
@@ -176,43 +182,118 @@ def diff_migrations(
     cache: bool = True,
     step: Step | None = None,
 ) -> DiffReport:
-    """The migrated template against ``target_url``, both inspected at once;
-    then the self-check, on a shadow cloned from the template only when there
-    is SQL to apply (dropped at the end, whatever happens)."""
-    from concurrent.futures import ThreadPoolExecutor
+    """The migrated template against ``target_url``; then the self-check, on a
+    shadow cloned from the template (dropped at the end, whatever happens).
 
+    The template's inspection is cached on disk (``load_template_inspection``): with
+    it, nothing connects to the template, so the self-check's clone starts at
+    once, alongside the target's inspection. Without it, the template is
+    inspected in place while the target is, and cloned afterwards (a clone
+    refuses a template that has sessions), only when there is SQL to apply."""
     step = step or _quiet
     with shadow_databases(cfg, cluster, step=step, cache=cache) as shadows:
-        # The pool is left (its work finished, the template's session closed) before anything clones the template.
-        with ThreadPoolExecutor(2) as pool:
-            # The target's inventory (for the self-check) is taken later, while the server is busy cloning.
-            snapshot = pool.submit(TargetSnapshot.take, target_url, schemas, False)
-            migrated = pool.submit(inspect_template, cluster, shadows.template, schemas)
-            step("inspecting the migrated template and the target")
-            migrated_inspector, target = migrated.result(), snapshot.result()
-        report = _report("migrations", target.url, generate(migrated_inspector, target.inspector))
-        if not self_check:
-            return report
-        if report.statements:
-            with ThreadPoolExecutor(1) as pool:
-                expected = pool.submit(_inventory_of, target.url, schemas)
-                step("cloning a shadow from the migrated template for the self-check")
-                checked_url = shadows.new()
-                target.inventory = expected.result()
-            step("self-check: applying the diff to the shadow and diffing again")
-            report.missed = verify(checked_url, target, report.statements, schemas)
-            step("dropping the shadow")
-        else:
-            step("self-check: comparing the inventories of the migrated template and the target")
-            report.missed = verify_unchanged(cluster, shadows.template, target, schemas)
-        report.self_checked = True
+        cached = load_template_inspection(cfg, cluster, shadows.template, schemas) if cache else None
+        if cached is not None:
+            return _diff_cached(shadows, cached, target_url, schemas, self_check=self_check, step=step)
+        return _diff_live(cfg, shadows, target_url, schemas, self_check=self_check, cache=cache, step=step)
+
+
+def _diff_cached(
+    shadows: Shadows,
+    migrated: TemplateInspection,
+    target_url: str,
+    schemas: tuple[str, ...],
+    *,
+    self_check: bool,
+    step: Step,
+) -> DiffReport:
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not self_check:
+        step("inspecting the target (the migrated template's inspection is cached)")
+        target = TargetSnapshot.take(target_url, schemas, False)
+        return _report("migrations", target.url, generate(migrated.inspector, target.inspector))
+    # Leaving the pool waits for the clone, so a Ctrl-C anywhere in here still finds it to drop.
+    with ThreadPoolExecutor(2) as pool:
+        clone = pool.submit(shadows.new)
+        expected = pool.submit(_inventory_of, target_url, schemas)
+        step("inspecting the target while cloning a shadow (the template's inspection is cached)")
+        target = TargetSnapshot.take(target_url, schemas, False)
+        report = _report("migrations", target.url, generate(migrated.inspector, target.inspector))
+        target.inventory = expected.result()
+        checked_url = clone.result()
+    if report.statements:
+        step("self-check: applying the diff to the shadow and diffing again")
+        report.missed = verify(checked_url, target, report.statements, schemas)
+        step("dropping the shadow")
+    else:
+        shadows.drop(checked_url)  # nothing to apply to it
+        step("self-check: comparing the inventories of the migrated template and the target")
+        report.missed = compare_inventories(migrated.inventory, target.inventory)
+    report.self_checked = True
     return report
 
 
-def inspect_template(cluster: Cluster, template: str, schemas: tuple[str, ...] = ()) -> Any:
-    """Inspect the migrated template in place (read-only: it is not changed)."""
+def _diff_live(
+    cfg: Config,
+    shadows: Shadows,
+    target_url: str,
+    schemas: tuple[str, ...],
+    *,
+    self_check: bool,
+    cache: bool,
+    step: Step,
+) -> DiffReport:
+    from concurrent.futures import ThreadPoolExecutor
+
+    # The pool is left (its work finished, the template's session closed) before anything clones the template.
+    with ThreadPoolExecutor(2) as pool:
+        # The target's inventory (for the self-check) is taken later, while the server is busy cloning.
+        snapshot = pool.submit(TargetSnapshot.take, target_url, schemas, False)
+        inspected = pool.submit(inspect_template, shadows.cluster, shadows.template, schemas, for_cache=cache)
+        step("inspecting the migrated template and the target")
+        migrated, target = inspected.result(), snapshot.result()
+    if cache:
+        save_template_inspection(cfg, shadows.cluster, shadows.template, schemas, migrated)
+    report = _report("migrations", target.url, generate(migrated.inspector, target.inspector))
+    if not self_check:
+        return report
+    if report.statements:
+        with ThreadPoolExecutor(1) as pool:
+            expected = pool.submit(_inventory_of, target.url, schemas)
+            step("cloning a shadow from the migrated template for the self-check")
+            checked_url = shadows.new()
+            target.inventory = expected.result()
+        step("self-check: applying the diff to the shadow and diffing again")
+        report.missed = verify(checked_url, target, report.statements, schemas)
+        step("dropping the shadow")
+    else:
+        # Applying no SQL to a clone would leave the template's state and the same empty re-diff: no clone needed.
+        step("self-check: comparing the inventories of the migrated template and the target")
+        report.missed = compare_inventories(migrated.inventory, _inventory_of(target.url, schemas))
+    report.self_checked = True
+    return report
+
+
+@dataclass
+class TemplateInspection:
+    """The migrated template as the engine sees it, and as our inventory does.
+    ``pickled`` is the inspector as it was before any diff used it (what the cache stores)."""
+
+    inspector: Any
+    inventory: dict[str, str]
+    pickled: bytes = b""
+
+
+def inspect_template(
+    cluster: Cluster, template: str, schemas: tuple[str, ...] = (), *, for_cache: bool = False
+) -> TemplateInspection:
+    """Inspect the migrated template in place (read-only: it is not changed);
+    ``for_cache`` also pickles it, before any diff uses it."""
     with _template_session(cluster, template) as conn:
-        return inspect(conn, schemas)
+        inspector = inspect(conn, schemas)
+        found = inventory(conn, schemas)
+    return TemplateInspection(inspector, found, _pickle_inspection(inspector, found) if for_cache else b"")
 
 
 @contextmanager
@@ -228,6 +309,115 @@ def _template_session(cluster: Cluster, template: str) -> Iterator[Any]:
             if admin.execute("select 1 from pg_stat_activity where pid = %s", (backend,)).fetchone() is None:
                 return
             time.sleep(0.005)
+
+
+# -- the cache of the template's inspection ------------------------------------------
+
+# Bump when what the cache holds changes shape.
+_CACHE_FORMAT = 1
+
+
+def inspection_cache_path(cfg: Config, template: str, schemas: tuple[str, ...] = ()) -> Path:
+    """``<state_dir>/diff-cache/<template hash>[-<schemas hash>].pickle``."""
+    import hashlib
+
+    name = template.removeprefix(TEMPLATE_PREFIX)
+    if schemas:
+        name += "-" + hashlib.sha256("\0".join(sorted(set(schemas))).encode()).hexdigest()[:8]
+    return cfg.state_dir / "diff-cache" / f"{name}.pickle"
+
+
+def _cache_key(cluster: Cluster, template: str, schemas: tuple[str, ...]) -> dict[str, Any] | None:
+    """What a cached inspection must have been taken of: this very template
+    database (a rebuilt one has a new oid) on this very cluster, by this
+    version of the engine, for these schemas. Read from the maintenance
+    database: nothing connects to the template."""
+    from importlib.metadata import version
+
+    with cluster.connection() as conn:
+        row = conn.execute(
+            "select d.oid::bigint, (select system_identifier from pg_control_system()),"
+            " current_setting('server_version') from pg_database d where d.datname = %s",
+            (template,),
+        ).fetchone()
+    if row is None:
+        return None
+    oid, system, server = row
+    return {
+        "format": _CACHE_FORMAT,
+        "template": template,
+        "oid": oid,
+        "cluster": str(system),
+        "server": server,
+        "results": version("results"),
+        "schemas": sorted(set(schemas)),
+    }
+
+
+def load_template_inspection(
+    cfg: Config, cluster: Cluster, template: str, schemas: tuple[str, ...] = ()
+) -> TemplateInspection | None:
+    """The cached inspection of ``template``, or None: missing, taken of
+    another template (or another build of it), or unreadable in any way.
+    The file is a pickle in the project's own state directory, written by
+    ``save_template_inspection``; its header is checked before the rest is read."""
+    import pickle
+
+    path = inspection_cache_path(cfg, template, schemas)
+    try:
+        with path.open("rb") as stream:
+            header = pickle.load(stream)
+            if header != _cache_key(cluster, template, schemas):
+                return None
+            inspector, found = pickle.load(stream)
+    except Exception:  # missing, truncated, corrupt, from another version: inspect the template instead
+        return None
+    if not isinstance(found, dict) or type(inspector).__name__ != "PostgreSQL":
+        return None
+    return TemplateInspection(inspector, found)
+
+
+def save_template_inspection(
+    cfg: Config, cluster: Cluster, template: str, schemas: tuple[str, ...], migrated: TemplateInspection
+) -> None:
+    """Cache ``migrated`` for ``template`` (written whole, then renamed into
+    place); the caches of other templates go. Best effort: a cache that cannot
+    be written only means the next run inspects the template again."""
+    import os
+    import pickle
+
+    if not migrated.pickled:
+        return
+    path = inspection_cache_path(cfg, template, schemas)
+    try:
+        key = _cache_key(cluster, template, schemas)
+    except Exception:  # the run's result does not depend on the cache: never fail it over one
+        return
+    if key is None:
+        return
+    keep = template.removeprefix(TEMPLATE_PREFIX)
+    partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with partial.open("wb") as stream:
+            pickle.dump(key, stream, protocol=pickle.HIGHEST_PROTOCOL)
+            stream.write(migrated.pickled)
+        os.replace(partial, path)
+        for stale in path.parent.glob("*.pickle"):
+            if not stale.name.startswith(keep):
+                stale.unlink(missing_ok=True)
+    except OSError:
+        partial.unlink(missing_ok=True)
+
+
+def _pickle_inspection(inspector: Any, found: dict[str, str]) -> bytes:
+    """The inspector without its cursor (which cannot be pickled, and which a diff does not use), and the inventory."""
+    import copy
+    import pickle
+
+    detached = copy.copy(inspector)
+    detached.c = None
+    return pickle.dumps((detached, found), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 @dataclass
@@ -373,21 +563,6 @@ def verify(checked_url: str, target: TargetSnapshot, statements: list[str], sche
         *(f"re-diff: {_first_line(s)}" for s in leftover if not s.lower().startswith("set check_function_bodies")),
         *compare_inventories(applied.result(), expected),
     ]
-
-
-def verify_unchanged(
-    cluster: Cluster, template: str, target: TargetSnapshot, schemas: tuple[str, ...] = ()
-) -> list[str]:
-    """The self-check when the engine generated nothing: applying no SQL to a
-    clone of the template leaves the template's state, and re-diffing it gives
-    the same empty diff, so only the inventories are compared (no clone needed)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(1) as pool:
-        expected = pool.submit(_inventory_of, target.url, schemas) if target.inventory is None else None
-        with _template_session(cluster, template) as conn:
-            migrated = inventory(conn, schemas)
-        return compare_inventories(migrated, expected.result() if expected else target.inventory or {})
 
 
 def apply_sql(conn: Any, sql: str) -> None:
