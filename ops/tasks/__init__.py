@@ -92,4 +92,9 @@ def build_namespace() -> Collection:
     return root
 
 
-ns = build_namespace()
+def __getattr__(name: str) -> Collection:
+    # ``from ops.tasks import ns`` (tasks.py) builds the namespace on demand, so
+    # the ``ops`` program, which builds its own, pays for it only once.
+    if name == "ns":
+        return build_namespace()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
