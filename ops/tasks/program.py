@@ -4,6 +4,9 @@ It lives in the task layer because it is built on Invoke; the library (``ops/<do
 
 from __future__ import annotations
 
+import os
+import sys
+
 from invoke import Exit, Program
 from invoke.parser import ParseError
 
@@ -31,7 +34,12 @@ class OpsProgram(Program):
 def main(argv: list[str] | None = None) -> None:
     from ops.tasks import build_namespace
 
-    OpsProgram(namespace=build_namespace(), version=__version__, name="ops", binary="ops").run(argv)
+    try:
+        OpsProgram(namespace=build_namespace(), version=__version__, name="ops", binary="ops").run(argv)
+    except BrokenPipeError:
+        # The reader went away (``ops --list | head``): stop quietly, as a pipe expects.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
 
 
 if __name__ == "__main__":
