@@ -122,9 +122,9 @@ def find_root(start: Path | None = None) -> Path:
     return nearest or start
 
 
-def load(root: Path | None = None) -> Config:
+def load(root: Path | str | None = None) -> Config:
     """Read ``[tool.ops]`` from ``root/pyproject.toml`` (root found if not given)."""
-    root = (root or find_root()).resolve()
+    root = Path(root).resolve() if root else find_root()
     pyproject = root / "pyproject.toml"
     table: dict[str, Any] = {}
     if pyproject.is_file():
