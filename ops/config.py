@@ -1,10 +1,12 @@
 """Project settings from ``[tool.ops]`` in pyproject.toml.
 
-The core (root, paths, environments, public prefixes) is parsed here. Each
-domain owns its own sub-table (``[tool.ops.backup]``, ``[tool.ops.load]``...)
-and reads it with ``Config.section(name, defaults)``, so a domain's defaults
-live next to the code that uses them. Plain dataclasses and tomllib keep this
-cheap to import: ``env.check`` runs on every commit.
+The configuration lives in ``[tool.ops]`` of pyproject.toml or, in a repo with
+no Python packaging, in a standalone ``ops.toml`` holding the same keys at its
+top level. The core (root, paths, environments, public prefixes) is parsed
+here. Each domain owns a pydantic model for its own sub-table
+(``[tool.ops.backup]``, ``[tool.ops.load]``...) and loads it with
+``ops.settings.section(cfg, Model)``. Plain dataclasses and tomllib keep this
+module cheap to import: ``env.check`` runs on every commit.
 """
 
 from __future__ import annotations
@@ -67,6 +69,19 @@ class Config:
     state_dir: Path = field(default=Path(".ops"))
     supabase_dir: Path = field(default=Path("supabase"))
     raw: dict[str, Any] = field(default_factory=dict)
+    # The file the settings came from (pyproject.toml or ops.toml); None when neither has them.
+    source: Path | None = None
+    # Validated section models, filled by ops.settings.section().
+    cache: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def is_project(self) -> bool:
+        """True when the root holds ``[tool.ops]`` in pyproject.toml, or an ops.toml."""
+        return self.source is not None
+
+    @property
+    def source_name(self) -> str:
+        return self.source.name if self.source else "pyproject.toml"
 
     @property
     def migrations_dir(self) -> Path:
@@ -101,10 +116,20 @@ class Config:
         return path if path.is_absolute() else self.root / path
 
 
+OPS_TOML = "ops.toml"
+
+
+def _has_ops_table(pyproject: Path) -> bool:
+    try:
+        return b"[tool.ops" in pyproject.read_bytes()
+    except OSError:
+        return False
+
+
 def find_root(start: Path | None = None) -> Path:
     """The project root: ``$OPS_PROJECT_ROOT``, else the nearest directory up
-    from ``start`` whose pyproject.toml has ``[tool.ops]``, else the nearest
-    pyproject.toml, else ``start``."""
+    from ``start`` with an ops.toml or a pyproject.toml that has ``[tool.ops]``,
+    else the nearest pyproject.toml, else ``start``."""
     explicit = os.environ.get("OPS_PROJECT_ROOT")
     if explicit:
         return Path(explicit).resolve()
@@ -112,35 +137,46 @@ def find_root(start: Path | None = None) -> Path:
     nearest: Path | None = None
     for directory in (start, *start.parents):
         candidate = directory / "pyproject.toml"
+        if (directory / OPS_TOML).is_file() or _has_ops_table(candidate):
+            return directory
         if candidate.is_file():
             nearest = nearest or directory
-            try:
-                if b"[tool.ops" in candidate.read_bytes():
-                    return directory
-            except OSError:
-                continue
     return nearest or start
 
 
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}", "fix the TOML syntax") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}", "check the file's permissions") from None
+
+
 def load(root: Path | str | None = None) -> Config:
-    """Read ``[tool.ops]`` from ``root/pyproject.toml`` (root found if not given)."""
+    """Read the settings of ``root`` (found if not given): ``[tool.ops]`` of its
+    pyproject.toml, else its ops.toml."""
     root = Path(root).resolve() if root else find_root()
     pyproject = root / "pyproject.toml"
+    ops_toml = root / OPS_TOML
     table: dict[str, Any] = {}
-    if pyproject.is_file():
-        try:
-            with pyproject.open("rb") as handle:
-                data = tomllib.load(handle)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{pyproject} is not valid TOML: {exc}", "fix the TOML syntax") from None
-        table = data.get("tool", {}).get("ops", {})
-        if not isinstance(table, dict):
-            raise ConfigError("[tool.ops] must be a table", f"fix {pyproject}")
+    source: Path | None = None
+    if pyproject.is_file() and _has_ops_table(pyproject):
+        data = _read_toml(pyproject)
+        if "ops" in data.get("tool", {}):
+            table = data["tool"]["ops"]
+            source = pyproject
+    if source is None and ops_toml.is_file():
+        table = _read_toml(ops_toml)
+        source = ops_toml
+    if not isinstance(table, dict):
+        raise ConfigError("[tool.ops] must be a table", f"fix {source}")
 
-    environments = _parse_environments(table.get("environments", {}), pyproject)
+    environments = _parse_environments(table.get("environments", {}), source or pyproject)
     prefixes = table.get("public_prefixes", list(DEFAULT_PUBLIC_PREFIXES))
     if not isinstance(prefixes, list) or not all(isinstance(p, str) and p for p in prefixes):
-        raise ConfigError("public_prefixes must be a list of non-empty strings", f"fix [tool.ops] in {pyproject}")
+        raise ConfigError("public_prefixes must be a list of non-empty strings", f"fix [tool.ops] in {source}")
     state_dir = Path(table.get("state_dir", ".ops"))
     supabase_dir = Path(table.get("supabase_dir", "supabase"))
     return Config(
@@ -150,6 +186,7 @@ def load(root: Path | str | None = None) -> Config:
         state_dir=state_dir if state_dir.is_absolute() else root / state_dir,
         supabase_dir=supabase_dir if supabase_dir.is_absolute() else root / supabase_dir,
         raw=table,
+        source=source,
     )
 
 
