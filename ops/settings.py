@@ -39,13 +39,13 @@ _DURATION = re.compile(r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|sec|min|m|h|d)
 def parse_duration(value: Any) -> float:
     """Seconds from ``5``, ``2.5``, ``"500ms"``, ``"5s"``, ``"2min"``, ``"1h"``."""
     if isinstance(value, bool):
-        raise ValueError("must be a duration such as 5, \"500ms\", \"5s\" or \"2min\"")
+        raise ValueError('must be a duration such as 5, "500ms", "5s" or "2min"')
     if isinstance(value, int | float):
         seconds = float(value)
     elif isinstance(value, str) and (match := _DURATION.match(value)):
         seconds = float(match["n"]) * _UNITS[match["unit"] or "s"]
     else:
-        raise ValueError("must be a duration such as 5, \"500ms\", \"5s\" or \"2min\"")
+        raise ValueError('must be a duration such as 5, "500ms", "5s" or "2min"')
     if seconds < 0:
         raise ValueError("must not be negative")
     return seconds
