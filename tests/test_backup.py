@@ -475,3 +475,50 @@ def test_a_user_who_cannot_read_every_table_gets_a_clear_error(project: Project,
     finally:
         with environments.cluster.connection() as conn:
             conn.execute(f"drop role {role}")  # type: ignore[arg-type]
+
+
+def test_prune_reverifies_the_newest_verified_backup_and_keeps_the_intact_one(project: Project) -> None:
+    """Issue 14.1: a stale "ok" stamp on a damaged backup must not cost the only intact one."""
+    first = export(project)
+    assert project.ops("backup.verify", "--backup", first["id"]).code == 0
+    second = export(project)
+    assert project.ops("backup.verify", "--backup", second["id"]).code == 0
+    second_dir = Path(second["path"])
+    largest = max((p for p in (second_dir / "dump").iterdir()), key=lambda p: p.stat().st_size)
+    subprocess.run(["truncate", "-s", "10", str(largest)], check=True)
+
+    result, plan = project.ops_json("backup.prune", "--apply")
+    assert result.code == 0, result.output
+    assert [(c["id"], c["status"]) for c in plan["reverified"]] == [(second["id"], "failed"), (first["id"], "ok")]
+    assert plan["deleted"] == [second["id"]]
+    assert Path(first["path"]).is_dir() and not second_dir.exists()
+    kept = {d["id"]: d for d in plan["decisions"]}[first["id"]]
+    assert kept["action"] == "keep" and kept["verification"] == "ok"
+    assert project.ops("backup.verify", "--backup", first["id"]).code == 0
+
+
+def test_a_verification_that_cannot_run_is_unknown_never_failed(project: Project) -> None:
+    oldest, older, newer = export(project), export(project), export(project)
+    for manifest in (older, newer):
+        assert project.ops("backup.verify", "--backup", manifest["id"]).code == 0
+    empty_bindir = reachable_tempdir("ops-empty-bindir-")
+    try:
+        project.env["OPS_PG_BINDIR"] = str(empty_bindir)
+        result, verified = project.ops_json("backup.verify", "--backup", newer["id"])
+        assert result.code == 3 and verified["status"] == "unknown"
+        assert verified["problems"][0].startswith("pg_restore --list could not run: ")
+        stored = json.loads((Path(newer["path"]) / "manifest.json").read_text())["verification"]
+        assert stored["status"] == "unknown"
+        listed = {b["id"]: b["verification"] for b in project.ops_json("backup.list")[1]["backups"]}
+        assert listed == {oldest["id"]: "unverified", older["id"]: "ok", newer["id"]: "unknown"}
+
+        # The plan deletes oldest, but the newest verified backup (older) cannot be
+        # re-verified: nothing is deleted, exit 3.
+        result = project.ops("backup.prune", "--apply")
+        assert result.code == 3
+        assert result.stderr.strip().startswith(f"error: cannot re-verify backup {older['id']} before deleting")
+        assert all(Path(m["path"]).is_dir() for m in (oldest, older, newer))
+        stored = json.loads((Path(older["path"]) / "manifest.json").read_text())["verification"]
+        assert stored["status"] == "unknown"
+    finally:
+        shutil.rmtree(empty_bindir, ignore_errors=True)

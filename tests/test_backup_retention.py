@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from ops.backup.manifest import checksum_tree
+from ops.backup.pgtools import run_tool, target
 from ops.backup.retention import plan_retention, tier_counts
+from ops.pg.cluster import Cluster
 from tests.conftest import reachable_tempdir, run_ops
 
 POLICY = {"daily": 7, "weekly": 4, "monthly": 12, "yearly": 7}
@@ -87,9 +90,23 @@ def test_a_zero_tier_keeps_nothing_for_that_tier() -> None:
 # -- backup.prune through the CLI ------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def tiny_dump(pg_cluster: Cluster) -> Iterator[Path]:
+    """A real (small) directory-format dump: prune re-verifies the newest verified backup in full."""
+    import shutil
+
+    base = reachable_tempdir("ops-backup-tiny-dump-")
+    source = target(pg_cluster.url("postgres"))
+    run_tool("pg_dump", ["--format=directory", f"--file={base / 'dump'}", f"--dbname={source.conninfo}"], source)
+    try:
+        yield base / "dump"
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
 @pytest.fixture
-def project_with_backups() -> Iterator[Path]:
-    """40 days of synthetic finished backups (manifests only) plus an unfinished export."""
+def project_with_backups(tiny_dump: Path) -> Iterator[Path]:
+    """40 days of synthetic finished backups (a real tiny dump each) plus an unfinished export."""
     import shutil
 
     root = reachable_tempdir("ops-backup-prune-")
@@ -102,7 +119,9 @@ def project_with_backups() -> Iterator[Path]:
         day = date(2025, 11, 1) + timedelta(days=offset)
         backup_id = day.strftime("%Y%m%dT020000Z")
         (env_dir / backup_id).mkdir(parents=True)
+        shutil.copytree(tiny_dump, env_dir / backup_id / "dump")
         manifest = {"id": backup_id, "snapshot_at": f"{day.isoformat()}T02:00:00Z", "size_bytes": 1}
+        manifest["files"] = checksum_tree(env_dir / backup_id)
         manifest["verification"] = {"status": "ok" if offset % 2 == 0 else "failed"}
         (env_dir / backup_id / "manifest.json").write_text(json.dumps(manifest))
     (env_dir / "20251211T030000Z.partial").mkdir()
@@ -141,6 +160,7 @@ def test_prune_apply_deletes_exactly_the_planned_backups(project_with_backups: P
     assert [d["id"] for d in plan["decisions"] if d["action"] == "keep"] == kept_ids
     assert plan["tiers"] == {"daily": 3, "weekly": 2, "monthly": 2, "yearly": 1}
     assert len(plan["deleted"]) == 36 and plan["applied"] is True
+    assert [(c["id"], c["status"]) for c in plan["reverified"]] == [("20251209T020000Z", "ok")]
     # The unfinished export is not a backup: retention never touches it.
     assert sorted(p.name for p in env_dir.iterdir()) == sorted([*kept_ids, "20251211T030000Z.partial"])
 

@@ -37,7 +37,7 @@ class Backup:
 
     @property
     def verification(self) -> str:
-        """ "ok", "failed" or "unverified"."""
+        """ "ok", "failed", "unknown" (the check could not run) or "unverified"."""
         state = self.manifest.get("verification") or {}
         return str(state.get("status", "unverified"))
 

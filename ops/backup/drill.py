@@ -128,6 +128,11 @@ def drill_database_name(backup_id: str) -> str:
 
 def _verify(state: Drill) -> str:
     result = verify_backup(state.backup)
+    if result["status"] == "unknown":
+        raise ExternalError(
+            f"backup {state.backup.id} could not be verified: {'; '.join(result['problems'])}",
+            "install the PostgreSQL client binaries (pg_restore)",
+        )
     if result["status"] != "ok":
         raise CheckFailed(
             f"backup {state.backup.id} failed verification: {'; '.join(result['problems'])}",

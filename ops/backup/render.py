@@ -44,12 +44,20 @@ def render_verify(out: Output, result: dict[str, Any]) -> None:
             f" {result['toc_entries']} TOC entries readable"
         )
         return
+    if result["status"] == "unknown":
+        out.line(f"backup {result['id']}: verification could not run (recorded as unknown):")
+        for problem in result["problems"]:
+            out.line(f"  {problem}")
+        return
     out.line(f"backup {result['id']} FAILED verification:")
     for problem in result["problems"]:
         out.line(f"  {problem}")
 
 
 def render_prune(out: Output, plan: dict[str, Any]) -> None:
+    for check in plan.get("reverified", []):
+        detail = f": {'; '.join(check['problems'])}" if check["problems"] else ""
+        out.line(f"re-verified {check['id']} before deleting: {check['status']}{detail}")
     for decision in plan["decisions"]:
         out.line(
             f"{decision['action']:<6} {decision['id']}  ({decision['verification']}) {'; '.join(decision['reasons'])}"

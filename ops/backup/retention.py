@@ -8,6 +8,13 @@ several tiers lists every reason. Two safety rules come on top: the newest
 verified backup is always kept, and when no backup is verified nothing is
 deleted at all. A backup whose verification failed takes no tier slot: it
 cannot be restored, so it must not push out a good one.
+
+A verification stamp is only as good as the day it was taken: before
+``prune --apply`` deletes anything, it verifies the backup it keeps as the
+newest verified one again, in full. If that backup is damaged now, it is
+recorded as failed and the plan is made again (another backup becomes the
+newest verified one, and is re-verified in turn); if the check cannot run at
+all (pg_restore missing), nothing is deleted.
 """
 
 from __future__ import annotations
@@ -19,8 +26,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ops.backup.catalog import backups
+from ops.backup.catalog import Backup, backups
 from ops.backup.settings import TIERS, load_settings
+from ops.backup.verify import verify_backup
 from ops.config import Config
 from ops.errors import ExternalError
 
@@ -31,6 +39,7 @@ class Candidate:
     timestamp: datetime
     verified: bool
     failed: bool = False
+    state: str = ""
 
 
 @dataclass
@@ -39,6 +48,7 @@ class Decision:
     timestamp: datetime
     verified: bool
     failed: bool = False
+    state: str = ""
     reasons: list[str] = field(default_factory=list)
 
     @property
@@ -49,7 +59,7 @@ class Decision:
         return {
             "id": self.id,
             "timestamp": self.timestamp.isoformat(),
-            "verification": "ok" if self.verified else "failed" if self.failed else "unverified",
+            "verification": self.state or ("ok" if self.verified else "failed" if self.failed else "unverified"),
             "action": "keep" if self.keep else "delete",
             "reasons": self.reasons or ["failed verification" if self.failed else "outside every retention tier"],
         }
@@ -67,7 +77,9 @@ _UNITS = {"daily": "day", "weekly": "week", "monthly": "month", "yearly": "year"
 def plan_retention(items: Iterable[Candidate | tuple[str, datetime, bool]], policy: dict[str, int]) -> list[Decision]:
     """Keep/delete decisions, newest first."""
     decisions = [
-        Decision(*item) if isinstance(item, tuple) else Decision(item.id, item.timestamp, item.verified, item.failed)
+        Decision(*item)
+        if isinstance(item, tuple)
+        else Decision(item.id, item.timestamp, item.verified, item.failed, item.state)
         for item in items
     ]
     decisions.sort(key=lambda d: (d.timestamp, d.id), reverse=True)
@@ -113,16 +125,18 @@ def _delete(path: Path, deleted_so_far: list[str]) -> None:
 
 
 def prune(cfg: Config, env: str = "production", *, apply: bool = False) -> dict[str, Any]:
-    """Plan (and with ``apply`` carry out) retention for ``env``'s backups."""
+    """Plan (and with ``apply`` carry out) retention for ``env``'s backups.
+
+    With ``apply``, the newest verified backup is verified again, in full,
+    right before anything is deleted (see the module docstring)."""
     cfg.env(env)
     settings = load_settings(cfg)
     found = {backup.id: backup for backup in backups(settings, env)}
-    decisions = plan_retention(
-        [Candidate(b.id, b.snapshot_at, b.verified, b.verification == "failed") for b in found.values()],
-        settings.retention,
-    )
+    decisions = _plan(found, settings.retention)
+    reverified: list[dict[str, Any]] = []
     deleted: list[str] = []
-    if apply:
+    if apply and any(not d.keep for d in decisions):
+        decisions = _confirm_newest_verified(found, settings.retention, decisions, reverified)
         for decision in decisions:
             if not decision.keep:
                 _delete(found[decision.id].path, deleted)
@@ -131,9 +145,42 @@ def prune(cfg: Config, env: str = "production", *, apply: bool = False) -> dict[
         "env": env,
         "applied": apply,
         "policy": settings.retention,
+        "reverified": reverified,
         "decisions": [d.as_dict() for d in decisions],
         "keep": sum(d.keep for d in decisions),
         "delete": sum(not d.keep for d in decisions),
         "deleted": deleted,
         "tiers": tier_counts(decisions),
     }
+
+
+def _plan(found: dict[str, Backup], policy: dict[str, int]) -> list[Decision]:
+    return plan_retention(
+        [
+            Candidate(b.id, b.snapshot_at, b.verified, b.verification == "failed", b.verification)
+            for b in found.values()
+        ],
+        policy,
+    )
+
+
+def _confirm_newest_verified(
+    found: dict[str, Backup], policy: dict[str, int], decisions: list[Decision], reverified: list[dict[str, Any]]
+) -> list[Decision]:
+    """Re-verify the newest verified backup until one passes (re-planning after
+    each failure); refuse to delete anything when the check cannot run."""
+    while True:
+        newest = next((d for d in decisions if d.verified), None)
+        if newest is None:
+            return decisions  # nothing verified any more: the plan deletes nothing
+        result = verify_backup(found[newest.id])
+        reverified.append({"id": newest.id, "status": result["status"], "problems": result["problems"]})
+        if result["status"] == "ok":
+            return decisions
+        if result["status"] != "failed":
+            raise ExternalError(
+                f"cannot re-verify backup {newest.id} before deleting anything: {result['problems'][0]};"
+                " nothing was deleted",
+                "make pg_restore available (PostgreSQL client binaries) and rerun backup.prune --apply",
+            )
+        decisions = _plan(found, policy)

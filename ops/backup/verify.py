@@ -11,13 +11,18 @@ from ops.backup.manifest import DUMP_DIR, MANIFEST, iso, now_utc, sha256_file, w
 from ops.backup.pgtools import run_tool, target
 from ops.backup.settings import load_settings
 from ops.config import Config
-from ops.errors import ExternalError
+from ops.errors import BinaryNotFound, ExternalError
+
+# pg_restore ran but cannot read this archive version: a tool problem, not damage.
+_TOOL_PROBLEMS = ("unsupported version", "server version mismatch")
 
 
 def verify(cfg: Config, backup_id: str | None = None, env: str = "production") -> dict[str, Any]:
     """Verify ``backup_id`` (default: the latest backup of ``env``). Returns
-    ``{"id", "env", "status": "ok"|"failed", "problems": [...], ...}``; the
-    same result is stored in the manifest's ``verification``."""
+    ``{"id", "env", "status": "ok"|"failed"|"unknown", "problems": [...], ...}``;
+    the same result is stored in the manifest's ``verification``. "unknown"
+    means the check could not run (pg_restore missing or too old): it says
+    nothing about the backup, so it is never recorded as "failed"."""
     cfg.env(env)
     backup = find(load_settings(cfg), env, backup_id)
     return verify_backup(backup)
@@ -26,13 +31,22 @@ def verify(cfg: Config, backup_id: str | None = None, env: str = "production") -
 def verify_backup(backup: Backup) -> dict[str, Any]:
     problems = checksum_problems(backup.path, backup.manifest.get("files", {}))
     entries = 0
+    status = "failed" if problems else "ok"
     if not problems:
         try:
             entries = toc_entries(backup.path / backup.manifest.get("dump", {}).get("path", DUMP_DIR))
+        except BinaryNotFound as exc:
+            status = "unknown"
+            problems.append(f"pg_restore --list could not run: {exc.message}")
         except ExternalError as exc:
-            problems.append(f"{DUMP_DIR}: pg_restore --list failed: {exc.message}")
+            if any(marker in exc.message for marker in _TOOL_PROBLEMS):
+                status = "unknown"
+                problems.append(f"pg_restore --list could not run: {exc.message}")
+            else:
+                status = "failed"
+                problems.append(f"{DUMP_DIR}: pg_restore --list failed: {exc.message}")
     result = {
-        "status": "failed" if problems else "ok",
+        "status": status,
         "verified_at": iso(now_utc()),
         "problems": problems,
         "files_checked": len(backup.manifest.get("files", {})),
@@ -42,7 +56,8 @@ def verify_backup(backup: Backup) -> dict[str, Any]:
     write_manifest(backup.path, manifest)
     backup.manifest.clear()
     backup.manifest.update(manifest)
-    return {"id": backup.id, "env": backup.env, "path": str(backup.path), **result}
+    exit_code = {"ok": 0, "failed": 1}.get(status, 3)
+    return {"id": backup.id, "env": backup.env, "path": str(backup.path), **result, "exit_code": exit_code}
 
 
 def checksum_problems(directory: Path, files: dict[str, dict[str, Any]]) -> list[str]:

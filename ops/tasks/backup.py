@@ -54,7 +54,7 @@ def list_(c: Any, env: str | None = None, json_: bool = False) -> None:
 def verify(
     c: Any, backup: str | None = None, latest: bool = False, env: str = "production", json_: bool = False
 ) -> int:
-    """Recompute checksums and read pg_restore --list; exit 1 names each damaged file."""
+    """Recompute checksums and read pg_restore --list; exit 1 names each damaged file, 3 if it cannot run."""
     from ops.backup import verify as verify_backup
     from ops.backup.render import render_verify
     from ops.config import load
@@ -67,7 +67,7 @@ def verify(
     result = verify_backup(load(), backup, env)
     render_verify(out, result)
     out.result(result)
-    return 0 if result["status"] == "ok" else 1
+    return int(result["exit_code"])
 
 
 @ops_task(help={"env": "environment whose backups to prune", "apply": "really delete", "json_": _JSON})
