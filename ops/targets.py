@@ -8,14 +8,18 @@ registered with the console so that it is masked everywhere.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from ops.config import Config
 from ops.console import register_secret
 from ops.errors import ConfigError
-
-_DEFAULT_PORTS = {"http": 80, "https": 443, "postgres": 5432, "postgresql": 5432}
 
 
 def db_url(cfg: Config, env: str) -> str:
@@ -79,29 +83,199 @@ def register_url_password(url: str) -> None:
         register_secret(unquote(password))
 
 
-def _endpoint(url: str) -> tuple[str, str, int | None, str]:
-    parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
+# -- comparing targets by what they reach (DESIGN.md §3) ------------------------------------------
+#
+# Text comparison is easy to get around: a query parameter overrides the URL's host, percent-encoding
+# hides a database name, and 127.1, 2130706433, localhost. and ::1 all reach the same loopback server.
+# So database targets go through libpq's own parse (psycopg.conninfo.conninfo_to_dict: URLs, keyword
+# DSNs, query parameters, sockets), the defaults libpq would apply, and then normalised hosts. Base
+# URLs compare by scheme, host and port. Where a detail cannot be known without the network (DNS),
+# the comparison errs towards "same": a guard that refuses too much is fixed with config, one that
+# refuses too little is not fixed at all.
+
+LOOPBACK = "loopback"
+_NUMERIC_IPV4 = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}\.?$")
+
+
+def normalise_host(host: str) -> str:
+    """One spelling per host: names lowercased without a trailing dot, IP addresses in their
+    canonical form (``127.1``, ``2130706433`` and ``0x7f.1`` are ``127.0.0.1``), and every way to
+    reach this machine (``localhost``, ``127.0.0.0/8``, ``::1``, ``0.0.0.0``) as ``loopback``."""
+    host = unquote(host).strip().lower().removeprefix("[").removesuffix("]").rstrip(".")
+    host = host.split("%", 1)[0] if ":" in host else host  # an IPv6 zone does not change the address
+    if host == "localhost" or host.endswith(".localhost"):
+        return LOOPBACK
+    address = _ip_address(host)
+    if address is None:
+        try:
+            return host.encode("idna").decode("ascii")
+        except UnicodeError:
+            return host
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address.is_loopback or address.is_unspecified:
+        return LOOPBACK
+    return str(address)
+
+
+def _ip_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
-        port = parts.port or _DEFAULT_PORTS.get(scheme)
+        return ipaddress.ip_address(host)
     except ValueError:
-        port = None
-    host = (parts.hostname or "").lower()
-    if host in {"localhost", "::1"}:
-        host = "127.0.0.1"
-    return scheme, host, port, parts.path.rstrip("/")
+        pass
+    # The forms inet_aton (libpq's resolver) and browsers accept: 127.1, 2130706433, 0x7f.0.0.1, 0177.1.
+    if _NUMERIC_IPV4.match(host):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host.rstrip(".")))
+        except OSError:
+            return None
+    return None
 
 
-def same_base_url(a: str, b: str) -> bool:
-    """True when two base URLs name the same site (case, default ports and a
-    trailing slash ignored)."""
-    sa, ha, pa, patha = _endpoint(a)
-    sb, hb, pb, pathb = _endpoint(b)
-    return (sa, ha, pa, patha) == (sb, hb, pb, pathb)
+@dataclass(frozen=True)
+class DatabaseTarget:
+    """Where a connection string leads: the servers libpq may try, and the database."""
+
+    # (host, port) pairs: a normalised host or hostaddr, or ("socket:<dir>", port).
+    servers: frozenset[tuple[str, int]]
+    dbname: str
+    ports: tuple[int, ...]
+
+    def same_server(self, other: DatabaseTarget) -> bool:
+        return bool(self.servers & other.servers)
+
+    def same_database(self, other: DatabaseTarget) -> bool:
+        return self.same_server(other) and self.dbname == other.dbname
+
+
+def database_target(conninfo: str) -> DatabaseTarget:
+    """Parse a URL or keyword DSN as libpq does, with libpq's defaults (``PGHOST``, ``PGPORT``,
+    ``PGDATABASE``, ``PGUSER``, a service file); a string libpq rejects is a ``ConfigError``
+    that never shows the string."""
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        params: dict[str, Any] = conninfo_to_dict(conninfo.strip())
+    except (ProgrammingError, ValueError):
+        raise ConfigError("a database URL is not a valid connection string", "check its syntax") from None
+    params = {**_service_params(params), **{key: value for key, value in params.items() if value is not None}}
+    hosts = _split(params.get("host") or os.environ.get("PGHOST", ""))
+    addresses = _split(params.get("hostaddr") or os.environ.get("PGHOSTADDR", ""))
+    ports_text = _split(str(params.get("port") or os.environ.get("PGPORT", "")))
+    count = max(len(hosts), len(addresses), 1)
+    try:
+        ports = tuple(int(port) if port else 5432 for port in ports_text) or (5432,)
+    except ValueError:
+        raise ConfigError("a database URL has a port that is not a number", "fix the port") from None
+    if len(ports) == 1:
+        ports = ports * count
+    servers: set[tuple[str, int]] = set()
+    for index in range(count):
+        port = ports[index] if index < len(ports) else ports[-1]
+        host = hosts[index] if index < len(hosts) else ""
+        address = addresses[index] if index < len(addresses) else ""
+        # hostaddr decides where libpq connects; host may still name the same server elsewhere, so both count.
+        for name in filter(None, (host, address)):
+            servers.add((_server_host(name), port))
+        if not host and not address:
+            servers.add((_server_host(""), port))
+    user = str(params.get("user") or os.environ.get("PGUSER") or _os_user())
+    dbname = str(params.get("dbname") or os.environ.get("PGDATABASE") or user)
+    return DatabaseTarget(frozenset(servers), dbname, ports)
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",")] if value else []
+
+
+def _server_host(host: str) -> str:
+    if not host or host.startswith("/") or host.startswith("@"):
+        # A unix socket: libpq's default directory when none is given.
+        directory = host or "/var/run/postgresql"
+        # Every socket on this machine reaches a local server, as 127.0.0.1 does.
+        return LOOPBACK if not directory.startswith("@") else directory
+    return normalise_host(host)
+
+
+def _os_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""
+
+
+def _service_params(params: dict[str, Any]) -> dict[str, str]:
+    """The keywords a ``service=`` entry stands for (PGSERVICEFILE, ~/.pg_service.conf, PGSYSCONFDIR)."""
+    service = params.get("service") or os.environ.get("PGSERVICE")
+    if not service:
+        return {}
+    import configparser
+
+    candidates = [os.environ.get("PGSERVICEFILE") or str(Path.home() / ".pg_service.conf")]
+    if os.environ.get("PGSYSCONFDIR"):
+        candidates.append(str(Path(os.environ["PGSYSCONFDIR"]) / "pg_service.conf"))
+    for candidate in candidates:
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read(candidate)
+        except configparser.Error:
+            continue
+        if parser.has_section(service):
+            return dict(parser.items(service))
+    return {}
 
 
 def same_database(a: str, b: str) -> bool:
-    """True when two Postgres URLs name the same database on the same server."""
-    _, ha, pa, da = _endpoint(a)
-    _, hb, pb, db = _endpoint(b)
-    return (ha, pa, da.lstrip("/") or "postgres") == (hb, pb, db.lstrip("/") or "postgres")
+    """True when two connection strings reach the same database on the same server."""
+    return database_target(a).same_database(database_target(b))
+
+
+def same_server(a: str, b: str) -> bool:
+    """True when two connection strings reach the same server (any database on it)."""
+    return database_target(a).same_server(database_target(b))
+
+
+def transaction_pooler_port(conninfo: str, pooler_port: int) -> bool:
+    """True when any server the string may reach listens on ``pooler_port``."""
+    return pooler_port in database_target(conninfo).ports
+
+
+_DEFAULT_WEB_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+
+def base_url_site(url: str) -> tuple[str, str, int | None]:
+    """(scheme, normalised host, port) of a base URL; the path never changes where requests go."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or _DEFAULT_WEB_PORTS.get(scheme)
+    except ValueError:
+        port = None
+    return scheme, normalise_host(parts.hostname or ""), port
+
+
+def same_base_url(a: str, b: str) -> bool:
+    """True when two base URLs reach the same site: same host and port, whatever the spelling.
+
+    An ``http://`` URL on its default port reaches the same site as the ``https://`` one (the
+    usual redirect), so the two default ports of one host count as the same site.
+    """
+    scheme_a, host_a, port_a = base_url_site(a)
+    scheme_b, host_b, port_b = base_url_site(b)
+    if not host_a or host_a != host_b:
+        return False
+    if (scheme_a, port_a) == (scheme_b, port_b):
+        return True
+    defaults = {("http", 80), ("https", 443)}
+    return (scheme_a, port_a) in defaults and (scheme_b, port_b) in defaults
+
+
+def base_url_hostname(url: str) -> str:
+    """The host a base URL names, as written (lowercased, no brackets): what k6 may block."""
+    try:
+        return (urlsplit(url.strip()).hostname or "").rstrip(".")
+    except ValueError:
+        return ""

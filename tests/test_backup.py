@@ -346,7 +346,7 @@ def test_drill_into_production_is_refused_before_anything_is_touched(
     result = project.ops("backup.drill", "--to", "staging")
     assert result.code == 2
     assert result.stderr.strip() == (
-        "error: backup.drill refused: the target database is production's"
+        "error: backup.drill refused: the database URL of 'staging' reaches production's database"
         " (fix: point it at a staging or local database)"
     )
     assert (Path(manifest["path"]) / "manifest.json").read_text() == before

@@ -73,7 +73,7 @@ def test_guards(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         guards.refuse_production(cfg, "production", "load.run")
     with pytest.raises(GuardRefused, match="production's base URL"):
         guards.refuse_production(cfg, "staging", "load.run", base_url="HTTPS://shop.example.com:443")
-    with pytest.raises(GuardRefused, match="database is production's"):
+    with pytest.raises(GuardRefused, match="reaches production's database"):
         guards.refuse_production(cfg, "staging", "drill", db_url="postgres://x:y@DB.example.com/postgres")
     guards.refuse_production(cfg, "staging", "load.run", base_url="https://staging.example.com")
     with pytest.raises(GuardRefused, match="6543"):
@@ -85,7 +85,9 @@ def test_guards(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     guards.require_production_confirmation("production", True, "db.migrate")
     monkeypatch.setenv("CI", "true")
     monkeypatch.setenv("GITHUB_REF", "refs/tags/v1.2.0")
-    guards.require_production_confirmation("production", False, "db.migrate")
+    # CI variables alone never replace --yes: the tag is checked with git (tests/test_guards.py).
+    with pytest.raises(GuardRefused):
+        guards.require_production_confirmation("production", False, "db.migrate", cfg=cfg)
 
 
 def test_missing_target_url_names_the_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

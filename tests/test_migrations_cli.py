@@ -195,7 +195,8 @@ def test_production_needs_yes_and_no_password_is_printed(migration_project: Any,
     refused = migration_project.cli("db.migrate", "--env", "production", env=env)
     assert refused.code == 2
     assert refused.stderr.strip() == (
-        "error: db.migrate on production needs explicit confirmation (fix: pass --yes, or run it from CI on a v* tag)"
+        "error: db.migrate on production needs explicit confirmation"
+        " (fix: pass --yes, or run it from CI on an annotated v* tag at HEAD)"
     )
     dry = migration_project.cli("db.migrate", "--env", "production", "--dry-run", "--json", env=env)
     ok = migration_project.cli("db.migrate", "--env", "production", "--yes", "--json", env=env)
@@ -210,6 +211,14 @@ def test_production_needs_yes_and_no_password_is_printed(migration_project: Any,
 
 def test_ci_on_a_release_tag_may_migrate_production(migration_project: Any, database: Any) -> None:
     migration_project.write("20240101000000_a.sql", "create table a (id int);")
+    git = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@e"}
+    for command in (
+        ["init", "-q"],
+        ["add", "-A"],
+        ["commit", "-q", "-m", "a"],
+        ["tag", "-a", "v1.2.0", "-m", "v1.2.0"],
+    ):
+        subprocess.run(["git", *command], cwd=migration_project.root, env={**os.environ, **git}, check=True)
     env = {"SUPABASE_DB_URL": database.url, "CI": "true", "GITHUB_REF": "refs/tags/v1.2.0"}
     assert migration_project.cli("db.migrate", "--env", "production", env=env).code == 0
 
@@ -252,7 +261,7 @@ def test_reset_and_seed_refuse_other_environments_before_touching_anything(
     )
     # staging pointing at production's database is production too
     same = migration_project.cli("db.seed", "--env", "staging", env=env)
-    assert same.code == 2 and "the target database is production's" in same.stderr
+    assert same.code == 2 and "reaches production's database" in same.stderr
     assert query(database, "select count(*) from pg_tables") == before
     assert database.cluster.password not in reset.output + seed.output + same.output
 

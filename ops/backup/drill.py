@@ -29,7 +29,7 @@ from ops.backup.verify import verify_backup
 from ops.config import Config
 from ops.console import register_secret
 from ops.errors import CheckFailed, ConfigError, ExternalError, GuardRefused, OpsError
-from ops.guards import refuse_production
+from ops.guards import refuse_production_target
 from ops.targets import db_url
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ def drill(
         jobs=settings.resolve_jobs(jobs),
         database=drill_database_name(backup.id),
     )
-    refuse_production(cfg, to_env, "backup.drill", db_url=state.database_url)
+    refuse_production_target(cfg, to_env, "backup.drill", db_url=state.database_url, whole_server=True)
     try:
         failure = _run_steps(state, STEPS, out)
     finally:
@@ -115,7 +115,7 @@ def guard_target(cfg: Config, to_env: str) -> str:
     if to_env == "production":
         raise GuardRefused("backup.drill never restores into production", "use --to staging or --to local")
     url = db_url(cfg, to_env)
-    refuse_production(cfg, to_env, "backup.drill", db_url=url)
+    refuse_production_target(cfg, to_env, "backup.drill", db_url=url, whole_server=True)
     return url
 
 

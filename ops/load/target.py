@@ -15,7 +15,7 @@ from pathlib import Path
 from ops.config import Config
 from ops.console import register_secret
 from ops.errors import ConfigError
-from ops.guards import refuse_production
+from ops.guards import refuse_production_target
 from ops.load.settings import LoadSettings
 
 ACTION = "load.run"
@@ -33,7 +33,7 @@ class Target:
 
 def guard(cfg: Config, env: str, base_url: str | None = None) -> None:
     """Refuse production by name, or by a URL equal to production's base URL."""
-    refuse_production(cfg, env, ACTION, base_url=base_url)
+    refuse_production_target(cfg, env, ACTION, base_url=base_url)
 
 
 def resolve_target(cfg: Config, env: str, settings: LoadSettings, scenario: str, base_url: str | None = None) -> Target:

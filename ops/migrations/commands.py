@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING
 
 from ops.config import Config
 from ops.errors import GuardRefused, UsageError
-from ops.guards import refuse_production, refuse_transaction_pooler, require_production_confirmation
+from ops.guards import (
+    refuse_mislabelled_production,
+    refuse_production_target,
+    refuse_transaction_pooler,
+    require_production_confirmation,
+)
 
 if TYPE_CHECKING:
     from ops.console import Output
@@ -50,8 +55,11 @@ def migrate(
     from ops.migrations.runner import migrate as run
 
     if not dry_run:
-        require_production_confirmation(env, yes, "db.migrate")
-    return run(cfg, target_url(cfg, env), dry_run=dry_run, include_all=include_all, out=out)
+        require_production_confirmation(env, yes, "db.migrate", cfg=cfg)
+    url = target_url(cfg, env)
+    if not dry_run:
+        refuse_mislabelled_production(cfg, env, "db.migrate", db_url=url)
+    return run(cfg, url, dry_run=dry_run, include_all=include_all, out=out)
 
 
 def status(cfg: Config, envs: list[str]) -> TargetStatus | ParityReport:
@@ -69,14 +77,16 @@ def repair(cfg: Config, versions: list[str], status: str, env: str = "local", *,
     from ops.migrations.repair import repair as run
 
     check_request(versions, status)
-    require_production_confirmation(env, yes, "db.repair")
-    return run(cfg, target_url(cfg, env), versions, status)
+    require_production_confirmation(env, yes, "db.repair", cfg=cfg)
+    url = target_url(cfg, env)
+    refuse_mislabelled_production(cfg, env, "db.repair", db_url=url)
+    return run(cfg, url, versions, status)
 
 
 def seed(cfg: Config, env: str = "local", *, force: bool = False, out: Output | None = None) -> SeedReport:
     from ops.migrations.seeding import seed as run
 
-    refuse_production(cfg, env, "db.seed")
+    refuse_production_target(cfg, env, "db.seed")
     return run(cfg, target_url(cfg, env), force=force, env=env, out=out)
 
 
@@ -86,9 +96,10 @@ def reset(cfg: Config, env: str = "local", *, seed: bool = True, out: Output | N
         cfg.env(env)
         raise GuardRefused(f"db.reset is local only, not '{env}'", "run it without --env (or with --env local)")
     from ops.migrations.reset import reset_cluster_database
-    from ops.stack import local_cluster, local_db_name
+    from ops.stack import local_cluster, local_db_name, local_db_url
 
     cluster = local_cluster(cfg)
     if not cluster.is_running():
         raise UsageError("the local database is not running", "run: inv dev.up")
+    refuse_production_target(cfg, env, "db.reset", db_url=local_db_url(cfg))
     return reset_cluster_database(cfg, cluster, local_db_name(cfg), seed=seed, out=out)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ops.config import Config
 from ops.console import mask_url
 from ops.errors import ConfigError
-from ops.guards import refuse_production, refuse_transaction_pooler
+from ops.guards import refuse_production_target, refuse_transaction_pooler
 from ops.migrations import history
 from ops.migrations.connection import connect
 from ops.migrations.execute import StatementFailed, run_statements
@@ -100,7 +100,7 @@ def seed(
     cfg: Config, db_url: str, *, force: bool = False, env: str | None = None, out: Output | None = None
 ) -> SeedReport:
     """Apply new and changed seed files to ``db_url`` (never production)."""
-    refuse_production(cfg, env or "", "db.seed", db_url=db_url)
+    refuse_production_target(cfg, env or "", "db.seed", db_url=db_url)
     refuse_transaction_pooler(db_url)
     report = SeedReport(target=mask_url(db_url))
     report.enabled, patterns = seed_settings(cfg)
