@@ -1,3 +1,5 @@
 """Invoke entry point: every task comes from the ops toolkit."""
 
-from ops.tasks import ns  # noqa: F401
+from ops.tasks import ns
+
+__all__ = ["ns"]

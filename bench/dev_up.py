@@ -37,7 +37,7 @@ from ops.stack.caddy import find_caddy  # noqa: E402
 def make_project(base: Path) -> Path:
     root = base / "project"
     root.mkdir()
-    for name in ("app", "supabase"):
+    for name in ("supabase",):
         (root / name).symlink_to(REPO / name, target_is_directory=True)
     ports = "\n".join(f"{key} = 0" for key in ("db_port", "app_port", "http_port", "https_port", "admin_port"))
     (root / "pyproject.toml").write_text(

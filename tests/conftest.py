@@ -167,11 +167,11 @@ def migration_project(tmp_path: Path) -> MigrationProject:
 
 def make_stack_project(root: Path, **dev: object) -> Path:
     """A temp project for the dev stack: its own pyproject.toml ([tool.ops]
-    state_dir, [tool.ops.dev] with every port 0 = free), and this repo's app/
-    and supabase/ symlinked in. ``dev`` overrides [tool.ops.dev] keys."""
+    state_dir, [tool.ops.dev] with every port 0 = free; the app is the packaged
+    sample app, ``ops.sample_app``) and this repo's supabase/ symlinked in. ``dev`` overrides [tool.ops.dev] keys."""
     root.mkdir(parents=True, exist_ok=True)
     root.chmod(0o755)
-    for name in ("app", "supabase"):
+    for name in ("supabase",):
         link = root / name
         if not link.exists():
             link.symlink_to(REPO / name, target_is_directory=True)

@@ -21,10 +21,10 @@ import httpx
 import psycopg
 import pytest
 
-from app.ratelimit import SlidingWindowLimiter, client_ip
-from app.routes import parse_basket
 from ops.pg.bootstrap import apply_bootstrap
 from ops.pg.cluster import Cluster, free_port
+from ops.sample_app.ratelimit import SlidingWindowLimiter, client_ip
+from ops.sample_app.routes import parse_basket
 
 REPO = Path(__file__).resolve().parents[1]
 MIGRATIONS = REPO / "supabase" / "migrations"
@@ -35,7 +35,7 @@ ADMIN_TOKEN = "admin-token-for-tests"
 BYPASS_TOKEN = "bypass-token-for-tests"
 PRODUCT_KEYS = {"id", "slug", "name", "price_cents", "stock"}
 STARTUP_DEADLINE_SECONDS = 30
-UVICORN = (sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--no-access-log")
+UVICORN = (sys.executable, "-m", "uvicorn", "ops.sample_app.main:app", "--host", "127.0.0.1", "--no-access-log")
 
 
 def apply_schema(conn: psycopg.Connection[Any]) -> None:
@@ -485,7 +485,12 @@ def test_the_app_recovers_when_postgres_comes_back(tmp_path: Path) -> None:
 def test_app_refuses_to_start_without_database_url() -> None:
     env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
     result = subprocess.run(
-        [sys.executable, "-c", "import app.main"], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", "import ops.sample_app.main"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     record = json.loads(result.stdout.strip())

@@ -18,14 +18,14 @@ from ops.stack.caddy import caddy_variables
 from ops.stack.compose import ComposeStack, choose_provider, engine_available
 from ops.stack.state import StackPaths
 
-COMPOSE = REPO / "infra" / "docker" / "compose.yml"
-CADDYFILE = REPO / "infra" / "caddy" / "Caddyfile"
+COMPOSE = REPO / "ops" / "resources" / "docker" / "compose.yml"
+CADDYFILE = REPO / "ops" / "resources" / "caddy" / "Caddyfile"
 _VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)(:?[-?][^}]*)?\}")
 
 
 # The Compose Specification's JSON schema, vendored from compose-spec/compose-spec (Apache-2.0):
 # the same schema `docker compose config` validates with, usable without Docker.
-COMPOSE_SCHEMA = REPO / "infra" / "docker" / "compose-spec.json"
+COMPOSE_SCHEMA = REPO / "tests" / "data" / "compose-spec.json"
 
 
 def compose_document() -> dict:  # type: ignore[type-arg]
@@ -74,7 +74,7 @@ def test_compose_shares_the_bootstrap_sql_and_the_caddyfile_template_with_the_na
     assert caddyfile == CADDYFILE and target == "/etc/caddy/Caddyfile"
     build = services["app"]["build"]
     context = (COMPOSE.parent / build["context"]).resolve()
-    assert context == REPO and (context / build["dockerfile"]).is_file()
+    assert context == REPO / "ops" and (context / build["dockerfile"]).is_file()
     # Every {$NAME} in the template is set for the caddy container, and by the native renderer.
     placeholders = set(re.findall(r"\{\$([A-Z0-9_]+)\}", CADDYFILE.read_text()))
     assert placeholders == set(services["caddy"]["environment"])

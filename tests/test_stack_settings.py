@@ -73,8 +73,8 @@ def test_a_bad_setting_is_a_one_line_config_error(tmp_path: Path, setting: dict[
 
 def test_templates_left_at_their_default_fall_back_to_the_toolkits_own(tmp_path: Path) -> None:
     cfg = load(make_stack_project(tmp_path / "project"))
-    assert template_path(cfg) == REPO / "infra" / "caddy" / "Caddyfile"
-    assert ComposeStack.load(cfg).compose_file == REPO / "infra" / "docker" / "compose.yml"
+    assert template_path(cfg) == REPO / "ops" / "resources" / "caddy" / "Caddyfile"
+    assert ComposeStack.load(cfg).compose_file == REPO / "ops" / "resources" / "docker" / "compose.yml"
 
 
 def test_a_template_path_the_user_set_must_exist(tmp_path: Path) -> None:

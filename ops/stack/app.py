@@ -21,7 +21,7 @@ from ops.stack.process import is_alive, last_lines, live_pid, spawn, terminate, 
 from ops.stack.settings import dev_settings
 
 HOST = "127.0.0.1"
-DEFAULT_COMMAND = "{python} -m uvicorn app.main:app --host {host} --port {port} --no-access-log"
+DEFAULT_COMMAND = "{python} -m uvicorn ops.sample_app.main:app --host {host} --port {port} --no-access-log"
 
 
 def app_argv(command: str | None, port: int) -> list[str]:

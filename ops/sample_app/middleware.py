@@ -12,9 +12,9 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.logs import request_id_var
-from app.ratelimit import SlidingWindowLimiter, bypass_granted, client_ip
-from app.settings import Settings
+from ops.sample_app.logs import request_id_var
+from ops.sample_app.ratelimit import SlidingWindowLimiter, bypass_granted, client_ip
+from ops.sample_app.settings import Settings
 
 REQUEST_ID_HEADER = "x-request-id"
 BYPASS_HEADER = "x-ratelimit-bypass"

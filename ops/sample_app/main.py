@@ -1,4 +1,4 @@
-"""The ASGI app: ``python -m uvicorn app.main:app --host 127.0.0.1 --port PORT --no-access-log``.
+"""The ASGI app: ``python -m uvicorn ops.sample_app.main:app --host 127.0.0.1 --port PORT --no-access-log``.
 
 Environment: DATABASE_URL (required), ADMIN_TOKEN, RATE_LIMIT_PER_MINUTE (30),
 RATE_LIMIT_BYPASS_TOKEN, TRUSTED_PROXIES ("127.0.0.1,::1"), DB_POOL_MAX_SIZE (10),
@@ -18,11 +18,11 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from app import db
-from app.logs import configure_logging
-from app.middleware import RequestContextMiddleware
-from app.routes import error, routes
-from app.settings import Settings, SettingsError
+from ops.sample_app import db
+from ops.sample_app.logs import configure_logging
+from ops.sample_app.middleware import RequestContextMiddleware
+from ops.sample_app.routes import error, routes
+from ops.sample_app.settings import Settings, SettingsError
 
 log = logging.getLogger("app")
 

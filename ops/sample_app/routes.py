@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from app import db
+from ops.sample_app import db
 
 MAX_LINES = 50
 MAX_QUANTITY = 1000

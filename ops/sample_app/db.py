@@ -19,7 +19,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from app.logs import redact
+from ops.sample_app.logs import redact
 
 CONNECT_TIMEOUT_SECONDS = 2
 # Give up on a failing background connect quickly: the next request then starts a fresh
