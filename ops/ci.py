@@ -1,34 +1,35 @@
 """The CI pipeline as one list of steps, run the same way locally and in GitHub Actions.
 
-``STEPS`` is the single source of truth: ``.github/workflows/ci.yml`` runs each
-step's ``workflow_run`` line in this order (a test compares the two), and
-``run_pipeline`` runs the same commands here. Steps that are toolkit tasks
-(``env.example --check``, ``db.lint``) appear in ci.yml as those tasks; the
-others as ``inv ci --step NAME``. Like Actions, the pipeline stops at the first
-failing step.
+The steps come from ``[tool.ops.ci]``: the toolkit's own checks (``env-check``,
+``env-example``, ``db-lint``, ``db-test``, ``db-types``) plus the project's own
+commands (``[tool.ops.ci.commands.<name>]``: its lint, typecheck, tests). The
+default suits a team's repository: the toolkit checks, then every configured
+command. ``.github/workflows/ci.yml`` runs each step's ``workflow_run`` line in
+this order (a test compares the two, and ``ops init`` renders it from the same
+list), and ``run_pipeline`` runs the same commands here. Toolkit steps appear
+in ci.yml as those tasks; commands as ``inv ci --step NAME``. Like Actions, the
+pipeline stops at the first failing step.
 
-``--fast`` runs the static steps only (ruff, typecheck, env-example, db-lint):
-no test suite, so it takes seconds and needs no services.
+``--fast`` runs the static steps only: no test suite and no database, so it
+takes seconds and needs no services.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import Field, field_validator
+
 from ops.config import Config
 from ops.console import Output
-from ops.errors import BinaryNotFound, CheckFailed, UsageError
-
-# pytest exits 5 when the marker selects no test: an empty suite is not a failure.
-_PYTEST_NO_TESTS = 5
+from ops.errors import CheckFailed, ConfigError, UsageError
+from ops.settings import Section, did_you_mean, section
 
 
 @dataclass(frozen=True)
@@ -38,76 +39,128 @@ class Step:
     commands: tuple[tuple[str, ...], ...]
     workflow_run: str  # the `run:` line of ci.yml
     fast: bool
-    requires: tuple[str, ...] = ()  # python modules the commands need
     ok_exit_codes: tuple[int, ...] = (0,)
+    needs_stack: bool = False  # needs the local stack (inv dev.up) first
 
     def argv(self) -> list[list[str]]:
         """The commands with ``python`` replaced by this interpreter."""
         return [[sys.executable if part == "python" else part for part in command] for command in self.commands]
 
 
-def _toolkit_task(name: str, title: str, *args: str) -> Step:
+def _toolkit_task(name: str, title: str, *args: str, fast: bool = True, needs_stack: bool = False) -> Step:
     return Step(
         name=name,
         title=title,
         commands=(("python", "-m", "ops", *args),),
         workflow_run=shlex.join(["inv", *args]),
-        fast=True,
+        fast=fast,
+        needs_stack=needs_stack,
     )
 
 
-STEPS: tuple[Step, ...] = (
-    Step(
-        "ruff",
-        "ruff lint and format check",
-        (("python", "-m", "ruff", "check", "."), ("python", "-m", "ruff", "format", "--check", ".")),
-        "inv ci --step ruff",
-        fast=True,
-        requires=("ruff",),
-    ),
-    Step(
-        "typecheck",
-        "mypy on ops/",
-        (("python", "-m", "mypy", "ops"),),
-        "inv ci --step typecheck",
-        fast=True,
-        requires=("mypy",),
-    ),
-    _toolkit_task("env-example", ".env.example matches the schema", "env.example", "--check"),
-    _toolkit_task("db-lint", "migration lint", "db.lint"),
-    Step(
-        "unit",
-        "unit tests (no services)",
-        (("python", "-m", "pytest", "-m", "not integration", "-q"),),
-        "inv ci --step unit",
-        fast=False,
-        requires=("pytest",),
-        ok_exit_codes=(0, _PYTEST_NO_TESTS),
-    ),
-    Step(
-        "integration",
-        "integration tests (real postgres, caddy, app, k6)",
-        (("python", "-m", "pytest", "-m", "integration", "-q"),),
-        "inv ci --step integration",
-        fast=False,
-        requires=("pytest",),
-        ok_exit_codes=(0, _PYTEST_NO_TESTS),
-    ),
-)
+# The toolkit's own checks, by step name.
+TOOLKIT_STEPS: dict[str, Step] = {
+    step.name: step
+    for step in (
+        _toolkit_task("env-check", "env files match the schema", "env.check"),
+        _toolkit_task("env-example", ".env.example matches the schema", "env.example", "--check"),
+        _toolkit_task("db-lint", "migration lint", "db.lint"),
+        _toolkit_task("db-test", "pgTAP tests (RLS...)", "db.test", fast=False, needs_stack=True),
+        _toolkit_task("db-types", "database types are up to date", "db.types", "--check", needs_stack=True),
+    )
+}
+DEFAULT_TOOLKIT_STEPS = ("env-check", "env-example", "db-lint", "db-test")
 
 
-def step_names() -> list[str]:
-    return [step.name for step in STEPS]
+class CommandStep(Section):
+    """``[tool.ops.ci.commands.<name>]``: one of the project's own checks."""
+
+    # Shell-style command lines, run in order from the project root ("python" is this interpreter).
+    run: list[str] = Field(min_length=1)
+    title: str = ""
+    # Static: part of `inv ci --fast` (lint, typecheck). Test suites are not.
+    fast: bool = False
+    # Exit codes that count as passing (pytest's 5 = no test selected).
+    ok_exit_codes: list[int] = Field(default_factory=lambda: [0], min_length=1)
+
+    @field_validator("run", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("run")
+    @classmethod
+    def _shell_words(cls, value: list[str]) -> list[str]:
+        for line in value:
+            try:
+                if not shlex.split(line):
+                    raise ValueError("a command must not be empty")
+            except ValueError as exc:
+                raise ValueError(f"cannot parse {line!r}: {exc}") from None
+        return value
 
 
-def select_steps(*, fast: bool = False, only: str | None = None) -> list[Step]:
+class CiSettings(Section):
+    section_name = "ci"
+
+    # The pipeline, in order: toolkit step names and command names.
+    # Default: the toolkit checks (env-check, env-example, db-lint, db-test), then every command.
+    steps: list[str] | None = None
+    commands: dict[str, CommandStep] = Field(default_factory=dict)
+
+
+def ci_settings(cfg: Config) -> CiSettings:
+    return section(cfg, CiSettings)
+
+
+def pipeline(settings: CiSettings) -> list[Step]:
+    """Every step of the pipeline, in order."""
+    clash = sorted(set(settings.commands) & set(TOOLKIT_STEPS))
+    if clash:
+        raise ConfigError(
+            f"[tool.ops.ci] commands.{clash[0]}: the name is a toolkit step",
+            "rename the command (toolkit steps: " + ", ".join(TOOLKIT_STEPS) + ")",
+        )
+    names = settings.steps if settings.steps is not None else [*DEFAULT_TOOLKIT_STEPS, *settings.commands]
+    steps: list[Step] = []
+    for name in names:
+        if name in TOOLKIT_STEPS:
+            steps.append(TOOLKIT_STEPS[name])
+        elif name in settings.commands:
+            command = settings.commands[name]
+            steps.append(
+                Step(
+                    name=name,
+                    title=command.title or " && ".join(command.run),
+                    commands=tuple(tuple(shlex.split(line)) for line in command.run),
+                    workflow_run=f"inv ci --step {name}",
+                    fast=command.fast,
+                    ok_exit_codes=tuple(command.ok_exit_codes),
+                )
+            )
+        else:
+            known = [*TOOLKIT_STEPS, *settings.commands]
+            suggestion = did_you_mean(name, known)
+            hint = f"did you mean '{suggestion}'?" if suggestion else f"known steps: {', '.join(known)}"
+            raise ConfigError(
+                f"[tool.ops.ci] steps: unknown step '{name}'", f"{hint} (commands: [tool.ops.ci.commands])"
+            )
+    return steps
+
+
+def step_names(cfg: Config) -> list[str]:
+    return [step.name for step in pipeline(ci_settings(cfg))]
+
+
+def select_steps(cfg: Config, *, fast: bool = False, only: str | None = None) -> list[Step]:
     """The steps a run executes, in pipeline order."""
+    steps = pipeline(ci_settings(cfg))
     if only is not None:
-        chosen = [step for step in STEPS if step.name == only]
+        chosen = [step for step in steps if step.name == only]
         if not chosen:
-            raise UsageError(f"unknown ci step '{only}'", f"steps: {', '.join(step_names())}")
+            raise UsageError(f"unknown ci step '{only}'", f"steps: {', '.join(step.name for step in steps)}")
         return chosen
-    return [step for step in STEPS if step.fast or not fast]
+    return [step for step in steps if step.fast or not fast]
 
 
 @dataclass
@@ -148,8 +201,7 @@ def run_pipeline(
 ) -> PipelineReport:
     """Run the selected steps in ``cfg.root``, streaming their output; stop at the first failure."""
     out = out or Output()
-    steps = select_steps(fast=fast, only=only)
-    _require_tools(steps)
+    steps = select_steps(cfg, fast=fast, only=only)
     report = PipelineReport()
     failed = False
     for step in steps:
@@ -182,14 +234,11 @@ def _run(argv: list[str], cfg: Config, *, json_mode: bool) -> int:
     stdout = sys.stderr if json_mode else None
     sys.stdout.flush()
     sys.stderr.flush()
-    return subprocess.run(argv, cwd=cfg.root, env=env, stdout=stdout, stdin=subprocess.DEVNULL).returncode
-
-
-def _require_tools(steps: list[Step]) -> None:
-    for step in steps:
-        for module in step.requires:
-            if importlib.util.find_spec(module) is None and shutil.which(module) is None:
-                raise BinaryNotFound(
-                    f"ci step '{step.name}' needs {module}, which is not installed",
-                    "install the dev extra: pip install -e '.[dev]'",
-                )
+    try:
+        return subprocess.run(argv, cwd=cfg.root, env=env, stdout=stdout, stdin=subprocess.DEVNULL).returncode
+    except FileNotFoundError:
+        print(f"{argv[0]}: command not found", file=sys.stderr)
+        return 127
+    except PermissionError:
+        print(f"{argv[0]}: permission denied", file=sys.stderr)
+        return 126

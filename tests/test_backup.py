@@ -106,7 +106,13 @@ class Project:
 @pytest.fixture
 def project(environments: Environments) -> Iterator[Project]:
     root = reachable_tempdir("ops-backup-project-")
-    (root / "pyproject.toml").write_text('[tool.ops]\nstate_dir = ".ops"\n\n[tool.ops.backup]\nroot = "backups"\n')
+    # The sample app's smoke checks, as this repo configures them.
+    smoke = "[[tool.ops.backup.drill.smoke]]" + (REPO / "pyproject.toml").read_text().split(
+        "[[tool.ops.backup.drill.smoke]]", 1
+    )[1].split("\n# ", 1)[0]
+    (root / "pyproject.toml").write_text(
+        '[tool.ops]\nstate_dir = ".ops"\n\n[tool.ops.backup]\nroot = "backups"\n\n' + smoke
+    )
     env = {
         "SUPABASE_DB_URL": environments.url(environments.production),
         "SUPABASE_STAGING_DB_URL": environments.url(environments.staging),
@@ -171,8 +177,8 @@ def test_export_verify_drill_end_to_end(project: Project, environments: Environm
         ("check migration head", "ok"),
         ("check row counts", "ok"),
         ("start app", "ok"),
-        ("smoke /healthz", "ok"),
-        ("smoke /readyz", "ok"),
+        ("smoke GET /healthz", "ok"),
+        ("smoke GET /readyz", "ok"),
         ("smoke GET /api/products", "ok"),
     ]
     checks = {c["name"]: (c["status"], c["actual"]) for c in report["checks"]}

@@ -10,15 +10,16 @@ from pathlib import Path
 import pytest
 from conftest import REPO, run_ops
 
-from ops.ci import STEPS, select_steps, step_names
+from ops.ci import select_steps, step_names
+from ops.config import load
 
 ALL_STEPS = ["ruff", "typecheck", "env-example", "db-lint", "unit", "integration"]
 FAST_STEPS = ["ruff", "typecheck", "env-example", "db-lint"]
 
 
-def test_pipeline_order_is_the_issue_order() -> None:
-    assert step_names() == ALL_STEPS
-    assert [step.workflow_run for step in STEPS] == [
+def test_this_repos_pipeline_is_its_configured_order() -> None:
+    assert step_names(load(REPO)) == ALL_STEPS
+    assert [step.workflow_run for step in select_steps(load(REPO))] == [
         "inv ci --step ruff",
         "inv ci --step typecheck",
         "inv env.example --check",
@@ -29,8 +30,87 @@ def test_pipeline_order_is_the_issue_order() -> None:
 
 
 def test_fast_is_the_static_subset() -> None:
-    assert [step.name for step in select_steps(fast=True)] == FAST_STEPS
-    assert [step.name for step in select_steps(only="unit")] == ["unit"]
+    assert [step.name for step in select_steps(load(REPO), fast=True)] == FAST_STEPS
+    assert [step.name for step in select_steps(load(REPO), only="unit")] == ["unit"]
+
+
+def team_project(root: Path, ci: str = "") -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "ops.toml").write_text(ci)
+    return root
+
+
+def test_a_team_repo_gets_the_toolkit_checks_then_its_own_commands(tmp_path: Path) -> None:
+    root = team_project(
+        tmp_path,
+        '[ci.commands.lint]\nrun = "npm run lint"\nfast = true\n\n[ci.commands.test]\nrun = ["npm test"]\n',
+    )
+    steps = select_steps(load(root))
+    assert [(step.name, step.workflow_run) for step in steps] == [
+        ("env-check", "inv env.check"),
+        ("env-example", "inv env.example --check"),
+        ("db-lint", "inv db.lint"),
+        ("db-test", "inv db.test"),
+        ("lint", "inv ci --step lint"),
+        ("test", "inv ci --step test"),
+    ]
+    assert steps[-1].commands == (("npm", "test"),)
+    assert [step.name for step in select_steps(load(root), fast=True)] == [
+        "env-check",
+        "env-example",
+        "db-lint",
+        "lint",
+    ]
+    # With no [ci] table at all, the toolkit checks alone.
+    assert step_names(load(team_project(tmp_path / "bare"))) == ["env-check", "env-example", "db-lint", "db-test"]
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        (
+            'steps = ["env-check", "lnt"]\n[ci.commands.lint]\nrun = "npm run lint"\n',
+            "error: [tool.ops.ci] steps: unknown step 'lnt'"
+            " (fix: did you mean 'lint'? (commands: [tool.ops.ci.commands]))",
+        ),
+        (
+            '[ci.commands.lint]\nrun = "npm run lint"\nfsat = true\n',
+            "error: [tool.ops.ci] unknown key 'commands.lint.fsat' (fix: did you mean 'fast'? (in ops.toml))",
+        ),
+        (
+            "[ci.commands.lint]\nrun = []\n",
+            "error: [tool.ops.ci] commands.lint.run: List should have at least 1 item after validation, not 0"
+            " (fix: fix commands.lint.run in [tool.ops.ci] of ops.toml)",
+        ),
+        (
+            '[ci.commands.db-lint]\nrun = "true"\n',
+            "error: [tool.ops.ci] commands.db-lint: the name is a toolkit step (fix: rename the command"
+            " (toolkit steps: env-check, env-example, db-lint, db-test, db-types))",
+        ),
+    ],
+    ids=["unknown-step", "typo", "empty", "clash"],
+)
+def test_a_bad_ci_table_is_a_one_line_config_error(tmp_path: Path, table: str, message: str) -> None:
+    root = team_project(tmp_path, table if table.startswith("[") else "[ci]\n" + table)
+    result = run_ops("ci", "--fast", cwd=root, env={"OPS_PROJECT_ROOT": str(root)})
+    assert (result.code, result.stderr.strip(), result.stdout) == (2, message, "")
+
+
+def test_a_command_that_does_not_exist_fails_its_step(tmp_path: Path) -> None:
+    root = team_project(tmp_path, '[ci]\nsteps = ["lint"]\n\n[ci.commands.lint]\nrun = "no-such-linter --all"\n')
+    result = run_ops("ci", "--json", cwd=root, env={"OPS_PROJECT_ROOT": str(root)})
+    assert result.code == 1
+    assert json.loads(result.stdout)["steps"] == [
+        {
+            "name": "lint",
+            "title": "no-such-linter --all",
+            "status": "failed",
+            "exit_code": 127,
+            "duration_s": json.loads(result.stdout)["steps"][0]["duration_s"],
+            "commands": ["no-such-linter --all"],
+        }
+    ]
+    assert "no-such-linter: command not found" in result.stderr
 
 
 def test_unknown_step_is_a_usage_error() -> None:
@@ -44,8 +124,10 @@ def test_unknown_step_is_a_usage_error() -> None:
 @pytest.fixture
 def lint_broken_project(tmp_path: Path) -> Path:
     """A project whose only problem is a ruff finding (an unused import)."""
+    # This repo's own [tool.ops.ci] table, so that the steps are the same.
+    ci_table = (REPO / "pyproject.toml").read_text().split("[tool.ops.ci]", 1)[1]
     (tmp_path / "pyproject.toml").write_text(
-        '[project]\nname = "broken"\n\n[tool.ops]\n\n[tool.ruff]\nline-length = 120\n'
+        '[project]\nname = "broken"\n\n[tool.ruff]\nline-length = 120\n\n[tool.ops.ci]' + ci_table
     )
     (tmp_path / "module.py").write_text("import os\n")
     return tmp_path

@@ -1,4 +1,4 @@
-"""``inv ci``: exactly what .github/workflows/ci.yml runs, in the same order."""
+"""``inv ci``: exactly what .github/workflows/ci.yml runs, in the same order ([tool.ops.ci])."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from ops.tasks._base import ops_task
 
 @ops_task(
     help={
-        "fast": "only the static checks (ruff, typecheck, env-example, db-lint): no test suites",
+        "fast": "only the static checks (no test suites, no database)",
         "step": "run only this step (what each ci.yml step calls)",
         "json_": "print one JSON document on stdout (step output goes to stderr)",
     }
 )
 def ci(c: Any, fast: bool = False, step: str | None = None, json_: bool = False) -> int:
-    """Run the CI pipeline locally: ruff, typecheck, env.example --check, db.lint, unit, integration."""
+    """Run the CI pipeline locally: the steps of [tool.ops.ci], as ci.yml runs them."""
     from ops.ci import run_pipeline
     from ops.config import load
     from ops.console import Output
