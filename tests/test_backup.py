@@ -107,9 +107,10 @@ class Project:
 def project(environments: Environments) -> Iterator[Project]:
     root = reachable_tempdir("ops-backup-project-")
     # The sample app's smoke checks, as this repo configures them.
-    smoke = "[[tool.ops.backup.drill.smoke]]" + (REPO / "pyproject.toml").read_text().split(
-        "[[tool.ops.backup.drill.smoke]]", 1
-    )[1].split("\n# ", 1)[0]
+    smoke = (
+        "[[tool.ops.backup.drill.smoke]]"
+        + (REPO / "pyproject.toml").read_text().split("[[tool.ops.backup.drill.smoke]]", 1)[1].split("\n# ", 1)[0]
+    )
     (root / "pyproject.toml").write_text(
         '[tool.ops]\nstate_dir = ".ops"\n\n[tool.ops.backup]\nroot = "backups"\n\n' + smoke
     )
