@@ -334,7 +334,9 @@ def test_status_with_two_environments_prints_parity_and_exits_1_when_they_differ
         pg_cluster.drop_database(production_name)
 
 
-def test_seed_applies_new_and_changed_files_and_records_hashes(migration_project: Any, database: Any) -> None:
+def test_seed_applies_new_files_records_changed_ones_as_the_cli_does_and_force_reruns(
+    migration_project: Any, database: Any
+) -> None:
     supabase = migration_project.root / "supabase"
     migration_project.write("20240101000000_t.sql", "create table things (name text);")
     (supabase / "config.toml").write_text(
@@ -357,17 +359,34 @@ def test_seed_applies_new_and_changed_files_and_records_hashes(migration_project
     assert ("supabase/seed.sql", digest) in query(database, "select path, hash from supabase_migrations.seed_files")
     (supabase / "seeds" / "a.sql").write_text("insert into things values ('a2');")
     second = migration_project.cli("db.seed", "--env", "staging", "--json", env=staging(database))
+    assert second.code == 0, second.output
     statuses = {f["path"]: f["status"] for f in json.loads(second.stdout)["files"]}
+    # The Supabase CLI's behaviour: a changed seed gets its new hash, and is not run again.
     assert statuses == {
         "supabase/seed.sql": "unchanged",
-        "supabase/seeds/a.sql": "reapplied",
+        "supabase/seeds/a.sql": "recorded",
         "supabase/seeds/b.sql": "unchanged",
     }
+    new_digest = hashlib.sha256((supabase / "seeds" / "a.sql").read_bytes()).hexdigest()
+    assert ("supabase/seeds/a.sql", new_digest) in query(
+        database, "select path, hash from supabase_migrations.seed_files"
+    )
+    assert query(database, "select name from things order by 1") == [("a",), ("b",), ("base",)]
+    human = migration_project.cli("db.seed", "--env", "staging", env=staging(database))
+    assert "recorded: supabase/seeds/a.sql" not in human.stdout  # recorded once; now unchanged
+    (supabase / "seeds" / "a.sql").write_text("insert into things values ('a3');")
+    told = migration_project.cli("db.seed", "--env", "staging", env=staging(database))
+    assert told.code == 0, told.output
+    assert (
+        "recorded: supabase/seeds/a.sql (changed: new hash recorded, not run again; db.seed --force runs it)"
+        in told.stdout
+    )
+    assert "seeded 0 file(s)" in told.stdout
     forced = migration_project.cli("db.seed", "--env", "staging", "--force", env=staging(database))
     assert forced.code == 0 and "seeded 3 file(s)" in forced.stdout
     assert query(database, "select name, count(*) from things group by 1 order by 1") == [
         ("a", 1),
-        ("a2", 2),
+        ("a3", 1),
         ("b", 2),
         ("base", 2),
     ]

@@ -9,7 +9,9 @@ import pytest
 
 from ops.errors import UsageError
 from ops.migrations.files import load_migrations, new_migration
-from ops.migrations.split import classify, normalise, split_sql, stored_statements
+from ops.migrations.split import classify, cli_split, normalise, split_sql, stored_statements
+
+REPO = Path(__file__).resolve().parents[1]
 
 TRICKY = """-- leading comment
 create table a (id int, note text default 'semi;colon');
@@ -91,10 +93,48 @@ def test_normalise_ignores_comments_whitespace_and_comment_only_tokens() -> None
         ("select 1;; ;\nselect 2 -- no semicolon at the end", ["select 1", "select 2 -- no semicolon at the end"]),
         ("-- only a comment\n", ["-- only a comment"]),
         ("", []),
+        # measured with supabase 2.117.0: a last-line comment ending in ';' with no final newline loses the ';'
+        ("select 1;\n-- c;", ["select 1", "-- c"]),
+        ("select 1;\n-- c;\n", ["select 1", "-- c;"]),
+        ("select 1 /* a; */ ;\n/* b; */;-- c; d\n;select 2", ["select 1 /* a; */", "/* b; */", "-- c; d", "select 2"]),
+        # the CLI's tokenizer ignores backslash escapes in E-strings (its repair stores exactly this)
+        (
+            "create table e (t text);\ninsert into e values (E'it\\'s; ok');\nselect 2;\n",
+            ["create table e (t text)", "insert into e values (E'it\\'s; ok');\nselect 2;"],
+        ),
     ],
 )
 def test_statements_are_stored_in_the_supabase_cli_form(text: str, stored: list[str]) -> None:
     assert stored_statements(text, split_sql(text)) == stored
+
+
+def test_the_linear_split_agrees_with_the_port_of_the_cli_tokenizer() -> None:
+    """The fast path (pglast's statement slices) and the CLI's own state machine
+    store the same pieces for every file without a backslash-escaped quote."""
+    texts = [TRICKY, *(path.read_text() for path in sorted((REPO / "supabase" / "migrations").glob("*.sql")))]
+    texts += [
+        "select 1;; ;\nselect 2 -- no semicolon at the end",
+        "create table t (a int); -- trailing; comment\n/* nested /* block; */ still; */ select 3;",
+        "do $$ begin perform 1; end $$;\nselect $tag$ ; $tag$;",
+    ]
+    for text in texts:
+        assert stored_statements(text, split_sql(text)) == cli_split(text), text[:80]
+
+
+def test_splitting_a_large_file_keeps_every_statement() -> None:
+    text = "".join(f"insert into t values ({n}, 'a; b'); -- row {n}\n" for n in range(30_000))
+    statements = split_sql(text)
+    stored = stored_statements(text, statements)
+    assert len(statements) == 30_000 and statements[-1].line == 30_000
+    assert stored[0] == "insert into t values (0, 'a; b')" and stored[1] == "-- row 0\ninsert into t values (1, 'a; b')"
+    assert stored[-1] == "-- row 29999"
+
+
+def test_a_leading_byte_order_mark_is_not_part_of_the_sql(tmp_path: Path) -> None:
+    (tmp_path / "20240101000000_bom.sql").write_bytes("\ufeffcreate table bom (id int);\n".encode())
+    (migration,) = load_migrations(tmp_path)
+    assert migration.statements == ["create table bom (id int)"]
+    assert [s.text for s in migration.parsed] == ["create table bom (id int)"]
 
 
 def test_load_orders_by_file_name_and_skips_other_files(tmp_path: Path) -> None:

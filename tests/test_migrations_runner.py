@@ -380,3 +380,92 @@ def test_empty_and_comment_only_files_are_recorded(migration_project: Any, datab
         ("20240102000000", 0),
     ]
     assert applied_versions(database) == [("20240101000000", "empty"), ("20240102000000", "note")]
+
+
+@pytest.mark.parametrize(
+    ("sql", "named"),
+    [
+        (
+            "create table x (id int);\nrollback;\ncreate table y (id int);",
+            "statement 2 (line 2): rollback would roll back",
+        ),
+        ("create table x (id int);\nabort;", "statement 2 (line 2): abort would roll back"),
+        ("begin;\ncreate table x (id int);\ncommit;\ncreate table y (id int);", "statement 3 (line 3): commit would"),
+        ("create table x (id int);\nprepare transaction 'p';", "statement 2 (line 2): prepare transaction 'p' would"),
+        ("savepoint a;\ncreate table x (id int);\nrelease b;", "statement 3 (line 3): release b names savepoint b"),
+        (
+            "savepoint a;\ncreate index concurrently x_i on seen (id);\nrollback to savepoint a;",
+            "statement 3 (line 3): rollback to savepoint a names savepoint a",
+        ),
+    ],
+)
+def test_statements_that_end_or_break_the_files_transaction_are_refused_before_anything_runs(
+    migration_project: Any, database: Any, sql: str, named: str
+) -> None:
+    migration_project.write("20240101000000_first.sql", "create table seen (id int);")
+    migration_project.write("20240102000000_bad.sql", sql)
+    with pytest.raises(UsageError) as caught:
+        migrate(migration_project.config(), database.url)
+    assert caught.value.exit_code == 2
+    assert caught.value.message.startswith(f"20240102000000_bad.sql: {named}")
+    assert "\n" not in caught.value.message
+    # Refused before any file ran: not even the good first file.
+    assert not table_exists(database, "seen") and not table_exists(database, "x")
+    assert applied_versions(database) == []
+
+
+def test_savepoints_and_a_leading_begin_trailing_commit_still_apply(migration_project: Any, database: Any) -> None:
+    migration_project.write(
+        "20240101000000_ok.sql",
+        "begin;\ncreate table a (id int);\nsavepoint s;\ninsert into a values (1);\nrollback to savepoint s;\n"
+        "insert into a values (2);\nrelease savepoint s;\ncommit;\n",
+    )
+    migration_project.write(
+        "20240102000000_ok.sql",
+        "create table b (id int);\ncommit;\ncreate index concurrently b_id on b (id);\nbegin;\n"
+        "insert into b values (1);\nend;\n",
+    )
+    migrate(migration_project.config(), database.url)
+    with database.connect() as conn:
+        assert conn.execute("select array_agg(id) from a").fetchone() == ([2],)
+        assert conn.execute("select count(*) from b").fetchone() == (1,)
+    assert [v for v, _ in applied_versions(database)] == ["20240101000000", "20240102000000"]
+
+
+def test_a_seed_file_that_rolls_back_is_refused_before_any_seed_runs(migration_project: Any, database: Any) -> None:
+    supabase = migration_project.root / "supabase"
+    migration_project.write("20240101000000_t.sql", "create table things (name text);")
+    (supabase / "config.toml").write_text('[db.seed]\nsql_paths = ["./a.sql", "./b.sql"]\n')
+    (supabase / "a.sql").write_text("insert into things values ('a');")
+    (supabase / "b.sql").write_text("insert into things values ('b');\nrollback;")
+    cfg = migration_project.config()
+    migrate(cfg, database.url)
+    with pytest.raises(UsageError) as caught:
+        seed(cfg, database.url)
+    assert caught.value.message.startswith("supabase/b.sql: statement 2 (line 2): rollback would roll back")
+    with database.connect() as conn:
+        assert conn.execute("select count(*) from things").fetchone() == (0,)
+
+
+def test_a_byte_order_mark_and_a_trailing_comment_are_stored_as_the_supabase_cli_stores_them(
+    migration_project: Any, database: Any
+) -> None:
+    migration_project.write("20240101000000_a.sql", "select 1;\n-- c;")
+    (migration_project.migrations / "20240102000000_bom.sql").write_bytes("\ufeffcreate table bom (id int);\n".encode())
+    migration_project.write(
+        "20240103000000_e.sql", "create table e (t text);\ninsert into e values (E'it\\'s; ok');\nselect 2;\n"
+    )
+    cfg = migration_project.config()
+    migrate(cfg, database.url)
+    with database.connect() as conn:
+        rows = conn.execute(
+            "select version, statements from supabase_migrations.schema_migrations order by 1"
+        ).fetchall()
+        assert conn.execute("select t from e").fetchone() == ("it's; ok",)  # applied as PostgreSQL reads it
+    # What supabase 2.117.0 stores (db push for the first two, migration repair for the E-string file).
+    assert rows == [
+        ("20240101000000", ["select 1", "-- c"]),
+        ("20240102000000", ["create table bom (id int)"]),
+        ("20240103000000", ["create table e (t text)", "insert into e values (E'it\\'s; ok');\nselect 2;"]),
+    ]
+    assert all(v.state == "applied" for v in target_status(cfg, database.url, "staging").versions)

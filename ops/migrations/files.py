@@ -35,7 +35,8 @@ class MigrationFile:
     def text(self) -> str:
         if self._text is None:
             try:
-                self._text = self.path.read_text(encoding="utf-8")
+                # A leading byte-order mark is not SQL; the Supabase CLI accepts such files and drops it.
+                self._text = self.path.read_text(encoding="utf-8").removeprefix("\ufeff")
             except (OSError, UnicodeDecodeError) as exc:
                 raise ConfigError(f"cannot read {self.path}: {exc}", "check the file") from None
         return self._text

@@ -41,9 +41,12 @@ def render_seed(out: Output, report: SeedReport) -> None:
         out.line("seeding is disabled ([db.seed] enabled = false)")
         return
     for item in report.files:
-        out.line(f"{item.status}: {item.path}")
-    changed = sum(1 for item in report.files if item.status != "unchanged")
-    out.line(f"seeded {changed} file(s) on {report.target}")
+        if item.status == "recorded":
+            out.line(f"recorded: {item.path} (changed: new hash recorded, not run again; db.seed --force runs it)")
+        else:
+            out.line(f"{item.status}: {item.path}")
+    ran = sum(1 for item in report.files if item.status in {"applied", "reapplied"})
+    out.line(f"seeded {ran} file(s) on {report.target}")
 
 
 def render_status(out: Output, report: TargetStatus | ParityReport) -> None:

@@ -26,6 +26,7 @@ from ops.migrations.lock import migration_lock
 from ops.migrations.plan import Plan, check_plan, make_plan
 from ops.migrations.settings import RunnerSettings, runner_settings
 from ops.migrations.split import Statement, invalid_index_target
+from ops.migrations.transactions import check_transaction_statements
 
 if TYPE_CHECKING:
     from ops.console import Output
@@ -86,6 +87,7 @@ def migrate(
         if dry_run:
             plan = make_plan(local, history.read_applied(conn))
             check_plan(plan, include_all)
+            check_pending(plan)
             report.pending = plan.pending
             return report
         with _progress(out) as progress:
@@ -100,6 +102,7 @@ def migrate(
                 history.ensure_history_tables(conn)
                 plan = make_plan(local, history.read_applied(conn))
                 check_plan(plan, include_all)
+                check_pending(plan)
                 _apply_all(conn, plan, settings, report, out, progress, task)
     except OpsError as failure:
         # The --json document of a failed run still lists the files applied before the failure.
@@ -108,6 +111,13 @@ def migrate(
     finally:
         conn.close()
     return report
+
+
+def check_pending(plan: Plan) -> None:
+    """Refuse, before any file runs, a pending file whose own transaction
+    statements would end or break the transaction the runner runs it in."""
+    for file in plan.pending:
+        check_transaction_statements(file.parsed, file.filename)
 
 
 def _apply_all(

@@ -3,9 +3,12 @@
 Paths are relative to ``supabase/`` and may be globs; a pattern matching
 nothing is a warning. Each file is recorded in ``supabase_migrations.seed_files``
 with the sha256 of its bytes, under its path relative to the project root
-(``supabase/seed.sql``, as the Supabase CLI writes it). New and changed
-files are applied (the Supabase CLI only re-records changed ones); ``force``
-applies them all. Each file runs in one transaction with its hash row.
+(``supabase/seed.sql``, as the Supabase CLI writes it). As the Supabase CLI
+does, new files are applied, and a changed file only gets its new hash
+recorded (it is not run again: seeds are rarely idempotent, and a second run
+fails on the first duplicate key); ``force`` applies every file. Each file
+runs in one transaction with its hash row. Every file is read and checked
+(syntax, transaction statements) before the first one runs.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from ops.migrations.connection import connect
 from ops.migrations.execute import StatementFailed, run_statements
 from ops.migrations.lock import migration_lock
 from ops.migrations.settings import runner_settings
-from ops.migrations.split import split_sql
+from ops.migrations.split import Statement, split_sql
+from ops.migrations.transactions import check_transaction_statements
 
 if TYPE_CHECKING:
     from ops.console import Output
@@ -39,7 +43,8 @@ DEFAULT_SQL_PATHS = ["./seed.sql"]
 class SeedFileResult:
     path: str
     hash: str
-    status: str  # "applied" (new), "reapplied" (changed or forced), "unchanged"
+    # "applied" (new), "reapplied" (forced), "recorded" (changed: new hash recorded, not run again), "unchanged"
+    status: str
 
 
 @dataclass
@@ -110,46 +115,61 @@ def seed(
     if out is not None:
         for warning in report.warnings:
             out.warn(warning)
+    files = [SeedFile.read(cfg, path) for path in paths]
+    for file in files:
+        check_transaction_statements(file.statements, file.key)
     settings = runner_settings(cfg)
     conn = connect(db_url, application_name="ops-seed")
     try:
         with migration_lock(conn, timeout=settings.lock_wait_seconds):
             history.ensure_seed_table(conn)
             recorded = history.read_seeds(conn)
-            for path in paths:
-                report.files.append(_seed_file(conn, cfg, path, recorded, force, out))
+            for file in files:
+                report.files.append(_seed_file(conn, file, recorded.get(file.key), force, out))
     finally:
         conn.close()
     return report
 
 
-def _seed_file(
-    conn: Any, cfg: Config, path: Path, recorded: dict[str, str], force: bool, out: Output | None
-) -> SeedFileResult:
+@dataclass
+class SeedFile:
+    path: Path
+    key: str  # the path seed_files records: relative to the project root
+    text: str
+    digest: str  # sha256 of the file's bytes, as the Supabase CLI records it
+    statements: list[Statement]
+
+    @classmethod
+    def read(cls, cfg: Config, path: Path) -> SeedFile:
+        key = _record_path(cfg, path)
+        try:
+            data = path.read_bytes()
+            text = data.decode("utf-8").removeprefix("\ufeff")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read seed file {key}: {exc}", "save it as UTF-8 text") from None
+        return cls(path, key, text, hashlib.sha256(data).hexdigest(), split_sql(text, source=key))
+
+
+def _seed_file(conn: Any, file: SeedFile, previous: str | None, force: bool, out: Output | None) -> SeedFileResult:
     import psycopg
 
-    key = _record_path(cfg, path)
-    try:
-        data = path.read_bytes()
-        text = data.decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read seed file {key}: {exc}", "save it as UTF-8 text") from None
-    digest = hashlib.sha256(data).hexdigest()
-    previous = recorded.get(key)
-    if previous == digest and not force:
-        return SeedFileResult(key, digest, "unchanged")
-    statements = [(n, s) for n, s in enumerate(split_sql(text, source=key), start=1) if s.kind != "transaction_control"]
+    if previous == file.digest and not force:
+        return SeedFileResult(file.key, file.digest, "unchanged")
+    if previous is not None and not force:
+        history.record_seed(conn, file.key, file.digest)
+        return SeedFileResult(file.key, file.digest, "recorded")
+    statements = [(n, s) for n, s in enumerate(file.statements, start=1) if s.kind != "transaction_control"]
     hint = "fix the statement and run db.seed again; this seed file was rolled back"
     try:
         with conn.transaction(), conn.cursor() as cursor:
-            run_statements(cursor, statements, path, text, hint=hint)
-            history.record_seed(cursor, key, digest)
+            run_statements(cursor, statements, file.path, file.text, hint=hint)
+            history.record_seed(cursor, file.key, file.digest)
     except StatementFailed as failure:
         if out is not None:
             out.line(failure.excerpt)
         raise
     except psycopg.Error as exc:
         raise StatementFailed(
-            f"{key}: recording the seed failed: {exc}", hint, excerpt="", sqlstate=exc.sqlstate, line=0
+            f"{file.key}: recording the seed failed: {exc}", hint, excerpt="", sqlstate=exc.sqlstate, line=0
         ) from None
-    return SeedFileResult(key, digest, "applied" if previous is None else "reapplied")
+    return SeedFileResult(file.key, file.digest, "applied" if previous is None else "reapplied")

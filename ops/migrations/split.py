@@ -12,35 +12,40 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 
 from ops.errors import UsageError
 
 # Cheap pre-filter: only statements mentioning one of these words are parsed
 # to a tree to decide whether they can run inside a transaction.
 _MAYBE_SPECIAL = re.compile(
-    r"\b(concurrently|vacuum|database|tablespace|system|subscription|add\s+value|begin|start|commit|end)\b",
+    r"\b(concurrently|vacuum|database|tablespace|system|subscription|add\s+value|begin|start|commit|end|rollback|abort"
+    r"|prepare)\b",
     re.IGNORECASE,
 )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Statement:
-    """One statement of a file: its text and where it starts in the file."""
+    """One statement of a file: its text and where it starts in the file.
+
+    Slotted and not frozen: a data dump makes hundreds of thousands of these,
+    and a frozen dataclass costs twice as much to build."""
 
     text: str
     offset: int  # character offset of the first character in the file
     line: int  # 1-based line of the first character
+    _kind: str | None = field(default=None, repr=False, compare=False)
 
-    @cached_property
+    @property
     def kind(self) -> str:
         """ "transactional", "standalone" (must run outside a transaction) or
-        "transaction_control" (BEGIN/COMMIT written in the file; the runner
-        owns the transaction, so these are not executed)."""
-        if not _MAYBE_SPECIAL.search(self.text):
-            return "transactional"
-        return classify(self.text)
+        "transaction_control" (a transaction statement: BEGIN/COMMIT written in
+        the file, which the runner accepts where its own transactions begin and
+        end, see ``ops.migrations.transactions``)."""
+        if self._kind is None:
+            self._kind = classify(self.text) if _MAYBE_SPECIAL.search(self.text) else "transactional"
+        return self._kind
 
 
 def split_sql(text: str, source: str = "<sql>") -> list[Statement]:
@@ -56,37 +61,235 @@ def split_sql(text: str, source: str = "<sql>") -> list[Statement]:
             f"{source}: line {line}, column {column}: {message}", "fix the SQL syntax in the file"
         ) from None
     statements: list[Statement] = []
+    append, count = statements.append, text.count
     line, scanned = 1, 0
     for part in slices:
-        line += text.count("\n", scanned, part.start)
-        scanned = part.start
-        statements.append(Statement(text[part], part.start, line))
+        start = part.start
+        line += count("\n", scanned, start)
+        scanned = start
+        append(Statement(text[part], start, line))
     return statements
 
 
 def stored_statements(text: str, statements: list[Statement]) -> list[str]:
     """The statements as the Supabase CLI stores them in ``schema_migrations.statements``
     (pkg/parser ``SplitAndTrim``): the file cut at each ``;`` between statements, every
-    piece trimmed of ``;`` and whitespace, empty pieces dropped. So a statement keeps
-    the comments before it, and a comment after the last ``;`` is a piece of its own.
-    ``supabase migration fetch`` rebuilds files from these pieces."""
-    from pglast import parser
+    piece trimmed of trailing ``;`` and then of whitespace, empty pieces dropped. So a
+    statement keeps the comments before it, and a comment after the last ``;`` is a
+    piece of its own (``-- c;`` at the very end of a file is stored as ``-- c``).
+    ``supabase migration fetch`` rebuilds files from these pieces.
 
-    try:
-        tokens = parser.scan(text)
-    except Exception:  # scanning never fails where splitting worked; be safe anyway
-        return [statement.text for statement in statements]
-    spans = [(statement.offset, statement.offset + len(statement.text)) for statement in statements]
-    cuts = [
-        token.start
-        for token in tokens
-        if token.name == "ASCII_59" and not any(start <= token.start < end for start, end in spans)
-    ]
-    pieces, previous = [], 0
-    for cut in [*cuts, len(text)]:
-        pieces.append(text[previous:cut].strip())
-        previous = cut + 1
+    Linear: the parser's statement slices already say where statements are, so
+    only the gaps between them (whitespace, comments and ``;``) are scanned.
+    The CLI's own tokenizer reads a backslash-escaped quote in an E-string
+    (``E'it\\'s'``) differently from PostgreSQL; a file with one is cut by a port
+    of that tokenizer (``cli_split``), so the history holds what the CLI would store."""
+    if "\\'" in text:
+        return cli_split(text)
+    cuts: list[int] = []
+    add, find = cuts.append, text.find
+    previous_end = 0
+    for statement in statements:
+        start = statement.offset
+        cut = find(";", previous_end, start)
+        if cut >= 0:
+            if find("-", previous_end, start) < 0 and find("/", previous_end, start) < 0:
+                while cut >= 0:  # no comment in the gap: every ``;`` separates
+                    add(cut)
+                    cut = find(";", cut + 1, start)
+            else:
+                cuts += _separators(text, previous_end, start)
+        previous_end = start + len(statement.text)
+    cuts += _separators(text, previous_end, len(text))
+    cuts.append(len(text))
+    pieces = [text[begin + 1 : end].rstrip(";").strip() for begin, end in zip([-1, *cuts], cuts, strict=False)]
     return [piece for piece in pieces if piece]
+
+
+# Inside a stretch between statements: a line comment, the start of a block comment, or a separator.
+_GAP_TOKEN = re.compile(r"--[^\n]*|/\*|;")
+
+
+def _separators(text: str, start: int, end: int) -> list[int]:
+    """Offsets of the ``;`` in ``text[start:end]``, a stretch between statements
+    (whitespace, comments and semicolons only), that are not inside a comment."""
+    found: list[int] = []
+    index = start
+    while True:
+        match = _GAP_TOKEN.search(text, index, end)
+        if match is None:
+            return found
+        token = match.group()
+        if token == ";":
+            found.append(match.start())
+            index = match.end()
+        elif token == "/*":
+            index = _block_comment_end(text, match.start(), end)
+        else:
+            index = match.end()
+
+
+def _block_comment_end(text: str, start: int, end: int) -> int:
+    """Where the (nested) block comment opened at ``start`` ends."""
+    depth, index = 1, start + 2
+    while index < end and depth:
+        if text.startswith("/*", index):
+            depth, index = depth + 1, index + 2
+        elif text.startswith("*/", index):
+            depth, index = depth - 1, index + 2
+        else:
+            index += 1
+    return index
+
+
+def cli_split(text: str) -> list[str]:
+    """``SplitAndTrim`` of the Supabase CLI (pkg/parser/state.go, token.go), ported
+    state for state: the pieces the CLI stores for ``text``. It only knows quotes,
+    comments, dollar quotes, parentheses and ``BEGIN ATOMIC``; PostgreSQL's lexer
+    (``split_sql``) decides what actually runs."""
+    pieces: list[str] = []
+    state: _State = _Ready()
+    token = _Token(text)
+    for index, char in enumerate(text):
+        token.end = index + 1
+        following = state.next(char, token)
+        if following is None:
+            pieces.append(text[token.start : token.end])
+            token.start, state = token.end, _Ready()
+        else:
+            state = following
+    if token.start < len(text):
+        pieces.append(text[token.start :])
+    trimmed = (piece.rstrip(";").strip() for piece in pieces)
+    return [piece for piece in trimmed if piece]
+
+
+class _Token:
+    """The current token, ``text[start:end]``, without copying it at every character."""
+
+    def __init__(self, text: str) -> None:
+        self.text, self.start, self.end = text, 0, 0
+
+    def __len__(self) -> int:
+        return self.end - self.start
+
+    def endswith(self, suffix: str, *, fold: bool = False) -> bool:
+        if len(suffix) > len(self):
+            return False
+        tail = self.text[self.end - len(suffix) : self.end]
+        return tail.upper() == suffix.upper() if fold else tail == suffix
+
+    def char_before_suffix(self, suffix: str) -> str:
+        at = self.end - len(suffix) - 1
+        return self.text[at] if at >= self.start else ""
+
+    def since(self, offset: int) -> str:
+        return self.text[self.start + offset : self.end]
+
+
+class _State:
+    def next(self, char: str, token: _Token) -> _State | None:
+        raise NotImplementedError
+
+
+class _Ready(_State):
+    def next(self, char: str, token: _Token) -> _State | None:
+        if char == "$":
+            return _Tag(len(token) - 1)
+        if char in "'\"":
+            return _Quote(char)
+        if char == "-":
+            return _Comment()
+        if char == "/":
+            return _Block()
+        if char == "\\":
+            return _Escape()
+        if char == ";":
+            return None
+        if char == "(":
+            return _Atomic(self, ")")
+        if char in "cC" and token.endswith("ATOMIC", fold=True) and token.char_before_suffix("ATOMIC").isspace():
+            return _Atomic(self, "END")
+        return self
+
+
+class _Comment(_State):
+    def next(self, char: str, token: _Token) -> _State | None:
+        if char == "-":
+            return _Dollar("\n")
+        return _Ready().next(char, token)
+
+
+class _Block(_State):
+    def __init__(self) -> None:
+        self.depth = 0
+
+    def next(self, char: str, token: _Token) -> _State | None:
+        if token.endswith("/*"):
+            self.depth += 1
+            return self
+        if self.depth == 0:
+            return _Ready().next(char, token)
+        if token.endswith("*/"):
+            self.depth -= 1
+            if self.depth == 0:
+                return _Ready()
+        return self
+
+
+class _Quote(_State):
+    def __init__(self, delimiter: str) -> None:
+        self.delimiter = delimiter
+        self.escape = False
+
+    def next(self, char: str, token: _Token) -> _State | None:
+        if self.escape:
+            if char == self.delimiter:  # a doubled quote stays inside
+                self.escape = False
+                return self
+            return _Ready().next(char, token)
+        if char == self.delimiter:
+            self.escape = True
+        return self
+
+
+class _Dollar(_State):
+    def __init__(self, delimiter: str) -> None:
+        self.delimiter = delimiter
+
+    def next(self, char: str, token: _Token) -> _State | None:
+        return _Ready() if token.endswith(self.delimiter) else self
+
+
+class _Tag(_State):
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
+
+    def next(self, char: str, token: _Token) -> _State | None:
+        if char == "$":
+            return _Dollar(token.since(self.offset))
+        if char.isalpha() or char.isdigit() or char == "_":
+            return self
+        return _Ready().next(char, token)
+
+
+class _Escape(_State):
+    def next(self, char: str, token: _Token) -> _State | None:
+        return _Ready()
+
+
+class _Atomic(_State):
+    def __init__(self, previous: _State, delimiter: str) -> None:
+        self.previous = previous
+        self.delimiter = delimiter
+
+    def next(self, char: str, token: _Token) -> _State | None:
+        current = self.previous.next(char, token)
+        if current is not None:  # inside parentheses or a body, a ``;`` does not end the token
+            self.previous = current
+        if isinstance(self.previous, _Ready) and token.endswith(self.delimiter, fold=True):
+            return _Ready()
+        return self
 
 
 def line_column(text: str, offset: int) -> tuple[int, int]:
@@ -111,9 +314,11 @@ def classify(sql: str) -> str:
         return "transactional"
     node_type, body = next(iter(node.items()))
     if node_type == "TransactionStmt":
-        if body.get("kind") in {"TRANS_STMT_BEGIN", "TRANS_STMT_START", "TRANS_STMT_COMMIT"}:
-            return "transaction_control"
-        return "transactional"
+        # Savepoints run in the file's transaction; the others begin or end one, and
+        # ``transactions.check_transaction_statements`` accepts them only where that changes nothing.
+        if body.get("kind") in {"TRANS_STMT_SAVEPOINT", "TRANS_STMT_RELEASE", "TRANS_STMT_ROLLBACK_TO"}:
+            return "transactional"
+        return "transaction_control"
     if _is_standalone(node_type, body):
         return "standalone"
     return "transactional"
