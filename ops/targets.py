@@ -26,7 +26,7 @@ def db_url(cfg: Config, env: str) -> str:
     """The database URL of ``env``; a config error names the variable to set."""
     url = _configured(cfg, env, "db")
     if url is None and env == "local":
-        from ops.stack import local_db_url
+        from ops.local import local_db_url
 
         url = local_db_url(cfg)
     if not url:
@@ -43,7 +43,7 @@ def base_url(cfg: Config, env: str) -> str:
     """The app's base URL for ``env`` (health checks, drills, load runs)."""
     url = _configured(cfg, env, "base")
     if url is None and env == "local":
-        from ops.stack import local_base_url
+        from ops.local import local_base_url
 
         url = local_base_url(cfg)
     if not url:

@@ -23,7 +23,7 @@ import pytest
 from conftest import CliResult, LocalStack, make_stack_project, reachable_tempdir, run_ops
 
 from ops.config import load
-from ops.stack.state import StackPaths
+from ops.local.state import StackPaths
 
 # Every test here runs a real stack (most through their own `project`, not the shared
 # fixtures), or `dev.up` up to its first check.
@@ -316,7 +316,8 @@ def test_env_prints_masked_exports_and_reveal_prints_the_values_for_eval(local_s
 
     revealed = _cli(local_stack, "dev.env", "--reveal")
     exported = dict(line.removeprefix("export ").split("=", 1) for line in revealed.stdout.splitlines())
-    expected = {k: v for k, v in local_stack.app_env.items() if k != "PORT"}
+    # The app's own environment, and every service's URL (here the one app's).
+    expected = {k: v for k, v in local_stack.app_env.items() if k != "PORT"} | {"APP_URL": local_stack.app_url}
     assert exported == expected  # token_urlsafe values and these URLs need no shell quoting
 
 

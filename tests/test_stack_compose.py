@@ -14,9 +14,9 @@ import yaml
 from conftest import REPO, make_stack_project, run_ops
 
 from ops.config import load
+from ops.local.state import StackPaths
 from ops.stack.caddy import caddy_variables
 from ops.stack.compose import ComposeStack, choose_provider, engine_available
-from ops.stack.state import StackPaths
 
 COMPOSE = REPO / "ops" / "resources" / "docker" / "compose.yml"
 CADDYFILE = REPO / "ops" / "resources" / "caddy" / "Caddyfile"

@@ -13,52 +13,38 @@ from ops.stack.caddy import template_path
 from ops.stack.compose import ComposeStack
 
 
+def _fix(key: str) -> str:
+    return f" (fix: fix {key} in [tool.ops.dev] of pyproject.toml)"
+
+
 @pytest.mark.parametrize(
     ("setting", "message"),
     [
         (
             {"ready_timeout": "abc"},
-            "[tool.ops.dev] ready_timeout must be a number of seconds > 0"
-            " (fix: fix ready_timeout in pyproject.toml, or remove it for the default 30.0)",
+            "[tool.ops.dev] ready_timeout: Input should be a valid number, unable to parse string as a number"
+            + _fix("ready_timeout"),
         ),
-        (
-            {"ready_timeout": 0},
-            "[tool.ops.dev] ready_timeout must be a number of seconds > 0"
-            " (fix: fix ready_timeout in pyproject.toml, or remove it for the default 30.0)",
-        ),
-        (
-            {"seed": "no"},
-            "[tool.ops.dev] seed must be true or false"
-            " (fix: fix seed in pyproject.toml, or remove it for the default true)",
-        ),
+        ({"ready_timeout": 0}, "[tool.ops.dev] ready_timeout: Input should be greater than 0" + _fix("ready_timeout")),
+        ({"seed": "no"}, "[tool.ops.dev] seed: Input should be a valid boolean" + _fix("seed")),
         (
             {"https_port": 70000},
-            "[tool.ops.dev] https_port must be a port number (0 picks a free one)"
-            " (fix: fix https_port in pyproject.toml, or remove it for the default 8443)",
+            "[tool.ops.dev] https_port: Input should be less than or equal to 65535" + _fix("https_port"),
         ),
         (
             {"app_ready_path": "readyz"},
-            "[tool.ops.dev] app_ready_path must be a URL path starting with /"
-            ' (fix: fix app_ready_path in pyproject.toml, or remove it for the default "/readyz")',
+            "[tool.ops.dev] app_ready_path: must be a URL path starting with /" + _fix("app_ready_path"),
         ),
-        (
-            {"app_command": 1},
-            "[tool.ops.dev] app_command must be a string (fix: fix app_command in pyproject.toml, or remove it)",
-        ),
+        ({"app_command": 1}, "[tool.ops.dev] app_command: Input should be a valid string" + _fix("app_command")),
         (
             {"app_command": "{python} -m http.server {listen_port}"},
-            "[tool.ops.dev] app_command cannot be used: unknown placeholder {listen_port}"
-            " (fix: use a shell-style command; placeholders: {port}, {host}, {python})",
+            "[tool.ops.dev] app_command: cannot be used: unknown placeholder {listen_port};"
+            " use a shell-style command with placeholders {port}, {host}, {python}" + _fix("app_command"),
         ),
-        (
-            {"app_env": "X=1"},
-            "[tool.ops.dev] app_env must be a table of strings (fix: fix app_env in pyproject.toml, or remove it)",
-        ),
+        ({"app_env": "X=1"}, "[tool.ops.dev] app_env: must be a table of strings" + _fix("app_env")),
         (
             {"https-port": 1},
-            "unknown key 'https-port' in [tool.ops.dev] (fix: allowed keys: admin_port, app_command, app_env,"
-            " app_port, app_ready_path, caddy_bin, caddyfile, compose_file, db_port, http_port, https_port,"
-            " provider, ready_timeout, seed)",
+            "[tool.ops.dev] unknown key 'https-port' (fix: did you mean 'https_port'? (in pyproject.toml))",
         ),
     ],
     ids=["timeout-text", "timeout-zero", "seed", "port", "ready-path", "command", "placeholder", "env", "typo"],

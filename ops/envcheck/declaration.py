@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ops.envcheck.kinds import KINDS
-from ops.envcheck.schema import Variable
+from ops.envcheck.variable import Variable
 from ops.errors import ConfigError
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

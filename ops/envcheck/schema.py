@@ -12,8 +12,9 @@ shipped declarations are checked against the same pydantic model by the tests.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
+from ops.envcheck.variable import Variable
 from ops.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -27,16 +28,6 @@ LOCAL, STAGING, PRODUCTION = "local", "staging", "production"
 HOSTED = frozenset({STAGING, PRODUCTION})
 # Defaults for [tool.ops.env]; the table itself is read in ops.envcheck.runner.
 SECTION_DEFAULTS: dict[str, Any] = {"example_file": ".env.example", "variables": {}, "exclude": []}
-
-
-class Variable(NamedTuple):  # a NamedTuple: cheaper to define than a dataclass at start-up
-    name: str
-    kind: str
-    description: str
-    secret: bool = False
-    required_in: frozenset[str] = frozenset()
-    choices: tuple[str, ...] = ()
-    example: str = ""  # written to .env.example; never set for secrets
 
 
 SHIPPED: tuple[Variable, ...] = (

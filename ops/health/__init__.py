@@ -244,7 +244,7 @@ def check_environment(
 
         url = base_url(cfg, env)
         if env == "local" and ca_file is None and url.startswith("https://"):
-            from ops.stack import local_ca_path
+            from ops.local import local_ca_path
 
             ca_file = local_ca_path(cfg)
     return check(

@@ -47,7 +47,7 @@ def resolve_target(cfg: Config, env: str, settings: LoadSettings, scenario: str,
     app_env: dict[str, str] = {}
     ca_files: list[Path] = []
     if env == "local" and base_url is None:
-        from ops.stack import local_app_env, local_ca_path
+        from ops.local import local_app_env, local_ca_path
 
         app_env = local_app_env(cfg)
         ca_files.append(local_ca_path(cfg))

@@ -95,8 +95,8 @@ def reset(cfg: Config, env: str = "local", *, seed: bool = True, out: Output | N
     if env != "local":
         cfg.env(env)
         raise GuardRefused(f"db.reset is local only, not '{env}'", "run it without --env (or with --env local)")
+    from ops.local import local_cluster, local_db_name, local_db_url
     from ops.migrations.reset import reset_cluster_database
-    from ops.stack import local_cluster, local_db_name, local_db_url
 
     cluster = local_cluster(cfg)
     if not cluster.is_running():

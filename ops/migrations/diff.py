@@ -943,7 +943,7 @@ def _describe(name: str) -> str:
 
 
 def _local_cluster(cfg: Config) -> Cluster:
-    from ops.stack import local_cluster
+    from ops.local import local_cluster
 
     return local_cluster(cfg)
 

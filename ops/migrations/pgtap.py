@@ -113,7 +113,7 @@ def run_tests(
             "apt-get install libtap-parser-sourcehandler-pgtap-perl (or ./scripts/bootstrap)",
         )
     if cluster is None:
-        from ops.stack import local_cluster
+        from ops.local import local_cluster
 
         cluster = local_cluster(cfg)
     name = TEST_DB_PREFIX + secrets.token_hex(6)

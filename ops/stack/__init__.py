@@ -1,16 +1,13 @@
 """The local dev stack: Postgres, the app and Caddy TLS (``inv dev.*``).
 
 Commands (what the tasks call): ``up``, ``status``, ``down``, ``logs``,
-``follow``, ``psql``, ``env_exports``. Lookups other domains use to reach the
-running stack: ``local_cluster``, ``local_db_name``, ``local_db_url``,
-``local_base_url``, ``local_app_url``, ``local_ca_path``, ``local_app_env``.
-Heavy modules are imported on use: ``ops.targets`` imports this package.
+``follow``, ``psql``, ``env_exports``. The lookups other domains use to reach the
+running stack (``local_db_url``...) live in ``ops.local`` and are re-exported here.
 """
 
 from __future__ import annotations
 
-from ops.stack.commands import down, env_exports, follow, logs, psql, status, up
-from ops.stack.locate import (
+from ops.local import (
     local_app_env,
     local_app_url,
     local_base_url,
@@ -19,6 +16,7 @@ from ops.stack.locate import (
     local_db_name,
     local_db_url,
 )
+from ops.stack.commands import down, env_exports, follow, logs, psql, status, up
 
 __all__ = [
     "down",

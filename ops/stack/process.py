@@ -1,9 +1,4 @@
-"""Detached service processes with pid files that survive a kill -9.
-
-A pid file holds the pid and the process start time from ``/proc``, so a
-stale file whose pid was reused by an unrelated process is recognised as
-stale instead of being trusted (or killed).
-"""
+"""Detached service processes, started and stopped; their pid files are ``ops.local.pids``."""
 
 from __future__ import annotations
 
@@ -16,64 +11,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ops.errors import ExternalError
+from ops.local.pids import is_alive, is_zombie, live_pid, reap, write_pidfile
 
-
-def _start_time(pid: int) -> str | None:
-    """Field 22 of /proc/<pid>/stat (start time in clock ticks), None when gone or a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name (field 2) may contain spaces; fields resume after its ')'.
-    fields = stat.rsplit(")", 1)[1].split()
-    if fields[0] in {"Z", "X"}:
-        _reap(pid)
-        return None
-    return fields[19]
-
-
-def _reap(pid: int) -> None:
-    """Collect a dead child of ours so that it stops existing as a zombie."""
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
-
-
-def is_alive(pid: int) -> bool:
-    return _start_time(pid) is not None
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in {"Z", "X"}
-    except (OSError, IndexError):
-        return False
+__all__ = ["is_alive", "last_lines", "live_pid", "spawn", "stop_pidfile", "terminate", "wait_gone", "write_pidfile"]
 
 
 def wait_gone(pid: int | None, timeout: float) -> None:
     """Wait while ``pid`` is a zombie that its parent has not reaped yet."""
     deadline = time.monotonic() + timeout
-    while pid is not None and _is_zombie(pid) and time.monotonic() < deadline:
-        _reap(pid)
+    while pid is not None and is_zombie(pid) and time.monotonic() < deadline:
+        reap(pid)
         time.sleep(0.02)
-
-
-def live_pid(pidfile: Path) -> int | None:
-    """The pid recorded in ``pidfile`` if that very process still runs; a stale file is removed."""
-    try:
-        pid_text, _, started = pidfile.read_text().strip().partition(" ")
-        pid = int(pid_text)
-    except (OSError, ValueError):
-        return None
-    current = _start_time(pid)
-    if current is None or (started and current != started):
-        pidfile.unlink(missing_ok=True)
-        return None
-    return pid
-
-
-def write_pidfile(pidfile: Path, pid: int) -> None:
-    pidfile.parent.mkdir(parents=True, exist_ok=True)
-    pidfile.write_text(f"{pid} {_start_time(pid) or ''}\n")
 
 
 def spawn(

@@ -10,6 +10,7 @@ so ``dev.down --purge`` deletes only this directory.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,23 @@ from typing import Any
 from ops.config import Config
 from ops.console import register_secret
 
-SERVICES = ("db", "app", "caddy")
+
+def private_dir(path: Path) -> Path:
+    """``path`` as a directory only its owner can enter (0700), made if missing."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically, readable by its owner only (0600 from the first byte)."""
+    path.parent.mkdir(mode=0o711, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    tmp.replace(path)
 
 
 @dataclass(frozen=True)
@@ -53,14 +70,22 @@ class StackPaths:
     def state_file(self) -> Path:
         return self.root / "state.json"
 
+    @property
+    def logs_dir(self) -> Path:
+        return self.root / "logs"
+
     def log(self, service: str) -> Path:
         if service == "db":
             # The cluster engine keeps its own server log.
             return self.postgres_dir / "log" / "postgres.log"
-        return self.root / "logs" / f"{service}.log"
+        return self.logs_dir / f"{service}.log"
 
     def pidfile(self, service: str) -> Path:
         return self.root / "pids" / f"{service}.pid"
+
+    def service_dir(self, service: str) -> Path:
+        """A service's own data (Redis keeps its dump and socket here)."""
+        return self.root / "services" / service
 
 
 @dataclass
@@ -72,6 +97,7 @@ class StackState:
     admin_token: str = ""
     bypass_token: str = ""
     db_password: str = ""  # the docker provider's; the native cluster keeps its own
+    redis_password: str = ""
     provisioned: bool = False
 
     @classmethod
@@ -86,11 +112,13 @@ class StackState:
             admin_token=data.get("admin_token", ""),
             bypass_token=data.get("bypass_token", ""),
             db_password=data.get("db_password", ""),
+            redis_password=data.get("redis_password", ""),
             provisioned=bool(data.get("provisioned", False)),
         )
         register_secret(state.admin_token)
         register_secret(state.bypass_token)
         register_secret(state.db_password)
+        register_secret(state.redis_password)
         return state
 
     def ensure_tokens(self) -> None:
@@ -100,23 +128,25 @@ class StackState:
             self.bypass_token = secrets.token_urlsafe(24)
         if not self.db_password:
             self.db_password = secrets.token_urlsafe(18)
-        for token in (self.admin_token, self.bypass_token, self.db_password):
+        if not self.redis_password:
+            self.redis_password = secrets.token_hex(24)
+        for token in (self.admin_token, self.bypass_token, self.db_password, self.redis_password):
             register_secret(token)
 
     def save(self, paths: StackPaths) -> None:
-        paths.root.mkdir(parents=True, exist_ok=True)
+        # Others may pass through (the server accounts reach their own 0700 dirs below) but not
+        # list it; every file in it is 0600.
+        paths.root.mkdir(mode=0o711, parents=True, exist_ok=True)
         document = {
             "provider": self.provider,
             "ports": self.ports,
             "admin_token": self.admin_token,
             "bypass_token": self.bypass_token,
             "db_password": self.db_password,
+            "redis_password": self.redis_password,
             "provisioned": self.provisioned,
         }
-        tmp = paths.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(document, indent=2))
-        tmp.chmod(0o600)
-        tmp.replace(paths.state_file)
+        write_private(paths.state_file, json.dumps(document, indent=2))
 
     @property
     def exists(self) -> bool:
