@@ -106,6 +106,17 @@ def find(settings: BackupSettings, env: str, backup_id: str | None = None) -> Ba
     raise UsageError(f"no backup '{backup_id}' of '{env}'", f"see: inv backup.list --env {env}")
 
 
+def latest_verified(settings: BackupSettings, env: str) -> Backup:
+    """The newest backup of ``env`` whose last verification passed."""
+    verified = [backup for backup in backups(settings, env) if backup.verified]
+    if not verified:
+        raise UsageError(
+            f"no verified backup of '{env}' in {settings.env_dir(env)}",
+            f"run: inv backup.export --env {env} && inv backup.verify --env {env} --latest",
+        )
+    return verified[-1]
+
+
 def _plain_name(backup_id: str) -> bool:
     return "/" not in backup_id and backup_id not in (".", "..") and not backup_id.endswith(PARTIAL_SUFFIX)
 

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from ops.backup.catalog import Backup
-from ops.backup.manifest import DUMP_DIR
-from ops.backup.pgtools import Target, error_line, exact_count, migration_head, run_tool, target
+from ops.backup.manifest import DUMP_DIR, read_database_settings
+from ops.backup.pgtools import Target, error_line, exact_count, migration_head, run_tool, target, with_database
 from ops.errors import CheckFailed, ExternalError, UsageError
 from ops.pg.cluster import quote_ident
 
@@ -70,6 +70,16 @@ def restore(backup: Backup, into_url: str, jobs: int) -> None:
         run_tool("pg_restore", restore_args(dump_dir, into, jobs), into)
     except ExternalError as exc:
         raise CheckFailed(f"restore failed: {exc.message}", exc.hint) from None
+
+
+def restore_backup(backup: Backup, server_url: str, database: str, jobs: int) -> str:
+    """Create ``database`` on ``server_url`` (from template0, with the source's
+    database settings) and restore ``backup`` into it; returns its URL. The
+    caller owns the new database (drop it with ``drop_database``)."""
+    create_database(server_url, database, read_database_settings(backup.path, backup.manifest))
+    url = with_database(server_url, database)
+    restore(backup, url, jobs)
+    return url
 
 
 def analyze(into_url: str) -> None:

@@ -24,6 +24,7 @@ _MODULES: tuple[tuple[str, str], ...] = (
     ("ops.tasks.release", "collection"),
     ("ops.tasks.db", "collection"),
     ("ops.tasks.db_checks", "into:db"),
+    ("ops.tasks.db_refresh", "into:db"),
     ("ops.tasks.backup", "collection"),
     ("ops.tasks.load", "collection"),
 )
