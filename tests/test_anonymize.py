@@ -360,6 +360,29 @@ def test_refresh_needs_anonymize_and_yes(project: Project) -> None:
     assert result.code == 2 and "never targets production" in result.stderr
 
 
+def test_production_as_the_target_is_refused_in_every_spelling(project: Project) -> None:
+    port, password, prod = project.cluster.port, project.cluster.password, project.production
+    spellings = [
+        f"postgresql://postgres:{password}@127.1:{port}/{prod}",
+        f"postgresql://postgres:{password}@2130706433:{port}/{prod}",
+        f"postgresql://postgres:{password}@localhost.:{port}/{prod}",
+        f"postgresql://postgres:{password}@[::ffff:127.0.0.1]:{port}/{prod}",
+        f"postgresql://postgres:{password}@decoy.invalid:1/staging?host=127.0.0.1&port={port}&dbname={prod}",
+        f"host=localhost port={port} dbname={prod} user=postgres password={password}",
+    ]
+    before = staging_snapshot(project)
+    for spelling in spellings:
+        project.env["SUPABASE_STAGING_DB_URL"] = spelling
+        result = project.ops("db.refresh", "--anonymize", "--yes")
+        assert result.code == 2, (spelling, result.output)
+        assert "reaches production's database" in result.stderr, spelling
+    assert staging_snapshot(project) == before
+    with project.connect("postgres") as conn:
+        assert conn.execute("select count(*) from pg_database where datname like 'ops\\_refresh\\_%'").fetchone() == (
+            0,
+        )
+
+
 def test_refresh_refuses_an_unruled_personal_column(project: Project) -> None:
     with project.connect(project.production) as prod:
         prod.execute("alter table public.profiles add column home_address text")

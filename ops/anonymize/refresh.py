@@ -95,12 +95,12 @@ def _prepare(
     jobs: int | None,
     progress: Progress,
 ) -> Refresh:
-    from ops.guards import refuse_production
+    from ops.guards import refuse_production_target
     from ops.targets import db_url, same_database
 
     cfg.env(from_env)
     cfg.env(to_env)
-    refuse_production(cfg, to_env, "db.refresh")
+    refuse_production_target(cfg, to_env, "db.refresh")
     if not anonymize:
         raise UsageError(
             "db.refresh copies production data only masked", "pass --anonymize (rules: [tool.ops.anonymize])"
@@ -108,7 +108,7 @@ def _prepare(
     if to_env == from_env:
         raise UsageError(f"--from and --to are both '{to_env}'", "refresh another environment (--to staging)")
     target_url = db_url(cfg, to_env)
-    refuse_production(cfg, to_env, "db.refresh", db_url=target_url)
+    refuse_production_target(cfg, to_env, "db.refresh", db_url=target_url)
     if not yes:
         raise GuardRefused(f"db.refresh replaces every row of {to_env}'s data", "pass --yes to confirm")
     settings = anonymize_settings(cfg)
@@ -117,7 +117,7 @@ def _prepare(
     from ops.backup.pgtools import with_database
 
     scratch = with_database(server_url, database)
-    refuse_production(cfg, to_env, "db.refresh (scratch database)", db_url=scratch)
+    refuse_production_target(cfg, to_env, "db.refresh (scratch database)", db_url=scratch)
     if same_database(scratch, target_url):
         raise GuardRefused("the scratch database would be the target itself", "point scratch_db_url_env elsewhere")
     if to_env != "production" and from_env != "production":
