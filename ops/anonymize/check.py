@@ -62,7 +62,7 @@ def check(cfg: Config, db: str = "migrations", *, cluster: Any = None, step: Any
     rules = rule_set(anonymize_settings(cfg))
     if db == "migrations":
         if cluster is None:
-            from ops.stack import local_cluster
+            from ops.local import local_cluster
 
             cluster = local_cluster(cfg)
         template = migrated_template(cfg, cluster, step)

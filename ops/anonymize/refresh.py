@@ -151,7 +151,7 @@ def _scratch_server(cfg: Config, settings: AnonymizeSettings) -> str:
             )
         register_url_password(url)
         return url
-    from ops.stack import local_cluster
+    from ops.local import local_cluster
 
     return local_cluster(cfg).url("postgres")
 
