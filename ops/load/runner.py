@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ops.config import Config
-from ops.errors import ConfigError, ExternalError, UsageError
+from ops.errors import ExternalError, UsageError
 from ops.load import artillery as artillery_engine
 from ops.load import k6 as k6_engine
 from ops.load.process import ProgressCallback, run_engine, tail
+from ops.load.scenarios import available, scenario_script
 from ops.load.settings import (
     ENGINES,
-    SCENARIOS,
     SCRIPT_SUFFIXES,
     LoadSettings,
     check_caps,
@@ -150,7 +150,8 @@ def plan_run(
     """Everything decided before the run: engine, script, VUs, duration (capped)."""
     requested_vus = parse_count(vus, "--vus")
     if not scenario and not script:
-        raise UsageError("nothing to run", f"pass --scenario ({', '.join(SCENARIOS)}) or --script PATH")
+        scenarios = ", ".join(available(load_settings(cfg, "").scripts_dir))
+        raise UsageError("nothing to run", f"pass --scenario ({scenarios}) or --script PATH")
     script_path = _user_script(cfg, script) if script else None
     engine = engine or (_engine_for(script_path) if script_path else "k6")
     if engine not in ENGINES:
@@ -160,13 +161,10 @@ def plan_run(
             f"{script_path.name} is not a {engine} script", f"{engine} runs {', '.join(SCRIPT_SUFFIXES[engine])} files"
         )
     name = scenario or (script_path.stem if script_path else "")
-    if script_path is None and name not in SCENARIOS:
-        raise UsageError(f"unknown scenario '{name}'", f"use one of: {', '.join(SCENARIOS)}, or --script PATH")
     settings = load_settings(cfg, name)
     if script_path is None:
-        script_path = settings.scripts_dir / f"{name}{SCRIPT_SUFFIXES[engine][0]}"
-        if not script_path.is_file():
-            raise ConfigError(f"no {engine} script for scenario '{name}' at {script_path}", "check scripts_dir")
+        # The project's infra/tests/load/<name>, else the toolkit's packaged scenario of that name.
+        script_path = scenario_script(settings.scripts_dir, name, engine)
     # Explicit values above the caps are refused; configured defaults are lowered to them.
     run_vus = requested_vus or min(settings.vus, settings.max_vus)
     run_duration = parse_duration(duration) if duration else min(settings.duration_s, settings.max_duration_s)

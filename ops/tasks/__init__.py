@@ -27,6 +27,7 @@ _MODULES: tuple[tuple[str, str], ...] = (
     ("ops.tasks.db_refresh", "into:db"),
     ("ops.tasks.backup", "collection"),
     ("ops.tasks.load", "collection"),
+    ("ops.tasks.init", "init"),
 )
 
 

@@ -1,0 +1,3 @@
+-- Seed data for local development and tests: `inv dev.up`, `inv db.reset` and
+-- `inv db.seed` apply it after the migrations ([db.seed] in supabase/config.toml).
+-- Keep it idempotent (`on conflict do nothing`): `inv db.seed --force` runs it again.
