@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ops.console import mask
 from ops.errors import BinaryNotFound, CheckFailed, ExternalError, UsageError
 
 if TYPE_CHECKING:
@@ -106,12 +107,7 @@ def run_tests(
     and run the pgTAP files in ``paths`` (default: ``supabase/tests``)."""
     step = step or (lambda _text: None)
     files = find_tests(cfg, paths)
-    pg_prove = shutil.which("pg_prove")
-    if pg_prove is None:
-        raise BinaryNotFound(
-            "pg_prove is not installed",
-            "apt-get install libtap-parser-sourcehandler-pgtap-perl (or ./scripts/bootstrap)",
-        )
+    pg_prove = _pg_prove()
     if cluster is None:
         from ops.local import local_cluster
 
@@ -172,35 +168,156 @@ def build_test_database(cfg: Config, cluster: Cluster, name: str) -> None:
 
 def prove(cluster: Cluster, name: str, files: list[Path], pg_prove: str, root: Path | None = None) -> TestReport:
     """Run pg_prove on ``files`` and parse its verbose TAP output per file."""
+    connection = ["--host", cluster.host, "--port", str(cluster.port), "--username", "postgres", "--dbname", name]
+    return _prove(connection, {"PGPASSWORD": cluster.password}, name, files, pg_prove, root)
+
+
+def _prove(
+    connection: list[str], libpq_env: dict[str, str], database: str, files: list[Path], pg_prove: str, root: Path | None
+) -> TestReport:
     from ops.pg.binaries import find_bindir
 
     shown = {_display(f, root): f for f in files}
-    args = [
-        pg_prove,
-        "--verbose",
-        "--psql-bin",
-        str(find_bindir() / "psql"),
-        "--host",
-        cluster.host,
-        "--port",
-        str(cluster.port),
-        "--username",
-        "postgres",
-        "--dbname",
-        name,
-        *(str(f) for f in files),
-    ]
-    env = {**os.environ, "PGPASSWORD": cluster.password, "PGCONNECT_TIMEOUT": "10"}
+    args = [pg_prove, "--verbose", "--psql-bin", str(find_bindir() / "psql"), *connection, *(str(f) for f in files)]
+    env = {**os.environ, "PGCONNECT_TIMEOUT": "10", **libpq_env}
     try:
         result = subprocess.run(args, capture_output=True, text=True, env=env, timeout=600, cwd=root)
     except subprocess.TimeoutExpired:
         raise ExternalError("pg_prove ran for more than 10 minutes", "look for a test that waits on a lock") from None
-    report = TestReport(database=name, files=parse_verbose(result.stdout, result.stderr, shown))
+    report = TestReport(database=database, files=parse_verbose(result.stdout, result.stderr, shown))
     report.exit_code = result.returncode
     if result.returncode != 0 and all(f.ok for f in report.files):
         detail = (result.stderr or result.stdout).strip().splitlines()
         raise ExternalError(f"pg_prove failed: {detail[-1] if detail else result.returncode}", "run pg_prove by hand")
     return report
+
+
+# -- against an environment's own database (db.test --env staging) ----------------------
+
+
+def run_tests_on_env(
+    cfg: Config, env: str, paths: Iterable[str | Path] = (), *, step: Step | None = None
+) -> TestReport:
+    """Run the pgTAP files against ``env``'s database (staging) itself. Each
+    file must be one transaction that rolls back (checked before anything
+    runs; pg_prove stops a file at its first error, which rolls it back too),
+    so nothing stays. pgTAP is installed there if missing. Never production."""
+    from ops.guards import refuse_production_target
+    from ops.targets import db_url
+
+    step = step or (lambda _text: None)
+    refuse_production_target(cfg, env, "db.test")
+    url = db_url(cfg, env)
+    refuse_production_target(cfg, env, "db.test", db_url=url)
+    files = find_tests(cfg, paths)
+    for path in files:
+        check_rolls_back(path, _display(path, cfg.root))
+    pg_prove = _pg_prove()
+    step(f"installing pgTAP in {env} if missing")
+    _ensure_pgtap(url)
+    step(f"running {len(files)} pgTAP file(s) against {env}, each rolled back")
+    return _prove([], libpq_environment(url), env, files, pg_prove, cfg.root)
+
+
+# libpq's environment variables: pg_prove hands psql its options as "key=value"
+# pairs and cannot carry a conninfo string, so the connection (password
+# included, never on a command line) travels in the environment.
+_LIBPQ_ENV = {
+    "dbname": "PGDATABASE",
+    "application_name": "PGAPPNAME",
+    "target_session_attrs": "PGTARGETSESSIONATTRS",
+    "channel_binding": "PGCHANNELBINDING",
+    "require_auth": "PGREQUIREAUTH",
+    "connect_timeout": "PGCONNECT_TIMEOUT",
+}
+_LIBPQ_PLAIN = {
+    "host",
+    "hostaddr",
+    "port",
+    "user",
+    "password",
+    "passfile",
+    "options",
+    "sslmode",
+    "sslcert",
+    "sslkey",
+    "sslrootcert",
+    "sslcrl",
+    "sslcompression",
+    "gssencmode",
+    "service",
+    "krbsrvname",
+    "sslsni",
+    "ssl_min_protocol_version",
+    "ssl_max_protocol_version",
+    "load_balance_hosts",
+}
+
+
+def libpq_environment(url: str) -> dict[str, str]:
+    """``PGHOST``, ``PGPORT``, ``PGDATABASE``... for the connection ``url`` names."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    environment = {}
+    for key, value in conninfo_to_dict(url).items():
+        if key in _LIBPQ_ENV:
+            environment[_LIBPQ_ENV[key]] = str(value)
+        elif key in _LIBPQ_PLAIN:
+            environment["PG" + key.upper().replace("_", "")] = str(value)
+        else:
+            raise UsageError(
+                f"the database URL's parameter '{key}' cannot be passed to pg_prove", "drop it from the URL"
+            )
+    return environment
+
+
+def check_rolls_back(path: Path, shown: str) -> None:
+    """Refuse a test file that is not one transaction ending in ROLLBACK:
+    BEGIN first, ROLLBACK last, and no COMMIT, END or other transaction end between."""
+    from pglast import parse_sql
+    from pglast.enums.parsenodes import TransactionStmtKind as Kind
+
+    hint = "wrap the file in begin; ... rollback; so that nothing it does stays in the database"
+    try:
+        statements = [raw.stmt for raw in parse_sql(path.read_text())]
+    except Exception:  # pglast.parser.ParseError: psql meta-commands, syntax errors
+        raise UsageError(f"{shown}: cannot check that it rolls back (it does not parse as SQL)", hint) from None
+
+    def kind(statement: Any) -> Any:
+        return getattr(statement, "kind", None) if type(statement).__name__ == "TransactionStmt" else None
+
+    begins, ends = (Kind.TRANS_STMT_BEGIN, Kind.TRANS_STMT_START), (Kind.TRANS_STMT_ROLLBACK,)
+    closing = {Kind.TRANS_STMT_COMMIT, Kind.TRANS_STMT_ROLLBACK, Kind.TRANS_STMT_PREPARE, *begins}
+    if not statements or kind(statements[0]) not in begins or kind(statements[-1]) not in ends:
+        raise UsageError(f"{shown}: does not run in one transaction that rolls back", hint)
+    if any(kind(statement) in closing for statement in statements[1:-1]):
+        raise UsageError(f"{shown}: ends its transaction before the final rollback", hint)
+
+
+def _pg_prove() -> str:
+    pg_prove = shutil.which("pg_prove")
+    if pg_prove is None:
+        raise BinaryNotFound(
+            "pg_prove is not installed",
+            "apt-get install libtap-parser-sourcehandler-pgtap-perl (or ./scripts/bootstrap)",
+        )
+    return pg_prove
+
+
+def _ensure_pgtap(url: str) -> None:
+    import psycopg
+
+    try:
+        with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+            if conn.execute("select 1 from pg_extension where extname = 'pgtap'").fetchone() is None:
+                has_extensions = conn.execute("select to_regnamespace('extensions') is not null").fetchone()
+                schema = "extensions" if has_extensions and has_extensions[0] else "public"
+                conn.execute(f"create extension pgtap with schema {schema}")  # type: ignore[arg-type]
+    except psycopg.Error as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ExternalError(
+            f"cannot install pgTAP: {mask(detail)}", "install it there: create extension pgtap"
+        ) from None
 
 
 def parse_verbose(stdout: str, stderr: str, files: dict[str, Path]) -> list[FileResult]:

@@ -89,16 +89,20 @@ def lint(c: Any, file: list[str] | None = None, all_: bool = False, json_: bool 
     help={
         "path": "a test file or directory (repeatable; or list them after --; default supabase/tests)",
         "keep": "keep the test database afterwards (its name is printed)",
+        "env": "run against this environment's database instead (staging), each file rolled back; never production",
         "json_": JSON_HELP,
     },
 )
-def test(c: Any, path: list[str] | None = None, keep: bool = False, json_: bool = False) -> None:
-    """pgTAP tests with pg_prove on a fresh database built from the migrations and seeds."""
+def test(c: Any, path: list[str] | None = None, keep: bool = False, env: str = "", json_: bool = False) -> None:
+    """pgTAP tests with pg_prove on a fresh database built from the migrations and seeds (or --env staging)."""
     from ops.config import load
     from ops.console import Output
-    from ops.migrations.pgtap import render, run_tests
+    from ops.migrations.pgtap import render, run_tests, run_tests_on_env
 
     out = Output(json_)
     with _steps(out) as step:
-        report = run_tests(load(), _paths(c, path), keep=keep, step=step)
+        if env:
+            report = run_tests_on_env(load(), env, _paths(c, path), step=step)
+        else:
+            report = run_tests(load(), _paths(c, path), keep=keep, step=step)
     render(out, report)
