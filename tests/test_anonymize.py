@@ -314,6 +314,19 @@ def test_refresh_masks_everything_and_keeps_joins(project: Project) -> None:
         )
 
 
+def test_without_a_scratch_server_the_refresh_makes_a_throwaway_cluster(project: Project) -> None:
+    project.set_rules(RULES.replace('scratch_db_url_env = "OPS_TEST_SCRATCH_URL"\n', ""))
+    take_verified_backup(project)
+    result, report = project.refresh()
+    assert result.code == 0, result.output
+    restore = next(step for step in report["steps"] if step["name"] == "restore into scratch")
+    assert "on a throwaway cluster" in restore["detail"]
+    with project.connect(project.staging) as staging:
+        emails = [row[0] for row in staging.execute("select email from auth.users order by email")]
+    assert len(emails) == 4 and not {user[1] for user in USERS} & set(emails)
+    assert list((project.root / ".ops").glob("ops_refresh_*")) == []  # the cluster is gone
+
+
 def staging_snapshot(project: Project) -> list[tuple[str, str]]:
     with project.connect(project.staging) as staging:
         return sorted(all_text(staging))

@@ -39,7 +39,7 @@ class Refresh:
     from_env: str
     to_env: str
     target_url: str
-    scratch_server_url: str
+    scratch_server_url: str | None  # None: a throwaway cluster, made by the restore step
     scratch_database: str
     fresh: bool
     jobs: int | None
@@ -54,6 +54,7 @@ class Refresh:
     masked_rows: dict[str, int] = field(default_factory=dict)
     loaded: Any = None
     steps: list[dict[str, Any]] = field(default_factory=list)
+    scratch_cluster: Any = None  # the throwaway cluster, destroyed at the end
 
 
 def refresh(
@@ -114,12 +115,13 @@ def _prepare(
     settings = anonymize_settings(cfg)
     server_url = _scratch_server(cfg, settings)
     database = SCRATCH_PREFIX + secrets.token_hex(5)
-    from ops.backup.pgtools import with_database
+    if server_url is not None:
+        from ops.backup.pgtools import with_database
 
-    scratch = with_database(server_url, database)
-    refuse_production_target(cfg, to_env, "db.refresh (scratch database)", db_url=scratch)
-    if same_database(scratch, target_url):
-        raise GuardRefused("the scratch database would be the target itself", "point scratch_db_url_env elsewhere")
+        scratch = with_database(server_url, database)
+        refuse_production_target(cfg, to_env, "db.refresh (scratch database)", db_url=scratch)
+        if same_database(scratch, target_url):
+            raise GuardRefused("the scratch database would be the target itself", "point scratch_db_url_env elsewhere")
     if to_env != "production" and from_env != "production":
         source = db_url(cfg, from_env)
         if same_database(source, target_url):
@@ -139,7 +141,9 @@ def _prepare(
     )
 
 
-def _scratch_server(cfg: Config, settings: AnonymizeSettings) -> str:
+def _scratch_server(cfg: Config, settings: AnonymizeSettings) -> str | None:
+    """The configured scratch server, else the running local dev cluster, else
+    None: a throwaway cluster (CI runners, machines without a dev stack)."""
     from ops.targets import register_url_password
 
     if settings.scratch_db_url_env:
@@ -153,7 +157,29 @@ def _scratch_server(cfg: Config, settings: AnonymizeSettings) -> str:
         return url
     from ops.local import local_cluster
 
-    return local_cluster(cfg).url("postgres")
+    try:
+        cluster = local_cluster(cfg)
+    except OpsError:
+        return None
+    return cluster.url("postgres") if cluster.is_running() else None
+
+
+def _throwaway_cluster(state: Refresh) -> str:
+    """A cluster of our own under the state dir, with the Supabase roles (the
+    bootstrap) that the backup's ownership and grants name; destroyed at the end."""
+    from ops.pg.bootstrap import apply_bootstrap
+    from ops.pg.cluster import Cluster
+
+    state.cfg.state_dir.mkdir(parents=True, exist_ok=True)
+    directory = state.cfg.state_dir / f"{state.scratch_database}-cluster"
+    # Throwaway data: durability does not matter, speed does.
+    cluster = Cluster(directory, settings={"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"})
+    state.scratch_cluster = cluster
+    state.progress("starting a throwaway cluster for the scratch copy")
+    cluster.start()
+    with cluster.connection() as conn:
+        apply_bootstrap(conn)
+    return cluster.url("postgres")
 
 
 def test_password(settings: AnonymizeSettings) -> str:
@@ -208,9 +234,13 @@ def _restore(state: Refresh) -> str:
     from ops.backup.settings import load_settings
 
     jobs = load_settings(state.cfg).resolve_jobs(state.jobs)
+    where = "the configured scratch server" if state.settings.scratch_db_url_env else "the local dev cluster"
+    if state.scratch_server_url is None:
+        state.scratch_server_url = _throwaway_cluster(state)
+        where = "a throwaway cluster"
     state.scratch_url = state.scratch_server_url  # marks the database as ours to drop from here on
     state.scratch_url = restore_backup(state.backup, state.scratch_server_url, state.scratch_database, jobs)
-    return f"{state.scratch_database}, pg_restore --jobs={jobs}"
+    return f"{state.scratch_database} on {where}, pg_restore --jobs={jobs}"
 
 
 def _check_scratch(state: Refresh) -> str:
@@ -318,7 +348,11 @@ def _run_step(state: Refresh, name: str, run: Callable[[Refresh], str]) -> OpsEr
 
 
 def _drop_scratch(state: Refresh) -> None:
-    if state.scratch_url is None:
+    if state.scratch_cluster is not None:
+        state.progress("removing the throwaway cluster")
+        state.scratch_cluster.destroy()
+        return
+    if state.scratch_url is None or state.scratch_server_url is None:
         return
     from ops.backup.restore import drop_database
 
