@@ -453,6 +453,16 @@ def test_anonymize_check_on_the_migrations_shadow(project: Project) -> None:
     assert [item["column"] for item in report.unruled] == ["public.profiles.phone_number"]
 
 
+def test_anonymize_check_without_a_dev_stack_builds_the_shadow_on_a_throwaway_cluster(project: Project) -> None:
+    project.write_migration("20250101000200_phone.sql", "alter table public.profiles add column phone_number text;")
+    result = project.ops("db.anonymize", "--check", "--json")
+    assert result.code == 1, result.output
+    document = json.loads(result.stdout)
+    assert document["database"] == "the migrations (shadow database)"
+    assert document["unruled"] == [{"column": "public.profiles.phone_number", "reason": "name (phone)"}]
+    assert list((project.root / ".ops").glob("ops-scratch-*")) == []
+
+
 def test_bad_rules_are_config_errors(project: Project) -> None:
     project.set_rules('[tool.ops.anonymize]\n"public.profiles.email" = "emial"\n')
     result = project.ops("db.anonymize", "--check", "--db", "staging")

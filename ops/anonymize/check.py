@@ -55,23 +55,25 @@ def check_catalog(catalog: Catalog, rules: RuleSet, database: str = "") -> Check
 
 def check(cfg: Config, db: str = "migrations", *, cluster: Any = None, step: Any = None) -> CheckReport:
     """Check the rules against the migrated schema: ``db`` is ``migrations``
-    (a shadow database built from the migrations on the local cluster, or on
-    ``cluster``), an environment name or a postgres URL."""
+    (a shadow database built from the migrations on ``cluster``, else on the
+    running dev cluster, else on a throwaway cluster), an environment name or
+    a postgres URL."""
     from ops.migrations.diff import migrated_template, resolve_url
 
     rules = rule_set(anonymize_settings(cfg))
-    if db == "migrations":
-        if cluster is None:
-            from ops.local import local_cluster
-
-            cluster = local_cluster(cfg)
-        template = migrated_template(cfg, cluster, step)
-        url, shown = cluster.url(template), "the migrations (shadow database)"
-    else:
+    if db != "migrations":
         url = resolve_url(cfg, db)
         shown = db if not db.startswith(("postgres://", "postgresql://")) else "the given database"
-    catalog = _read(url)
-    return check_catalog(catalog, rules, shown)
+        return check_catalog(_read(url), rules, shown)
+    shown = "the migrations (shadow database)"
+    if cluster is None:
+        from ops.anonymize.scratch import running_local_cluster, throwaway_cluster
+
+        cluster = running_local_cluster(cfg)
+        if cluster is None:
+            with throwaway_cluster(cfg) as scratch:
+                return check_catalog(_read(scratch.url(migrated_template(cfg, scratch, step))), rules, shown)
+    return check_catalog(_read(cluster.url(migrated_template(cfg, cluster, step))), rules, shown)
 
 
 def _read(url: str) -> Catalog:

@@ -155,31 +155,10 @@ def _scratch_server(cfg: Config, settings: AnonymizeSettings) -> str | None:
             )
         register_url_password(url)
         return url
-    from ops.local import local_cluster
+    from ops.anonymize.scratch import running_local_cluster
 
-    try:
-        cluster = local_cluster(cfg)
-    except OpsError:
-        return None
-    return cluster.url("postgres") if cluster.is_running() else None
-
-
-def _throwaway_cluster(state: Refresh) -> str:
-    """A cluster of our own under the state dir, with the Supabase roles (the
-    bootstrap) that the backup's ownership and grants name; destroyed at the end."""
-    from ops.pg.bootstrap import apply_bootstrap
-    from ops.pg.cluster import Cluster
-
-    state.cfg.state_dir.mkdir(parents=True, exist_ok=True)
-    directory = state.cfg.state_dir / f"{state.scratch_database}-cluster"
-    # Throwaway data: durability does not matter, speed does.
-    cluster = Cluster(directory, settings={"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"})
-    state.scratch_cluster = cluster
-    state.progress("starting a throwaway cluster for the scratch copy")
-    cluster.start()
-    with cluster.connection() as conn:
-        apply_bootstrap(conn)
-    return cluster.url("postgres")
+    cluster = running_local_cluster(cfg)
+    return cluster.url("postgres") if cluster is not None else None
 
 
 def test_password(settings: AnonymizeSettings) -> str:
@@ -236,7 +215,11 @@ def _restore(state: Refresh) -> str:
     jobs = load_settings(state.cfg).resolve_jobs(state.jobs)
     where = "the configured scratch server" if state.settings.scratch_db_url_env else "the local dev cluster"
     if state.scratch_server_url is None:
-        state.scratch_server_url = _throwaway_cluster(state)
+        from ops.anonymize.scratch import start_throwaway_cluster
+
+        state.progress("starting a throwaway cluster for the scratch copy")
+        state.scratch_cluster = start_throwaway_cluster(state.cfg, f"{state.scratch_database}-cluster")
+        state.scratch_server_url = state.scratch_cluster.url("postgres")
         where = "a throwaway cluster"
     state.scratch_url = state.scratch_server_url  # marks the database as ours to drop from here on
     state.scratch_url = restore_backup(state.backup, state.scratch_server_url, state.scratch_database, jobs)
