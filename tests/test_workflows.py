@@ -47,8 +47,13 @@ def inv_commands(workflow: dict[str, Any], job: str | None = None) -> list[str]:
     return [line for line in run_lines(workflow, job) if line != INSTALL]
 
 
-def test_the_three_workflows_exist() -> None:
-    assert [path.name for path in WORKFLOW_FILES] == ["ci.yml", "deploy-prod.yml", "deploy-staging.yml"]
+def test_the_workflows_exist() -> None:
+    assert [path.name for path in WORKFLOW_FILES] == [
+        "ci.yml",
+        "deploy-prod.yml",
+        "deploy-staging.yml",
+        "refresh-staging.yml",
+    ]
 
 
 def test_actionlint_passes_on_every_workflow() -> None:
@@ -141,8 +146,24 @@ def test_yes_appears_only_in_the_tag_triggered_production_workflow() -> None:
     for path in WORKFLOW_FILES:
         for command in inv_commands(read(path.name)):
             if "--yes" in shlex.split(command):
+                if path.name == "refresh-staging.yml":  # run by hand; it writes only to staging
+                    assert command.startswith("inv db.refresh ") and "--to staging" in command
+                    continue
                 assert path.name == "deploy-prod.yml"
                 assert "--env production" in command
+
+
+def test_refresh_staging_is_manual_and_masks_before_the_rls_tests() -> None:
+    workflow = read("refresh-staging.yml")
+    assert workflow["on"] == {"workflow_dispatch": None}
+    assert inv_commands(workflow, "refresh") == [
+        "inv db.anonymize --check",
+        "inv db.refresh --from production --to staging --anonymize --fresh --yes",
+        "inv db.test --env staging",
+    ]
+    spec = workflow["jobs"]["refresh"]
+    assert spec["environment"] == "staging"
+    assert all(value == "${{ secrets.%s }}" % name for name, value in spec["env"].items())  # noqa: UP031
 
 
 @pytest.mark.parametrize(
