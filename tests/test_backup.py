@@ -26,8 +26,9 @@ import psycopg
 import pytest
 
 from ops.backup.pgtools import target
+from ops.pg.bootstrap import apply_bootstrap
 from ops.pg.cluster import Cluster
-from tests.conftest import REPO, CliResult, LocalStack, reachable_tempdir, run_ops
+from tests.conftest import FAST_SETTINGS, REPO, CliResult, LocalStack, reachable_tempdir, run_ops
 
 HISTORY_DDL = """
 create schema if not exists supabase_migrations;
@@ -42,12 +43,16 @@ JWT_SECRET = "jwt-" + uuid.uuid4().hex
 
 @dataclass
 class Environments:
+    """Production's database on the shared test cluster; staging's on a server of
+    its own (a drill creates databases on staging's server, never on production's)."""
+
     cluster: Cluster
     production: str
     staging: str
+    staging_cluster: Cluster
 
     def url(self, name: str) -> str:
-        return self.cluster.url(name)
+        return self.staging_cluster.url(name) if name == self.staging else self.cluster.url(name)
 
 
 def apply_app_schema(cluster: Cluster, dbname: str) -> str:
@@ -65,21 +70,37 @@ def apply_app_schema(cluster: Cluster, dbname: str) -> str:
     return migrations[-1].stem.partition("_")[0]
 
 
+@pytest.fixture(scope="session")
+def staging_cluster() -> Iterator[Cluster]:
+    """A second server, Supabase-shaped (roles included), standing in for staging's."""
+    base = reachable_tempdir("ops-test-pg-staging-")
+    cluster = Cluster(base / "pg", settings=FAST_SETTINGS)
+    cluster.init()
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.destroy()
+        shutil.rmtree(base, ignore_errors=True)
+
+
 @pytest.fixture(scope="module")
-def environments(pg_cluster: Cluster, template_db: str) -> Iterator[Environments]:
+def environments(pg_cluster: Cluster, template_db: str, staging_cluster: Cluster) -> Iterator[Environments]:
     suffix = uuid.uuid4().hex[:8]
     production, staging = f"bk_prod_{suffix}", f"bk_staging_{suffix}"
-    for name in (production, staging):
-        pg_cluster.create_database(name, template=template_db)
+    pg_cluster.create_database(production, template=template_db)
+    staging_cluster.create_database(staging)
+    with staging_cluster.connection(staging) as conn:
+        apply_bootstrap(conn)
     apply_app_schema(pg_cluster, production)
     with pg_cluster.connection() as conn:
         # Supabase keeps the JWT secret as a database setting: it must restore, never be printed.
         conn.execute(f"alter database {production} set app.settings.jwt_secret to '{JWT_SECRET}'")
     try:
-        yield Environments(pg_cluster, production, staging)
+        yield Environments(pg_cluster, production, staging, staging_cluster)
     finally:
-        for name in (production, staging):
-            pg_cluster.drop_database(name)
+        pg_cluster.drop_database(production)
+        staging_cluster.drop_database(staging)
 
 
 @dataclass
@@ -87,15 +108,18 @@ class Project:
     root: Path
     env: dict[str, str]
     password: str
+    staging_password: str
 
     def ops(self, *args: str) -> CliResult:
         result = run_ops(*args, cwd=self.root, env=self.env)
         assert self.password not in result.output, "a password reached the output"
+        assert self.staging_password not in result.output, "a password reached the output"
         assert JWT_SECRET not in result.output, "a database setting's secret reached the output"
         return result
 
     def ops_json(self, *args: str) -> tuple[CliResult, dict]:  # type: ignore[type-arg]
         result = self.ops(*args, "--json")
+        assert result.stdout, result.output
         return result, json.loads(result.stdout)
 
     @property
@@ -119,7 +143,7 @@ def project(environments: Environments) -> Iterator[Project]:
         "SUPABASE_STAGING_DB_URL": environments.url(environments.staging),
     }
     try:
-        yield Project(root, env, environments.cluster.password)
+        yield Project(root, env, environments.cluster.password, environments.staging_cluster.password)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -133,7 +157,7 @@ def real_counts(environments: Environments) -> dict[str, int]:
 
 
 def drill_databases(environments: Environments) -> list[str]:
-    with environments.cluster.connection() as conn:
+    with environments.staging_cluster.connection() as conn:
         return [r[0] for r in conn.execute("select datname from pg_database where datname like 'drill\\_%'")]
 
 
@@ -287,14 +311,14 @@ def test_row_counts_and_dump_come_from_one_snapshot(project: Project, environmen
     assert checks["rows public.products"] == ("ok", before)
     assert report["kept"] is True and drill_databases(environments) == [report["database"]]
     assert f"kept database {report['database']} (--keep)" in result.stderr
-    with environments.cluster.connection() as conn:
+    with environments.staging_cluster.connection() as conn:
         settings = conn.execute(
             "select s.setconfig from pg_db_role_setting s join pg_database d on d.oid = s.setdatabase"
             " where d.datname = %s and s.setrole = 0",
             (report["database"],),
         ).fetchone()[0]  # type: ignore[index]
     assert f"app.settings.jwt_secret={JWT_SECRET}" in settings
-    environments.cluster.drop_database(report["database"])
+    environments.staging_cluster.drop_database(report["database"])
 
 
 @contextmanager
@@ -418,26 +442,44 @@ def test_a_damaged_manifest_is_named_and_listed(project: Project) -> None:
 @pytest.mark.parametrize(
     ("setting", "message"),
     [
-        ("retention = 5", "[tool.ops.backup] retention must be a table ([tool.ops.backup.retention])"),
-        ("root = 5", "[tool.ops.backup] root must be a directory path (a string)"),
-        ("drill = 3", "[tool.ops.backup] drill must be a table ([tool.ops.backup.drill])"),
-        ("drill = {app_timeout = 'x'}", "[tool.ops.backup.drill] app_timeout must be a positive number of seconds"),
-        ("jobs = 0", "[tool.ops.backup] jobs must be a positive integer"),
+        ("retention = 5", "[tool.ops.backup] retention: Input should be a valid dictionary or instance of Retention"),
+        ("root = 5", "[tool.ops.backup] root: Input should be a valid string"),
+        ("drill = 3", "[tool.ops.backup] drill: Input should be a valid dictionary or instance of DrillSettings"),
+        (
+            "drill = {app_timeout = 'x'}",
+            "[tool.ops.backup] drill.app_timeout: Input should be a valid number, unable to parse string as a number",
+        ),
+        ("jobs = 0", "[tool.ops.backup] jobs: Input should be greater than or equal to 1"),
+        (
+            "encrypt_to = ['AGE-SECRET-KEY-1QQQ']",
+            "[tool.ops.backup] encrypt_to: must be age public keys (age1...);"
+            " keep the identity (AGE-SECRET-KEY-1...) out of the config",
+        ),
     ],
 )
 def test_bad_config_is_a_one_line_config_error(setting: str, message: str, tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(f"[tool.ops]\n\n[tool.ops.backup]\n{setting}\n")
+    key = message.split("] ", 1)[1].split(":", 1)[0]
     for command in ("backup.list", "backup.prune", "backup.drill"):
         result = run_ops(command, cwd=tmp_path, env={"OPS_PROJECT_ROOT": str(tmp_path)})
         assert (result.code, result.stderr.strip()) == (
             2,
-            f"error: {message} (fix: fix [tool.ops.backup] in {tmp_path / 'pyproject.toml'})",
+            f"error: {message} (fix: fix {key} in [tool.ops.backup] of pyproject.toml)",
         )
+
+
+def test_an_unknown_key_gets_a_did_you_mean(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.ops]\n\n[tool.ops.backup.retention]\ndayly = 3\n")
+    result = run_ops("backup.list", cwd=tmp_path, env={"OPS_PROJECT_ROOT": str(tmp_path)})
+    assert (result.code, result.stderr.strip()) == (
+        2,
+        "error: [tool.ops.backup] unknown key 'retention.dayly' (fix: did you mean 'daily'? (in pyproject.toml))",
+    )
 
 
 def test_drill_from_staging_into_the_local_stack(local_stack: LocalStack, environments: Environments) -> None:
     """--from staging exports and drills staging's backup; --to local restores on the dev stack's server."""
-    apply_app_schema(environments.cluster, environments.staging)
+    apply_app_schema(environments.staging_cluster, environments.staging)
     local_password = str(unquote(urlsplit(local_stack.db_url).password or ""))
     env = {
         "OPS_PROJECT_ROOT": str(local_stack.root),
@@ -458,6 +500,7 @@ def test_drill_from_staging_into_the_local_stack(local_stack: LocalStack, enviro
         assert report["server"] == target(local_stack.db_url).display().rsplit("/", 1)[0]
         for output in (exported.output, result.output):
             assert environments.cluster.password not in output and local_password not in output
+            assert environments.staging_cluster.password not in output
         with psycopg.connect(local_stack.db_url) as conn:
             assert (
                 conn.execute("select 1 from pg_database where datname = %s", (report["database"],)).fetchone() is None

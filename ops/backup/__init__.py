@@ -12,7 +12,19 @@ from __future__ import annotations
 from ops.backup.catalog import list_backups
 from ops.backup.drill import drill
 from ops.backup.export import export
+from ops.backup.restore import create_database, drop_database, restore
 from ops.backup.retention import prune
+from ops.backup.storage import restore_storage
 from ops.backup.verify import verify
 
-__all__ = ["drill", "export", "list_backups", "prune", "verify"]
+__all__ = [
+    "create_database",
+    "drill",
+    "drop_database",
+    "export",
+    "list_backups",
+    "prune",
+    "restore",
+    "restore_storage",
+    "verify",
+]

@@ -1,27 +1,32 @@
-"""The backups on disk: ``<root>/<env>/<id>/`` with a manifest. Unfinished
-exports (``<id>.partial``) are never listed."""
+"""The backups in a repository: ``<repository>/<env>/<id>/`` with a manifest.
+Unfinished exports (no manifest yet; ``<id>.partial`` locally) are never listed."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from ops.backup.manifest import now_utc, parse_iso, read_manifest
+from ops.backup.manifest import now_utc, parse_iso
+from ops.backup.repository import PARTIAL_SUFFIX, Repository, open_repository
 from ops.backup.settings import BackupSettings, load_settings
 from ops.config import ENVIRONMENTS, Config
-from ops.errors import CheckFailed, UsageError
+from ops.errors import UsageError
 
-PARTIAL_SUFFIX = ".partial"
+__all__ = ["PARTIAL_SUFFIX", "Backup", "backups", "find", "list_backups", "repository"]
 
 
 @dataclass(frozen=True)
 class Backup:
     id: str
     env: str
-    path: Path
+    repo: Repository
     manifest: dict[str, Any]
+
+    @property
+    def path(self) -> str:
+        """Where it is: a directory, or ``s3://bucket/prefix/<env>/<id>``."""
+        return self.repo.location(self.env, self.id)
 
     @property
     def snapshot_at(self) -> datetime:
@@ -36,6 +41,10 @@ class Backup:
         return self.manifest.get("migration_head")
 
     @property
+    def encrypted(self) -> bool:
+        return bool(self.manifest.get("encryption"))
+
+    @property
     def verification(self) -> str:
         """ "ok", "failed", "unknown" (the check could not run) or "unverified"."""
         state = self.manifest.get("verification") or {}
@@ -45,21 +54,39 @@ class Backup:
     def verified(self) -> bool:
         return self.verification == "ok"
 
+    def save_manifest(self, manifest: dict[str, Any]) -> None:
+        self.repo.write_manifest(self.env, self.id, manifest)
+        self.manifest.clear()
+        self.manifest.update(manifest)
+
     def summary(self) -> dict[str, Any]:
         age = now_utc() - self.snapshot_at
+        verification = self.manifest.get("verification") or {}
         return {
             "id": self.id,
             "env": self.env,
-            "path": str(self.path),
+            "path": self.path,
             "snapshot_at": self.manifest["snapshot_at"],
             "age_seconds": round(age.total_seconds()),
             "age": human_age(age.total_seconds()),
             "size_bytes": self.size_bytes,
             "size": human_bytes(self.size_bytes),
             "migration_head": self.migration_head,
+            "encrypted": self.encrypted,
+            "storage_objects": sum((self.manifest.get("storage") or {}).get("buckets", {}).values()),
             "verification": self.verification,
-            "verified_at": (self.manifest.get("verification") or {}).get("verified_at"),
+            "verified_at": verification.get("verified_at"),
         }
+
+
+def repository(settings: BackupSettings, env: str) -> Repository:
+    """``env``'s repository (``[tool.ops.backup] repository``, or its environment's own)."""
+    cache = settings.cfg.cache
+    url = settings.repository_url(env)
+    key = ("backup-repository", url)
+    if key not in cache:
+        cache[key] = open_repository(url, settings.cfg, settings.s3_access(env))
+    return cache[key]  # type: ignore[no-any-return]
 
 
 def backups(settings: BackupSettings, env: str | None = None) -> list[Backup]:
@@ -67,42 +94,37 @@ def backups(settings: BackupSettings, env: str | None = None) -> list[Backup]:
     return _scan(settings, env)[0]
 
 
-def _scan(settings: BackupSettings, env: str | None) -> tuple[list[Backup], list[Path]]:
-    """Finished backups, and directories whose manifest is missing or unreadable
-    (damaged: never listed as backups, never pruned, but reported)."""
+def _scan(settings: BackupSettings, env: str | None) -> tuple[list[Backup], list[str], list[str]]:
+    """Finished backups; unfinished exports; and backups whose manifest is
+    unreadable (damaged: never listed as backups, never pruned, but reported)."""
     found: list[Backup] = []
-    damaged: list[Path] = []
+    unfinished: list[str] = []
+    damaged: list[str] = []
     for env_name in [env] if env else ENVIRONMENTS:
-        directory = settings.env_dir(env_name)
-        if not directory.is_dir():
-            continue
-        for child in sorted(directory.iterdir()):
-            if child.name.endswith(PARTIAL_SUFFIX) or not child.is_dir():
-                continue
-            try:
-                manifest = read_manifest(child)
-            except CheckFailed:
-                damaged.append(child)
-                continue
-            found.append(Backup(id=child.name, env=env_name, path=child, manifest=manifest))
+        repo = repository(settings, env_name)
+        scan = repo.scan(env_name)
+        found += [Backup(id=i, env=env_name, repo=repo, manifest=m) for i, m in scan.manifests]
+        unfinished += scan.unfinished
+        damaged += scan.damaged
     found.sort(key=lambda b: (b.env, b.manifest.get("snapshot_at", ""), b.id))
-    return found, damaged
+    return found, unfinished, damaged
 
 
 def find(settings: BackupSettings, env: str, backup_id: str | None = None) -> Backup:
     """The backup ``backup_id`` of ``env``, or its latest one."""
     available = backups(settings, env)
+    repo = repository(settings, env)
     if backup_id is None:
         if not available:
-            raise UsageError(f"no backups of '{env}' in {settings.env_dir(env)}", f"run: inv backup.export --env {env}")
+            where = repo.location(env, "").rstrip("/")
+            raise UsageError(f"no backups of '{env}' in {where}", f"run: inv backup.export --env {env}")
         return available[-1]
     for backup in available:
         if backup.id == backup_id:
             return backup
-    candidate = settings.env_dir(env) / backup_id
-    if _plain_name(backup_id) and candidate.is_dir():
+    if repo.has_manifest_dir(env, backup_id):
         # A backup whose manifest is missing or damaged: name the file (exit 1), not "no such backup".
-        read_manifest(candidate)
+        repo.read_manifest(env, backup_id)
     raise UsageError(f"no backup '{backup_id}' of '{env}'", f"see: inv backup.list --env {env}")
 
 
@@ -110,37 +132,24 @@ def latest_verified(settings: BackupSettings, env: str) -> Backup:
     """The newest backup of ``env`` whose last verification passed."""
     verified = [backup for backup in backups(settings, env) if backup.verified]
     if not verified:
+        where = repository(settings, env).location(env, "").rstrip("/")
         raise UsageError(
-            f"no verified backup of '{env}' in {settings.env_dir(env)}",
+            f"no verified backup of '{env}' in {where}",
             f"run: inv backup.export --env {env} && inv backup.verify --env {env} --latest",
         )
     return verified[-1]
-
-
-def _plain_name(backup_id: str) -> bool:
-    return "/" not in backup_id and backup_id not in (".", "..") and not backup_id.endswith(PARTIAL_SUFFIX)
 
 
 def list_backups(cfg: Config, env: str | None = None) -> dict[str, Any]:
     """Every finished backup (optionally of one environment) with age, size,
     migration head and verification state, oldest first; the unfinished
     exports (running, or killed: safe to delete once nothing runs); and the
-    damaged ones (manifest missing or unreadable)."""
+    damaged ones (manifest unreadable)."""
     if env is not None:
         cfg.env(env)
     settings = load_settings(cfg)
-    unfinished = [
-        str(path)
-        for env_name in ([env] if env else ENVIRONMENTS)
-        if settings.env_dir(env_name).is_dir()
-        for path in sorted(settings.env_dir(env_name).glob("*" + PARTIAL_SUFFIX))
-    ]
-    found, damaged = _scan(settings, env)
-    return {
-        "backups": [backup.summary() for backup in found],
-        "unfinished": unfinished,
-        "damaged": [str(path) for path in damaged],
-    }
+    found, unfinished, damaged = _scan(settings, env)
+    return {"backups": [backup.summary() for backup in found], "unfinished": unfinished, "damaged": damaged}
 
 
 def human_bytes(size: float) -> str:

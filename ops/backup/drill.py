@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 from ops.backup import restore as restore_ops
 from ops.backup.catalog import Backup, find
-from ops.backup.manifest import iso, now_utc, read_database_settings
+from ops.backup.content import database_settings
+from ops.backup.crypto import identities
+from ops.backup.manifest import iso, now_utc
 from ops.backup.pgtools import target, with_database
 from ops.backup.report import write_report
 from ops.backup.settings import BackupSettings, load_settings
@@ -101,7 +103,13 @@ def drill(
         database=drill_database_name(backup.id),
     )
     refuse_production_target(cfg, to_env, "backup.drill", db_url=state.database_url, whole_server=True)
+    if backup.encrypted:
+        identities()  # a missing or bad OPS_BACKUP_IDENTITY is one line, before anything is touched
     try:
+        if backup.manifest.get("storage"):
+            steps.insert(
+                steps.index(("check row counts", _check_counts)) + 1, ("check storage objects", _check_storage)
+            )
         failure = _run_steps(state, steps, out)
     finally:
         # Also on Ctrl-C or a bug: never leave the app running or a stray database.
@@ -145,14 +153,13 @@ def _verify(state: Drill) -> str:
 
 def _create(state: Drill) -> str:
     state.restore_started = time.monotonic()
-    settings = read_database_settings(state.backup.path, state.backup.manifest)
+    settings = database_settings(state.backup)
     restore_ops.create_database(state.server_url, state.database, settings)
     return f"{state.database} on {target(state.server_url).display().rsplit('/', 1)[0]}"
 
 
 def _restore(state: Drill) -> str:
-    restore_ops.restore(state.backup, state.database_url, state.jobs)
-    return f"pg_restore --jobs={state.jobs}"
+    return restore_ops.restore(state.backup, state.database_url, state.jobs)
 
 
 def _analyze(state: Drill) -> str:
@@ -241,6 +248,12 @@ STEPS: list[Step] = [
     ("check row counts", _check_counts),
     ("start app", _start_app),
 ]
+
+
+def _check_storage(state: Drill) -> str:
+    from ops.backup.storage import check_storage
+
+    return check_storage(state.backup, state.check)
 
 
 def drill_steps(cfg: Config) -> list[Step]:

@@ -2,36 +2,66 @@
 
 One REPEATABLE READ transaction exports its snapshot (``pg_export_snapshot``)
 and stays open while ``pg_dump --snapshot`` dumps it, so the exact row counts
-taken in that transaction describe the very data in the dump. Everything is
-written into ``<id>.partial`` and renamed at the end: a killed export never
-shows up as a backup.
+taken in that transaction describe the very data in the dump. The manifest is
+written last (locally: ``<id>.partial`` renamed at the end): a killed export
+never shows up as a backup.
+
+Two shapes of dump:
+- a local, unencrypted repository gets ``pg_dump -Fd -j N`` written in place
+  (parallel dump and parallel restore, the fastest on one machine);
+- an S3 repository, or any encrypted one, gets ``pg_dump -Fc`` streamed from
+  its stdout through age into the repository: one file that ``age -d | pg_restore``
+  reads back without the toolkit, and nothing on the runner's disk.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 from concurrent.futures import Future
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from ops import __version__
-from ops.backup.catalog import PARTIAL_SUFFIX
+from ops.backup.catalog import repository
+from ops.backup.crypto import encrypt_bytes, encrypt_stream
 from ops.backup.manifest import (
     DUMP_DIR,
+    DUMP_FILE,
     FORMAT_VERSION,
     ROLES_FILE,
+    SETTINGS_FILE,
     checksum_tree,
     iso,
     now_utc,
-    write_database_settings,
-    write_manifest,
+    stored_name,
 )
-from ops.backup.pgtools import Target, error_line, exact_count, migration_head, run_tool, target
-from ops.backup.settings import load_settings
+from ops.backup.pgtools import (
+    Target,
+    ToolStream,
+    client_bindir,
+    error_line,
+    exact_count,
+    migration_head,
+    run_tool,
+    target,
+    tool_version,
+)
+from ops.backup.repository import (
+    PARTIAL_SUFFIX,
+    BackupWriter,
+    Repository,
+    Sink,
+    private_dir,
+    private_file,
+    write_manifest_file,
+)
+from ops.backup.settings import StorageSource, load_settings
 from ops.config import Config
-from ops.errors import ExternalError
+from ops.errors import ConfigError, ExternalError
 from ops.targets import db_url
 
 if TYPE_CHECKING:
@@ -51,6 +81,7 @@ select n.nspname, c.relname, has_table_privilege(c.oid, 'SELECT')
                     where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'e')
  order by 1, 2
 """
+_CHUNK = 1 << 20
 SETTINGS_SQL = """
 select coalesce(array_agg(cfg), '{}') from pg_db_role_setting s
   join pg_database d on d.oid = s.setdatabase, unnest(s.setconfig) cfg
@@ -59,77 +90,178 @@ select coalesce(array_agg(cfg), '{}') from pg_db_role_setting s
 
 
 def export(
-    cfg: Config, env: str = "production", *, jobs: int | None = None, out: Output | None = None
+    cfg: Config,
+    env: str = "production",
+    *,
+    jobs: int | None = None,
+    storage: bool = False,
+    keep_local: bool = False,
+    out: Output | None = None,
 ) -> dict[str, Any]:
-    """Back up ``env``'s database into ``<root>/<env>/<id>/``; returns the manifest
-    (plus ``path``)."""
+    """Back up ``env``'s database into its repository; returns the manifest (plus
+    ``path``, where the backup is). ``storage`` also copies the project's Supabase
+    Storage files; ``keep_local`` keeps a copy of what was uploaded under the
+    state dir (the runner's disk keeps nothing otherwise)."""
     cfg.env(env)
     settings = load_settings(cfg)
     jobs = settings.resolve_jobs(jobs)
+    storage_source = settings.storage_source(env) if storage else None
+    if storage and storage_source is None:
+        raise ConfigError(
+            f"backup.export --storage needs [tool.ops.backup.environments.{env}.storage]",
+            "name Supabase Storage's S3 endpoint and keys there (see the README)",
+        )
     source = target(db_url(cfg, env))
-    env_dir = settings.env_dir(env)
-    try:
-        env_dir.mkdir(parents=True, exist_ok=True)
-        backup_id, partial = reserve_backup_dir(env_dir)
-    except OSError as exc:
-        raise ExternalError(
-            f"cannot create a backup under {env_dir}: {exc.strerror}",
-            "check [tool.ops.backup] root and its permissions",
-        ) from None
+    repo = repository(settings, env)
+    plan = _Plan(
+        env=env,
+        source=source,
+        jobs=jobs,
+        compression=settings.compression,
+        encrypt_to=settings.encrypt_to,
+        streamed=bool(settings.encrypt_to) or not repo.is_local,
+        repository=repo.url,
+    )
+    writer = _begin(repo, env)
+    keep = _LocalCopy(settings.local_root / env, writer.id) if keep_local and not repo.is_local else None
     import psycopg
 
     try:
-        manifest = _export_into(partial, source, backup_id, env, jobs, settings.compression, out)
-        final = env_dir / backup_id
-        partial.rename(final)
+        manifest = _export_into(writer, plan, keep, storage_source, repo, out)
+        location = writer.finish(manifest)
+        kept = keep.finish(manifest) if keep is not None else None
     except psycopg.Error as exc:
-        shutil.rmtree(partial, ignore_errors=True)
+        _abort(writer, keep)
         raise ExternalError(
             f"export of {source.display()} failed: {error_line(exc)}",
             "check that the server is healthy and that the user can read every table",
         ) from None
     except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
+        _abort(writer, keep)
         raise
-    return {**manifest, "path": str(final)}
+    return {**manifest, "path": location, "kept_local": kept}
 
 
-def reserve_backup_dir(env_dir: Path, moment: datetime | None = None) -> tuple[str, Path]:
-    """A new id (``20261122T093000Z``, with a suffix when two exports share a
-    second) and its ``.partial`` directory, created atomically."""
+@dataclass(frozen=True)
+class _Plan:
+    env: str
+    source: Target
+    jobs: int
+    compression: int
+    encrypt_to: list[str]
+    # pg_dump -Fc streamed through age into the repository; otherwise (a local,
+    # unencrypted repository) pg_dump -Fd -j N writes the directory in place.
+    streamed: bool
+    repository: str
+
+    def stored(self, name: str) -> str:
+        return stored_name(name, bool(self.encrypt_to))
+
+    def seal(self, data: bytes) -> bytes:
+        return encrypt_bytes(data, self.encrypt_to) if self.encrypt_to else data
+
+
+def _abort(writer: BackupWriter, keep: _LocalCopy | None) -> None:
+    writer.abort()
+    if keep is not None:
+        keep.abort()
+
+
+def _begin(repo: Repository, env: str, moment: datetime | None = None) -> BackupWriter:
+    """A new backup (id ``20261122T093000Z``, with a suffix when two exports share a second)."""
     base = (moment or now_utc()).strftime("%Y%m%dT%H%M%SZ")
     for counter in range(1, 1000):
         candidate = base if counter == 1 else f"{base}-{counter}"
-        partial = env_dir / (candidate + PARTIAL_SUFFIX)
-        if (env_dir / candidate).exists():
-            continue
         try:
-            partial.mkdir()
+            return repo.begin(env, candidate)
         except FileExistsError:
             continue
-        return candidate, partial
-    raise ExternalError(f"cannot find a free backup id under {env_dir}", "remove stale .partial directories")
+    raise ExternalError(f"cannot find a free backup id in {repo.url}", "remove stale unfinished exports")
+
+
+class _LocalCopy:
+    """``--keep-local``: the uploaded files, as stored, in a local backup directory."""
+
+    def __init__(self, env_dir: Path, backup_id: str) -> None:
+        self.partial = env_dir / (backup_id + PARTIAL_SUFFIX)
+        self.final = env_dir / backup_id
+        private_dir(env_dir.parent)
+        private_dir(env_dir)
+        private_dir(self.partial)
+
+    def handle(self, name: str) -> IO[bytes]:
+        path = self.partial / name
+        private_dir(path.parent)
+        return private_file(path)
+
+    def finish(self, manifest: dict[str, Any]) -> str:
+        write_manifest_file(self.partial, manifest)
+        self.partial.rename(self.final)
+        return str(self.final)
+
+    def abort(self) -> None:
+        shutil.rmtree(self.partial, ignore_errors=True)
+
+
+class _Files:
+    """The files of the backup being written, with their manifest entries."""
+
+    def __init__(self, writer: BackupWriter, keep: _LocalCopy | None) -> None:
+        self.writer, self.keep = writer, keep
+        self.entries: dict[str, dict[str, Any]] = {}
+
+    def sink(self, name: str) -> Sink:
+        sink = self.writer.sink(name)
+        if self.keep is not None:
+            sink.tee(self.keep.handle(name))
+        return sink
+
+    def put(self, name: str, data: bytes) -> None:
+        sink = self.sink(name)
+        try:
+            sink.write(data)
+        except BaseException:
+            sink.abort()
+            raise
+        self.entries[name] = sink.close()
 
 
 def _export_into(
-    partial: Path, source: Target, backup_id: str, env: str, jobs: int, compression: int, out: Output | None
+    writer: BackupWriter,
+    plan: _Plan,
+    keep: _LocalCopy | None,
+    storage_source: StorageSource | None,
+    repo: Repository,
+    out: Output | None,
 ) -> dict[str, Any]:
     started = now_utc()
+    source = plan.source
+    files = _Files(writer, keep)
     conn = _connect_snapshot(source)
     try:
-        snapshot, snapshot_at, version, size, dbname = conn.execute(
+        snapshot, snapshot_at, version, version_num, size, dbname = conn.execute(
             "select pg_export_snapshot(), now(), current_setting('server_version'),"
+            " current_setting('server_version_num')::int,"
             " pg_database_size(current_database()), current_database()"
         ).fetchone()  # type: ignore[misc]
+        bindir = client_bindir(version_num // 10000, "pg_dump")
         tables = _readable_tables(conn.execute(TABLES_SQL).fetchall())
         head = migration_head(conn)
         db_settings = list(conn.execute(SETTINGS_SQL).fetchone()[0])  # type: ignore[index]
+        # First: an interrupted upload leaves something a listing can name as unfinished.
+        files.put(plan.stored(SETTINGS_FILE), plan.seal(settings_json(db_settings)))
         with _progress(out, total=len(tables) + 2) as advance:
             counts_future: Future[dict[str, int]] = Future()
             counter = threading.Thread(target=_count_rows, args=(conn, tables, counts_future), daemon=True)
             counter.start()
             try:
-                _pg_dump(partial / DUMP_DIR, source, snapshot, jobs, compression, advance)
+                if plan.streamed:
+                    dump_name = plan.stored(DUMP_FILE)
+                    _pg_dump_stream(files, dump_name, plan, snapshot, bindir, advance)
+                else:
+                    assert writer.local_dir is not None
+                    dump_name = DUMP_DIR
+                    _pg_dump(writer.local_dir / DUMP_DIR, source, snapshot, plan, bindir, advance)
             except BaseException:
                 conn.cancel_safe()
                 raise
@@ -137,36 +269,54 @@ def _export_into(
                 counter.join()
             row_counts = counts_future.result()
             conn.commit()
-            roles = _dump_roles(partial / ROLES_FILE, source)
+            roles = _dump_roles(files, plan, bindir)
             advance("roles")
-            settings_entry = write_database_settings(partial, db_settings)
-            files = checksum_tree(partial)
+            storage_entry = None
+            if storage_source is not None:
+                from ops.backup.storage import copy_storage
+
+                storage_entry = copy_storage(repo, plan.env, storage_source, plan.encrypt_to, files.put, out)
+            if not plan.streamed:
+                assert writer.local_dir is not None
+                files.entries = checksum_tree(writer.local_dir)
             advance("checksums")
     finally:
         conn.close()
+    dump_entry: dict[str, Any] = (
+        {"format": "custom", "file": dump_name, "compression": plan.compression}
+        if plan.streamed
+        else {"format": "directory", "path": DUMP_DIR, "jobs": plan.jobs, "compression": plan.compression}
+    )
     manifest: dict[str, Any] = {
         "format": FORMAT_VERSION,
-        "id": backup_id,
-        "env": env,
+        "id": writer.id,
+        "env": plan.env,
         "database": dbname,
         "server": source.display(),
+        "repository": plan.repository,
         "started_at": iso(started),
         "snapshot_at": iso(snapshot_at),
         "finished_at": iso(now_utc()),
         "server_version": version,
+        "client_version": tool_version(bindir, "pg_dump"),
         "database_size_bytes": size,
         "migration_head": head,
         "row_counts": row_counts,
-        "database_settings": settings_entry,
-        "dump": {"format": "directory", "path": DUMP_DIR, "jobs": jobs, "compression": compression},
+        "database_settings": {"file": plan.stored(SETTINGS_FILE), "names": [e.partition("=")[0] for e in db_settings]},
+        "dump": dump_entry,
         "roles": roles,
-        "files": files,
-        "size_bytes": sum(entry["bytes"] for entry in files.values()),
+        "encryption": {"method": "age", "recipients": plan.encrypt_to} if plan.encrypt_to else None,
+        "storage": storage_entry,
+        "files": files.entries,
+        "size_bytes": sum(entry["bytes"] for entry in files.entries.values()),
         "tool": {"name": "ops-toolkit", "version": __version__},
         "verification": None,
     }
-    write_manifest(partial, manifest)
     return manifest
+
+
+def settings_json(settings: list[str]) -> bytes:
+    return (json.dumps(settings, indent=2) + "\n").encode()
 
 
 def _connect_snapshot(source: Target) -> psycopg.Connection[Any]:
@@ -208,36 +358,71 @@ def _count_rows(conn: psycopg.Connection[Any], tables: list[str], result: Future
         result.set_exception(exc)
 
 
-def _pg_dump(directory: Path, source: Target, snapshot: str, jobs: int, compression: int, advance: Any) -> None:
+def _dump_progress(advance: Any) -> Any:
     def on_line(line: str) -> None:
         # -j 1 says "dumping contents of table"; parallel workers say "finished item ... TABLE DATA".
         if "dumping contents of table" in line or ("finished item" in line and "TABLE DATA" in line):
             advance(line.rsplit(" ", 1)[-1].strip().strip('"'))
 
-    run_tool("pg_dump", dump_args(directory, source, snapshot, jobs, compression), source, on_stderr_line=on_line)
+    return on_line
+
+
+def _pg_dump(directory: Path, source: Target, snapshot: str, plan: _Plan, bindir: Path, advance: Any) -> None:
+    args = dump_args(directory, source, snapshot, plan.jobs, plan.compression)
+    run_tool("pg_dump", args, source, on_stderr_line=_dump_progress(advance), bindir=bindir)
 
 
 def dump_args(directory: Path, source: Target, snapshot: str | None, jobs: int, compression: int) -> list[str]:
-    """pg_dump's arguments (the benchmark runs raw pg_dump with the same ones)."""
+    """pg_dump's arguments for a local directory (the benchmark runs raw pg_dump with the same ones)."""
     args = ["--format=directory", f"--jobs={jobs}", f"--compress={compression}", "--verbose"]
     if snapshot:
         args.append(f"--snapshot={snapshot}")
     return [*args, f"--file={directory}", f"--dbname={source.conninfo}"]
 
 
-def _dump_roles(path: Path, source: Target) -> dict[str, Any]:
+def stream_args(source: Target, snapshot: str | None, compression: int) -> list[str]:
+    """pg_dump's arguments for a streamed dump (custom format on stdout)."""
+    args = ["--format=custom", f"--compress={compression}", "--verbose"]
+    if snapshot:
+        args.append(f"--snapshot={snapshot}")
+    return [*args, f"--dbname={source.conninfo}"]
+
+
+def _pg_dump_stream(files: _Files, name: str, plan: _Plan, snapshot: str, bindir: Path, advance: Any) -> None:
+    """pg_dump -Fc on stdout -> age (when configured) -> the repository, in one pass."""
+    sink = files.sink(name)
+    try:
+        with ToolStream(
+            "pg_dump",
+            stream_args(plan.source, snapshot, plan.compression),
+            plan.source,
+            bindir,
+            on_stderr_line=_dump_progress(advance),
+        ) as stream:
+            if plan.encrypt_to:
+                encrypt_stream(stream.stdout, sink, plan.encrypt_to)
+            else:
+                while chunk := stream.stdout.read(_CHUNK):
+                    sink.write(chunk)
+    except BaseException:
+        sink.abort()
+        raise
+    files.entries[name] = sink.close()
+
+
+def _dump_roles(files: _Files, plan: _Plan, bindir: Path) -> dict[str, Any]:
     """Roles without passwords. Managed services (Supabase) may refuse: then the
     manifest says why and the backup still stands."""
+    source = plan.source
     try:
-        run_tool(
-            "pg_dumpall",
-            ["--roles-only", "--no-role-passwords", f"--file={path}", f"--dbname={source.conninfo}"],
-            source,
+        result = run_tool(
+            "pg_dumpall", ["--roles-only", "--no-role-passwords", f"--dbname={source.conninfo}"], source, bindir=bindir
         )
     except ExternalError as exc:
-        path.unlink(missing_ok=True)
         return {"file": None, "skipped": exc.message}
-    return {"file": ROLES_FILE, "skipped": None}
+    name = plan.stored(ROLES_FILE)
+    files.put(name, plan.seal(result.stdout.encode()))
+    return {"file": name, "skipped": None}
 
 
 class _progress:

@@ -7,14 +7,20 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from ops.console import mask
 from ops.errors import ExternalError
-from ops.pg.binaries import pg_bin
+from ops.pg.binaries import client_bindir, client_major, pg_bin
+
+__all__ = ["client_bindir", "client_major"]
+import contextlib
+
 from ops.targets import register_url_password
 
 
@@ -69,12 +75,13 @@ def run_tool(
     where: Target,
     *,
     on_stderr_line: Callable[[str], None] | None = None,
+    bindir: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run a PostgreSQL client program; its stderr is streamed to ``on_stderr_line``.
 
     A non-zero exit raises ``ExternalError`` with the last error line (masked).
     """
-    command = [pg_bin(name), *args]
+    command = [pg_bin(name, bindir), *args]
     try:
         proc = subprocess.Popen(
             command,
@@ -143,3 +150,100 @@ def exact_count(conn: Any, qualified: str) -> int:
     schema, _, name = qualified.partition(".")
     query = sql.SQL("select count(*) from only {}").format(sql.Identifier(schema, name))
     return int(conn.execute(query).fetchone()[0])
+
+
+class ToolStream:
+    """A PostgreSQL program whose stdout (``feed=False``) or stdin (``feed=True``)
+    is a pipe for the caller, with stderr drained by a thread. On leaving the
+    block a non-zero exit raises ``ExternalError`` with the tool's own error
+    line; if the block failed (a broken pipe because the tool died, an upload
+    error), the process is stopped first and the tool's error wins when it has one."""
+
+    def __init__(
+        self,
+        name: str,
+        args: list[str],
+        where: Target,
+        bindir: Path | None = None,
+        *,
+        feed: bool = False,
+        capture: bool = False,
+        on_stderr_line: Callable[[str], None] | None = None,
+    ) -> None:
+        self.name, self.where, self.feed, self.capture = name, where, feed, capture
+        self.output = bytearray()
+        self.command = [pg_bin(name, bindir), *args]
+        self._on_line = on_stderr_line
+        self.lines: list[str] = []
+
+    def __enter__(self) -> ToolStream:
+        try:
+            self.proc = subprocess.Popen(
+                self.command,
+                env=self.where.env,
+                stdin=subprocess.PIPE if self.feed else subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL if self.feed and not self.capture else subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                bufsize=1 << 20,
+            )
+        except OSError as exc:
+            raise ExternalError(
+                f"cannot run {self.name}: {exc.strerror}", "check the PostgreSQL installation"
+            ) from None
+        self._drain = threading.Thread(target=self._read_stderr, daemon=True)
+        self._drain.start()
+        self._collect: threading.Thread | None = None
+        if self.feed and self.capture:
+            self._collect = threading.Thread(target=self._read_stdout, daemon=True)
+            self._collect.start()
+        return self
+
+    def _read_stdout(self) -> None:
+        while chunk := self.stdout.read(1 << 16):
+            self.output += chunk
+
+    @property
+    def stdout(self) -> IO[bytes]:
+        assert self.proc.stdout is not None
+        return self.proc.stdout
+
+    @property
+    def stdin(self) -> IO[bytes]:
+        assert self.proc.stdin is not None
+        return self.proc.stdin
+
+    def _read_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        for raw in self.proc.stderr:
+            line = raw.decode(errors="replace").rstrip("\n")
+            self.lines.append(line)
+            if self._on_line is not None:
+                self._on_line(line)
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if self.feed:
+            with contextlib.suppress(OSError):
+                self.stdin.close()
+        if exc is not None and not isinstance(exc, BrokenPipeError | ConnectionResetError):
+            self.proc.kill()
+        code = self.proc.wait()
+        self._drain.join()
+        if self._collect is not None:
+            self._collect.join()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        if code != 0 and (exc is None or isinstance(exc, BrokenPipeError | ConnectionResetError | ExternalError)):
+            if exc is not None and not isinstance(exc, BrokenPipeError | ConnectionResetError) and code < 0:
+                return  # we killed it because of exc: let exc speak
+            raise ExternalError(
+                f"{self.name} failed: {last_error(self.lines) or f'exit {code}'}", hint_for(self.lines, self.where)
+            ) from None
+
+
+def tool_version(bindir: Path | None, name: str) -> str:
+    """``pg_dump (PostgreSQL) 15.8`` -> ``15.8`` (empty when it does not run)."""
+    try:
+        out = subprocess.run([pg_bin(name, bindir), "--version"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip().rsplit(" ", 1)[-1]

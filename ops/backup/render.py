@@ -17,7 +17,15 @@ def render_export(out: Output, manifest: dict[str, Any]) -> None:
     )
     if manifest["roles"]["skipped"]:
         out.warn(f"roles.sql skipped: {manifest['roles']['skipped']}")
+    if manifest.get("encryption"):
+        out.line(f"encrypted with age to {len(manifest['encryption']['recipients'])} recipient(s)")
+    storage = manifest.get("storage")
+    if storage:
+        buckets = ", ".join(f"{name} ({count})" for name, count in storage["buckets"].items()) or "no buckets"
+        out.line(f"storage: {buckets}; {storage['copied']} copied, {storage['referenced']} unchanged")
     out.line(f"written to {manifest['path']}")
+    if manifest.get("kept_local"):
+        out.line(f"local copy: {manifest['kept_local']}")
 
 
 def render_list(out: Output, listing: dict[str, Any]) -> None:
@@ -39,10 +47,12 @@ def render_list(out: Output, listing: dict[str, Any]) -> None:
 
 def render_verify(out: Output, result: dict[str, Any]) -> None:
     if result["status"] == "ok":
-        out.line(
-            f"backup {result['id']} verified: {result['files_checked']} files match their checksums,"
-            f" {result['toc_entries']} TOC entries readable"
+        toc = (
+            f", {result['toc_entries']} TOC entries readable"
+            if result.get("level", "full") != "checksums"
+            else " (stored checksums; --deep also reads the dump)"
         )
+        out.line(f"backup {result['id']} verified: {result['files_checked']} files match their checksums{toc}")
         return
     if result["status"] == "unknown":
         out.line(f"backup {result['id']}: verification could not run (recorded as unknown):")

@@ -7,9 +7,20 @@ from pathlib import Path
 from typing import Any
 
 from ops.backup.catalog import Backup
-from ops.backup.manifest import DUMP_DIR, read_database_settings
-from ops.backup.pgtools import Target, error_line, exact_count, migration_head, run_tool, target, with_database
-from ops.errors import CheckFailed, ExternalError, UsageError
+from ops.backup.manifest import DUMP_DIR
+from ops.backup.pgtools import (
+    Target,
+    ToolStream,
+    client_bindir,
+    error_line,
+    exact_count,
+    migration_head,
+    run_tool,
+    target,
+    with_database,
+)
+from ops.backup.verify import dump_major
+from ops.errors import BinaryNotFound, CheckFailed, ExternalError, UsageError
 from ops.pg.cluster import quote_ident
 
 
@@ -57,26 +68,61 @@ def drop_database(server_url: str, name: str) -> None:
         conn.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)")
 
 
-def restore_args(dump_dir: Path, into: Target, jobs: int) -> list[str]:
+def restore_args(dump: Path | str, into: Target, jobs: int) -> list[str]:
     """pg_restore's arguments (the benchmark runs raw pg_restore with the same ones)."""
-    return [f"--jobs={jobs}", f"--dbname={into.conninfo}", str(dump_dir)]
+    return [f"--jobs={jobs}", f"--dbname={into.conninfo}", str(dump)]
 
 
-def restore(backup: Backup, into_url: str, jobs: int) -> None:
-    """``pg_restore -j`` into an empty database; any error fails the restore."""
+def stream_restore_args(into: Target) -> list[str]:
+    """pg_restore reading the dump on stdin (one job: parallel restore needs a seekable file)."""
+    return [f"--dbname={into.conninfo}"]
+
+
+def restore(backup: Backup, into_url: str, jobs: int) -> str:
+    """Restore ``backup`` into the (empty) database at ``into_url``; any error
+    fails the restore. A local directory or unencrypted file is restored with
+    ``pg_restore -j``; anything else is streamed from the repository, through
+    age, into ``pg_restore``'s stdin, without touching the disk. Returns how."""
     into = target(into_url)
-    dump_dir = backup.path / backup.manifest.get("dump", {}).get("path", DUMP_DIR)
+    dump = backup.manifest.get("dump", {})
+    local = backup.repo.local_path(backup.env, backup.id)
+    bindir = client_bindir(max(dump_major(backup), server_major(into_url)), "pg_restore")
     try:
-        run_tool("pg_restore", restore_args(dump_dir, into, jobs), into)
+        if local is not None and dump.get("format", "directory") == "directory":
+            run_tool("pg_restore", restore_args(local / dump.get("path", DUMP_DIR), into, jobs), into, bindir=bindir)
+            return f"pg_restore --jobs={jobs}"
+        if local is not None and not backup.encrypted:
+            run_tool("pg_restore", restore_args(local / dump["file"], into, jobs), into, bindir=bindir)
+            return f"pg_restore --jobs={jobs}"
+        from ops.backup.content import stream_dump
+
+        with ToolStream("pg_restore", stream_restore_args(into), into, bindir, feed=True) as tool:
+            digest, size = stream_dump(backup, tool.stdin)
+        expected = backup.manifest["files"][dump["file"]]
+        if (digest, size) != (expected["sha256"], expected["bytes"]):
+            raise CheckFailed(
+                f"{dump['file']} changed in the repository since it was verified (checksum mismatch)",
+                "verify the backup and drill an intact one",
+            )
+        return "streamed from the repository into pg_restore" + (" through age" if backup.encrypted else "")
     except ExternalError as exc:
-        raise CheckFailed(f"restore failed: {exc.message}", exc.hint) from None
+        if exc.message.startswith("pg_restore failed") and not isinstance(exc, BinaryNotFound):
+            raise CheckFailed(f"restore failed: {exc.message}", exc.hint) from None
+        raise
+
+
+def server_major(url: str) -> int:
+    with connect(url) as conn:
+        return int(conn.execute("select current_setting('server_version_num')::int").fetchone()[0]) // 10000
 
 
 def restore_backup(backup: Backup, server_url: str, database: str, jobs: int) -> str:
     """Create ``database`` on ``server_url`` (from template0, with the source's
     database settings) and restore ``backup`` into it; returns its URL. The
     caller owns the new database (drop it with ``drop_database``)."""
-    create_database(server_url, database, read_database_settings(backup.path, backup.manifest))
+    from ops.backup.content import database_settings
+
+    create_database(server_url, database, database_settings(backup))
     url = with_database(server_url, database)
     restore(backup, url, jobs)
     return url

@@ -19,14 +19,12 @@ all (pg_restore missing), nothing is deleted.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from ops.backup.catalog import Backup, backups
+from ops.backup.catalog import Backup, backups, repository
 from ops.backup.settings import TIERS, load_settings
 from ops.backup.verify import verify_backup
 from ops.config import Config
@@ -114,14 +112,24 @@ def tier_counts(decisions: Sequence[Decision]) -> dict[str, int]:
     return {tier: sum(any(r.startswith(tier + " ") for r in d.reasons) for d in decisions) for tier in TIERS}
 
 
-def _delete(path: Path, deleted_so_far: list[str]) -> None:
+def _delete(backup: Backup, deleted_so_far: list[str]) -> None:
     try:
-        shutil.rmtree(path)
-    except OSError as exc:
+        backup.repo.delete(backup.env, backup.id)
+    except ExternalError as exc:
         done = f" after deleting {len(deleted_so_far)} backup(s)" if deleted_so_far else ""
-        raise ExternalError(
-            f"cannot delete {path}: {exc.strerror}{done}", "fix the permissions and rerun backup.prune --apply"
-        ) from None
+        raise ExternalError(exc.message + done, exc.hint) from None
+
+
+def _collect_pool(settings: Any, env: str) -> int:
+    """Storage files that no remaining backup references (their blobs are shared)."""
+    repo = repository(settings, env)
+    if repo.scan(env).unfinished:
+        return 0  # an export may be running: its new files are in no manifest yet
+    remaining = backups(settings, env)
+    referenced = {blob for b in remaining for blob in (b.manifest.get("storage") or {}).get("blobs", [])}
+    unused = [blob for blob in repo.pool_blobs(env) if blob not in referenced]
+    repo.pool_delete(env, unused)
+    return len(unused)
 
 
 def prune(cfg: Config, env: str = "production", *, apply: bool = False) -> dict[str, Any]:
@@ -135,12 +143,15 @@ def prune(cfg: Config, env: str = "production", *, apply: bool = False) -> dict[
     decisions = _plan(found, settings.retention)
     reverified: list[dict[str, Any]] = []
     deleted: list[str] = []
+    pool_deleted = 0
     if apply and any(not d.keep for d in decisions):
         decisions = _confirm_newest_verified(found, settings.retention, decisions, reverified)
         for decision in decisions:
             if not decision.keep:
-                _delete(found[decision.id].path, deleted)
+                _delete(found[decision.id], deleted)
                 deleted.append(decision.id)
+        if deleted:
+            pool_deleted = _collect_pool(settings, env)
     return {
         "env": env,
         "applied": apply,
@@ -150,6 +161,7 @@ def prune(cfg: Config, env: str = "production", *, apply: bool = False) -> dict[
         "keep": sum(d.keep for d in decisions),
         "delete": sum(not d.keep for d in decisions),
         "deleted": deleted,
+        "storage_files_deleted": pool_deleted,
         "tiers": tier_counts(decisions),
     }
 

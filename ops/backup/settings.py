@@ -1,42 +1,177 @@
-"""``[tool.ops.backup]``: where backups live, how they are made and kept."""
+"""``[tool.ops.backup]``: where backups live, how they are made, sealed and kept.
+
+```toml
+[tool.ops.backup]
+repository = "s3://acme-backups/db"   # or a local path (default ".ops/backups")
+encrypt_to = ["age1..."]               # age recipients: export needs only these
+jobs = 2
+compression = 6
+
+[tool.ops.backup.s3]                   # how to reach the store (boto3's standard env by default)
+endpoint_url = "https://${R2_ACCOUNT_ID}.r2.cloudflarestorage.com"
+access_key_id_env = "R2_ACCESS_KEY_ID"
+secret_access_key_env = "R2_SECRET_ACCESS_KEY"
+region = "auto"
+
+[tool.ops.backup.environments.staging]
+repository = "s3://acme-staging-backups/db"
+
+[tool.ops.backup.environments.production.storage]   # Supabase Storage's S3 endpoint
+endpoint_url_env = "SUPABASE_STORAGE_S3_URL"
+access_key_id_env = "SUPABASE_STORAGE_S3_KEY_ID"
+secret_access_key_env = "SUPABASE_STORAGE_S3_SECRET"
+```
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Literal
 
-from ops.config import Config
-from ops.errors import ConfigError, UsageError
+from pydantic import Field, field_validator
 
-DEFAULTS: dict[str, Any] = {
-    "root": ".ops/backups",
-    "jobs": 2,
-    # pg_dump's own default for the directory format (gzip, level 6).
-    "compression": 6,
-    "retention": {"daily": 7, "weekly": 4, "monthly": 12, "yearly": 7},
-    "drill": {"from": "production", "to": "staging", "app_timeout": 60},
-}
+from ops.backup.smoke import SmokeCheck
+from ops.config import ENVIRONMENTS, Config
+from ops.errors import UsageError
+from ops.settings import NonNegativeInt, PositiveFloat, Section, section
 
 TIERS = ("daily", "weekly", "monthly", "yearly")
+PositiveInt = Annotated[int, Field(ge=1, strict=True)]
 
 
-@dataclass(frozen=True)
+class S3Access(Section):
+    """How to reach an S3-compatible store. Unset names fall back to boto3's own
+    environment (``AWS_ENDPOINT_URL_S3``/``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``,
+    ``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION``) and credential chain."""
+
+    # A literal endpoint; ${VAR} is read from the environment (R2: the account id).
+    endpoint_url: str | None = None
+    endpoint_url_env: str | None = None
+    access_key_id_env: str | None = None
+    secret_access_key_env: str | None = None
+    region: str | None = None
+    region_env: str | None = None
+    addressing_style: Literal["auto", "path", "virtual"] = "auto"
+    # Multipart part size; S3 wants >= 5 MiB for every part but the last.
+    part_size_mb: Annotated[int, Field(ge=5, le=1024, strict=True)] = 16
+
+
+class StorageSource(S3Access):
+    """Supabase Storage's S3-compatible endpoint of one project (path-style)."""
+
+    addressing_style: Literal["auto", "path", "virtual"] = "path"
+    # Buckets to copy; empty means every bucket the keys can list.
+    buckets: list[str] = Field(default_factory=list)
+
+
+class Retention(Section):
+    daily: NonNegativeInt = 7
+    weekly: NonNegativeInt = 4
+    monthly: NonNegativeInt = 12
+    yearly: NonNegativeInt = 7  # ATO: seven years
+
+    def as_dict(self) -> dict[str, int]:
+        return {tier: getattr(self, tier) for tier in TIERS}
+
+
+class DrillSettings(Section):
+    from_: str = Field("production", alias="from")
+    to: str = "staging"
+    app_timeout: PositiveFloat = 60.0
+    # [[tool.ops.backup.drill.smoke]]: validated and read by ops.backup.smoke
+    smoke: list[SmokeCheck] = Field(default_factory=list)
+
+    @field_validator("from_", "to")
+    @classmethod
+    def _environment(cls, value: str) -> str:
+        if value not in ENVIRONMENTS:
+            raise ValueError(f"must be one of {', '.join(ENVIRONMENTS)}")
+        return value
+
+
+class EnvironmentBackup(Section):
+    repository: str | None = None
+    s3: S3Access | None = None
+    storage: StorageSource | None = None
+
+
+class BackupSection(Section):
+    section_name = "backup"
+
+    repository: str | None = None
+    # The name of repository before S3 support; a local path.
+    root: str | None = None
+    encrypt_to: list[str] = Field(default_factory=list)
+    jobs: PositiveInt = 2
+    # pg_dump -Z (gzip, PG15); pg_dump's own default.
+    compression: Annotated[int, Field(ge=0, le=9, strict=True)] = 6
+    s3: S3Access = S3Access()
+    retention: Retention = Retention()
+    drill: DrillSettings = DrillSettings()  # type: ignore[call-arg]
+    environments: dict[str, EnvironmentBackup] = Field(default_factory=dict)
+
+    @field_validator("repository", "root")
+    @classmethod
+    def _location(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must be a local path or s3://bucket/prefix")
+        return value
+
+    @field_validator("encrypt_to")
+    @classmethod
+    def _recipients(cls, value: list[str]) -> list[str]:
+        from ops.backup.crypto import parse_recipient
+
+        for recipient in value:
+            parse_recipient(recipient)  # raises ValueError naming the problem
+        return value
+
+    @field_validator("environments")
+    @classmethod
+    def _environment_names(cls, value: dict[str, EnvironmentBackup]) -> dict[str, EnvironmentBackup]:
+        for name in value:
+            if name not in ENVIRONMENTS:
+                raise ValueError(f"unknown environment '{name}' (environments are {', '.join(ENVIRONMENTS)})")
+        return value
+
+
 class BackupSettings:
-    root: Path
-    jobs: int
-    compression: int
-    retention: dict[str, int]
-    drill_from: str
-    drill_to: str
-    app_timeout: float
+    """The validated section plus the project paths it resolves against."""
 
-    def env_dir(self, env: str) -> Path:
-        return self.root / env
+    def __init__(self, cfg: Config, model: BackupSection) -> None:
+        self.cfg = cfg
+        self.model = model
+        self.jobs = model.jobs
+        self.compression = model.compression
+        self.retention = model.retention.as_dict()
+        self.drill_from = model.drill.from_
+        self.drill_to = model.drill.to
+        self.app_timeout = float(model.drill.app_timeout)
+        self.encrypt_to = list(model.encrypt_to)
+
+    def repository_url(self, env: str) -> str:
+        override = self.model.environments.get(env)
+        if override is not None and override.repository:
+            return override.repository
+        return self.model.repository or self.model.root or ".ops/backups"
+
+    def s3_access(self, env: str) -> S3Access:
+        override = self.model.environments.get(env)
+        return override.s3 if override is not None and override.s3 is not None else self.model.s3
+
+    def storage_source(self, env: str) -> StorageSource | None:
+        override = self.model.environments.get(env)
+        return override.storage if override is not None else None
+
+    @property
+    def local_root(self) -> Path:
+        """Where local things go: the local repository, or the state dir's backups/."""
+        url = self.model.repository or self.model.root or ".ops/backups"
+        return self.cfg.state_dir / "backups" if url.startswith("s3://") else self.cfg.path(url)
 
     @property
     def drills_dir(self) -> Path:
-        return self.root / "drills"
+        return self.local_root / "drills"
 
     def resolve_jobs(self, jobs: int | None) -> int:
         """``--jobs`` when given, else the configured default."""
@@ -48,51 +183,8 @@ class BackupSettings:
 
 
 def load_settings(cfg: Config) -> BackupSettings:
-    section = cfg.section("backup", DEFAULTS)
-    hint = f"fix [tool.ops.backup] in {cfg.root / 'pyproject.toml'}"
-    root = section["root"]
-    if not isinstance(root, str) or not root.strip():
-        raise ConfigError("[tool.ops.backup] root must be a directory path (a string)", hint)
-    jobs = _positive_int(section["jobs"], "jobs", hint)
-    compression = section["compression"]
-    if isinstance(compression, bool) or not isinstance(compression, int) or not 0 <= compression <= 9:
-        raise ConfigError("[tool.ops.backup] compression must be an integer from 0 to 9", hint)
-    retention = _table(section["retention"], "retention", hint)
-    unknown = sorted(set(retention) - set(TIERS))
-    if unknown:
-        raise ConfigError(f"unknown retention tier '{unknown[0]}'", f"tiers are {', '.join(TIERS)}")
-    counts = {tier: _non_negative_int(retention.get(tier, 0), f"retention.{tier}", hint) for tier in TIERS}
-    drill = _table(section["drill"], "drill", hint)
-    for key in ("from", "to"):
-        if not isinstance(drill[key], str):
-            raise ConfigError(f"[tool.ops.backup.drill] {key} must be an environment name", hint)
-    timeout = drill["app_timeout"]
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-        raise ConfigError("[tool.ops.backup.drill] app_timeout must be a positive number of seconds", hint)
-    return BackupSettings(
-        root=cfg.path(root),
-        jobs=jobs,
-        compression=compression,
-        retention=counts,
-        drill_from=drill["from"],
-        drill_to=drill["to"],
-        app_timeout=float(timeout),
-    )
-
-
-def _table(value: Any, key: str, hint: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ConfigError(f"[tool.ops.backup] {key} must be a table ([tool.ops.backup.{key}])", hint)
-    return value
-
-
-def _positive_int(value: Any, key: str, hint: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"[tool.ops.backup] {key} must be a positive integer", hint)
-    return value
-
-
-def _non_negative_int(value: Any, key: str, hint: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(f"[tool.ops.backup] {key} must be a non-negative integer", hint)
-    return value
+    key = ("backup-settings",)
+    cached = cfg.cache.get(key)
+    if cached is None:
+        cached = cfg.cache[key] = BackupSettings(cfg, section(cfg, BackupSection))
+    return cached  # type: ignore[no-any-return]

@@ -1,14 +1,23 @@
-"""``backup.verify``: recompute every checksum, read the dump's table of
-contents with ``pg_restore --list``, and record the outcome in the manifest."""
+"""``backup.verify``: prove that a backup is intact, and record the outcome in
+its manifest.
+
+- Every file's size and checksum: recomputed from the local file, or, in an
+  S3 repository, the checksum the store computed on upload (``HeadObject``),
+  without downloading anything.
+- The dump's table of contents (``pg_restore --list``) where it can be read
+  cheaply: a local, unencrypted backup.
+- ``deep``: download, decrypt (``OPS_BACKUP_IDENTITY``), check the SHA-256 of
+  the bytes read and run ``pg_restore --list`` over the stream.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from ops.backup.catalog import Backup, find
-from ops.backup.manifest import DUMP_DIR, MANIFEST, iso, now_utc, sha256_file, write_manifest
-from ops.backup.pgtools import run_tool, target
+from ops.backup.manifest import DUMP_DIR, MANIFEST, iso, now_utc, sha256_file
+from ops.backup.pgtools import ToolStream, client_bindir, run_tool, target
+from ops.backup.s3 import same_checksum
 from ops.backup.settings import load_settings
 from ops.config import Config
 from ops.errors import BinaryNotFound, ExternalError
@@ -17,24 +26,28 @@ from ops.errors import BinaryNotFound, ExternalError
 _TOOL_PROBLEMS = ("unsupported version", "server version mismatch")
 
 
-def verify(cfg: Config, backup_id: str | None = None, env: str = "production") -> dict[str, Any]:
+def verify(cfg: Config, backup_id: str | None = None, env: str = "production", *, deep: bool = False) -> dict[str, Any]:
     """Verify ``backup_id`` (default: the latest backup of ``env``). Returns
-    ``{"id", "env", "status": "ok"|"failed"|"unknown", "problems": [...], ...}``;
+    ``{"id", "env", "status": "ok"|"failed"|"unknown", "level", "problems": [...], ...}``;
     the same result is stored in the manifest's ``verification``. "unknown"
     means the check could not run (pg_restore missing or too old): it says
     nothing about the backup, so it is never recorded as "failed"."""
     cfg.env(env)
     backup = find(load_settings(cfg), env, backup_id)
-    return verify_backup(backup)
+    return verify_backup(backup, deep=deep)
 
 
-def verify_backup(backup: Backup) -> dict[str, Any]:
-    problems = checksum_problems(backup.path, backup.manifest.get("files", {}))
+def verify_backup(backup: Backup, *, deep: bool = False) -> dict[str, Any]:
+    files = backup.manifest.get("files", {})
+    problems = checksum_problems(backup)
     entries = 0
     status = "failed" if problems else "ok"
+    level = "checksums"
     if not problems:
         try:
-            entries = toc_entries(backup.path / backup.manifest.get("dump", {}).get("path", DUMP_DIR))
+            entries, level, more = _contents(backup, deep)
+            problems += more
+            status = "failed" if more else "ok"
         except BinaryNotFound as exc:
             status = "unknown"
             problems.append(f"pg_restore --list could not run: {exc.message}")
@@ -42,48 +55,91 @@ def verify_backup(backup: Backup) -> dict[str, Any]:
             if any(marker in exc.message for marker in _TOOL_PROBLEMS):
                 status = "unknown"
                 problems.append(f"pg_restore --list could not run: {exc.message}")
-            else:
+            elif exc.message.startswith("pg_restore failed"):
                 status = "failed"
-                problems.append(f"{DUMP_DIR}: pg_restore --list failed: {exc.message}")
+                problems.append(f"{_dump_name(backup)}: pg_restore --list failed: {exc.message}")
+            else:
+                raise  # the store or the key, not the backup: say so, record nothing
     result = {
         "status": status,
+        "level": level,
         "verified_at": iso(now_utc()),
         "problems": problems,
-        "files_checked": len(backup.manifest.get("files", {})),
+        "files_checked": len(files),
         "toc_entries": entries,
     }
-    manifest = {**backup.manifest, "verification": result}
-    write_manifest(backup.path, manifest)
-    backup.manifest.clear()
-    backup.manifest.update(manifest)
+    backup.save_manifest({**backup.manifest, "verification": result})
     exit_code = {"ok": 0, "failed": 1}.get(status, 3)
-    return {"id": backup.id, "env": backup.env, "path": str(backup.path), **result, "exit_code": exit_code}
+    return {"id": backup.id, "env": backup.env, "path": backup.path, **result, "exit_code": exit_code}
 
 
-def checksum_problems(directory: Path, files: dict[str, dict[str, Any]]) -> list[str]:
+def _dump_name(backup: Backup) -> str:
+    dump = backup.manifest.get("dump", {})
+    return str(dump.get("file") or dump.get("path") or DUMP_DIR)
+
+
+def dump_major(backup: Backup) -> int:
+    version = str(backup.manifest.get("client_version") or backup.manifest.get("server_version") or "0")
+    head = version.split(".", 1)[0]
+    return int(head) if head.isdigit() else 0
+
+
+def _contents(backup: Backup, deep: bool) -> tuple[int, str, list[str]]:
+    """(TOC entries, level reached, problems) for the dump itself."""
+    dump = backup.manifest.get("dump", {})
+    local = backup.repo.local_path(backup.env, backup.id)
+    bindir = client_bindir(dump_major(backup), "pg_restore")
+    if dump.get("format", "directory") == "directory" and local is not None:
+        return toc_entries(str(local / dump.get("path", DUMP_DIR)), bindir), "full", []
+    if deep:
+        from ops.backup.content import stream_dump
+
+        expected = backup.manifest["files"][dump["file"]]
+        with ToolStream(
+            "pg_restore", ["--list"], target("postgresql:///postgres"), bindir, feed=True, capture=True
+        ) as tool:
+            digest, size = stream_dump(backup, tool.stdin)
+        problems = []
+        if (digest, size) != (expected["sha256"], expected["bytes"]):
+            problems.append(f"{dump['file']}: checksum mismatch in the downloaded bytes")
+        return _count(tool.output.decode(errors="replace")), "deep", problems
+    if local is not None and not backup.encrypted:
+        return toc_entries(str(local / dump["file"]), bindir), "full", []
+    return 0, "checksums", []
+
+
+def checksum_problems(backup: Backup) -> list[str]:
     """One line per damaged file, named: missing, truncated, changed or unexpected."""
-    problems: list[str] = []
+    files: dict[str, dict[str, Any]] = backup.manifest.get("files", {})
     if not files:
         return [f"{MANIFEST}: lists no files"]
+    repo, local = backup.repo, backup.repo.local_path(backup.env, backup.id)
+    problems: list[str] = []
     for relative, expected in sorted(files.items()):
-        path = directory / relative
-        if not path.is_file():
+        found = repo.stat(backup.env, backup.id, relative)
+        if found is None:
             problems.append(f"{relative}: missing")
             continue
-        size = path.stat().st_size
+        size, store_checksum = found
         if size != expected.get("bytes"):
             problems.append(f"{relative}: size {size} bytes, expected {expected.get('bytes')} (truncated or damaged)")
-        elif sha256_file(path) != expected.get("sha256"):
-            problems.append(f"{relative}: checksum mismatch")
+        elif local is not None:
+            if sha256_file(local / relative) != expected.get("sha256"):
+                problems.append(f"{relative}: checksum mismatch")
+        elif not same_checksum(store_checksum, expected.get("store_checksum")):
+            problems.append(f"{relative}: checksum mismatch (the store's SHA-256 differs from the manifest's)")
     listed = set(files) | {MANIFEST}
-    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-        relative = path.relative_to(directory).as_posix()
+    for relative in repo.names(backup.env, backup.id):
         if relative not in listed:
             problems.append(f"{relative}: not in the manifest")
     return problems
 
 
-def toc_entries(dump_dir: Path) -> int:
+def toc_entries(dump: str, bindir: Any = None) -> int:
     """Entries in the dump's table of contents (pg_restore reads every header)."""
-    result = run_tool("pg_restore", ["--list", str(dump_dir)], target("postgresql:///postgres"))
-    return sum(1 for line in result.stdout.splitlines() if line and not line.startswith(";"))
+    result = run_tool("pg_restore", ["--list", dump], target("postgresql:///postgres"), bindir=bindir)
+    return _count(result.stdout)
+
+
+def _count(listing: str) -> int:
+    return sum(1 for line in listing.splitlines() if line and not line.startswith(";"))

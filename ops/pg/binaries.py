@@ -111,3 +111,72 @@ def server_version(bindir: str | Path | None = None) -> int:
     out = subprocess.run([pg_bin("postgres", bindir), "--version"], capture_output=True, text=True, check=False)
     match = re.search(r"(\d+)(?:\.\d+)?", out.stdout)
     return int(match.group(1)) if match else 0
+
+
+def client_major(bindir: str | Path, program: str = "pg_dump") -> int:
+    """Major version of a client program in ``bindir`` (0 when it does not run)."""
+    try:
+        out = subprocess.run([str(Path(bindir) / program), "--version"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    match = re.search(r"\)\s*(\d+)", out.stdout) or re.search(r"(\d+)(?:\.\d+)?", out.stdout)
+    return int(match.group(1)) if match else 0
+
+
+def _client_candidates(program: str) -> list[Path]:
+    """Every bindir that has ``program``: Debian's versioned layout, pg_config,
+    PATH, then the embedded-Postgres wheels."""
+    found: list[Path] = []
+
+    def add(path: Path) -> None:
+        if (path / program).is_file() and path not in found:
+            found.append(path)
+
+    for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_version_key, reverse=True):
+        add(Path(candidate))
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        try:
+            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, timeout=10, check=True)
+            add(Path(out.stdout.strip()))
+        except (OSError, subprocess.SubprocessError):
+            pass
+    on_path = shutil.which(program)
+    if on_path:
+        add(Path(on_path).resolve().parent)
+    for module in ("postgresql", "pgserver"):
+        spec = importlib.util.find_spec(module) if _importable_name(module) else None
+        if spec and spec.submodule_search_locations:
+            for location in spec.submodule_search_locations:
+                for sub in ("bin", "pginstall/bin"):
+                    add(Path(location) / sub)
+    return found
+
+
+def client_bindir(server_major: int, program: str = "pg_dump") -> Path:
+    """A bindir whose ``program`` is of ``server_major`` or newer (the same major
+    preferred): a pg_dump older than the server refuses ("server version
+    mismatch"). An explicit bindir ($OPS_PG_BINDIR, [tool.ops.pg] bindir) is the
+    only one considered when set."""
+    explicit = os.environ.get("OPS_PG_BINDIR") or configured_bindir()
+    install = (
+        f"install the PostgreSQL {server_major} client (Debian/Ubuntu: apt-get install postgresql-client-{server_major}"
+        f" from apt.postgresql.org; macOS: brew install postgresql@{server_major}), or set $OPS_PG_BINDIR to its bindir"
+    )
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not (path / program).is_file():
+            raise BinaryNotFound(f"PostgreSQL program '{program}' not found in the configured bindir {path}", install)
+        major = client_major(path, program)
+        if major < server_major:
+            raise BinaryNotFound(
+                f"{program} {major} in {path} is older than the server (PostgreSQL {server_major})", install
+            )
+        return path
+    versions = [(client_major(path, program), path) for path in _client_candidates(program)]
+    usable = [(major, path) for major, path in versions if major >= server_major]
+    if not usable:
+        have = ", ".join(f"{major} ({path})" for major, path in versions) or "none"
+        raise BinaryNotFound(f"no {program} of PostgreSQL {server_major} or newer (found: {have})", install)
+    exact = [entry for entry in usable if entry[0] == server_major]
+    return (exact or sorted(usable, key=lambda entry: entry[0], reverse=True))[0][1]

@@ -12,19 +12,23 @@ _JSON = "print one JSON document on stdout"
 @ops_task(
     help={
         "env": "environment to back up: production (default), staging or local",
-        "jobs": "parallel pg_dump jobs (default from [tool.ops.backup], 2)",
+        "jobs": "parallel pg_dump jobs for a local, unencrypted repository (default from [tool.ops.backup], 2)",
+        "storage": "also copy the project's Supabase Storage files (incremental by ETag)",
+        "keep_local": "keep a copy of what was uploaded under the state dir",
         "json_": _JSON,
     }
 )
-def export(c: Any, env: str = "production", jobs: int = 0, json_: bool = False) -> None:
-    """Back up a database (pg_dump -Fd -j N from one exported snapshot) with a manifest."""
+def export(
+    c: Any, env: str = "production", jobs: int = 0, storage: bool = False, keep_local: bool = False, json_: bool = False
+) -> None:
+    """Back up a database from one exported snapshot into the repository, with a manifest."""
     from ops.backup import export as export_backup
     from ops.backup.render import render_export
     from ops.config import load
     from ops.console import Output
 
     out = Output(json_)
-    manifest = export_backup(load(), env, jobs=jobs or None, out=out)
+    manifest = export_backup(load(), env, jobs=jobs or None, storage=storage, keep_local=keep_local, out=out)
     render_export(out, manifest)
     out.result(manifest)
 
@@ -48,11 +52,17 @@ def list_(c: Any, env: str | None = None, json_: bool = False) -> None:
         "backup": "the backup id to verify (default: the latest)",
         "latest": "verify the latest backup (the default)",
         "env": "environment of the backup (default production)",
+        "deep": "download, decrypt (OPS_BACKUP_IDENTITY) and read the dump with pg_restore --list",
         "json_": _JSON,
     }
 )
 def verify(
-    c: Any, backup: str | None = None, latest: bool = False, env: str = "production", json_: bool = False
+    c: Any,
+    backup: str | None = None,
+    latest: bool = False,
+    env: str = "production",
+    deep: bool = False,
+    json_: bool = False,
 ) -> int:
     """Recompute checksums and read pg_restore --list; exit 1 names each damaged file, 3 if it cannot run."""
     from ops.backup import verify as verify_backup
@@ -64,7 +74,7 @@ def verify(
     if backup and latest:
         raise UsageError("pass either --backup ID or --latest, not both", "drop one of them")
     out = Output(json_)
-    result = verify_backup(load(), backup, env)
+    result = verify_backup(load(), backup, env, deep=deep)
     render_verify(out, result)
     out.result(result)
     return int(result["exit_code"])
@@ -115,3 +125,32 @@ def drill(
     render_drill(out, report)
     out.result(report)
     return int(report["exit_code"])
+
+
+@ops_task(
+    name="restore-storage",
+    help={
+        "to": "environment whose Storage buckets receive the files (default staging)",
+        "from_": "environment whose backup to use (default production)",
+        "backup": "the backup id (default: the latest of --from)",
+        "yes": "confirm a restore into production",
+        "json_": _JSON,
+    },
+)
+def restore_storage(
+    c: Any,
+    to: str = "staging",
+    from_: str = "production",
+    backup: str | None = None,
+    yes: bool = False,
+    json_: bool = False,
+) -> None:
+    """Put a backup's Supabase Storage files back into another project's buckets."""
+    from ops.backup import restore_storage as put_back
+    from ops.config import load
+    from ops.console import Output
+
+    out = Output(json_)
+    result = put_back(load(), to_env=to, from_env=from_, backup_id=backup, yes=yes, out=out)
+    out.line(f"restored {sum(result['buckets'].values())} object(s) of backup {result['backup']} into {to}")
+    out.result(result)
