@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from ops.backup.manifest import now_utc, parse_iso
-from ops.backup.repository import PARTIAL_SUFFIX, Repository, open_repository
-from ops.backup.settings import BackupSettings, load_settings
+from ops.backup.repository import PARTIAL_SUFFIX, LocalRepository, Repository
+from ops.backup.settings import BackupSettings, S3Access, load_settings
 from ops.config import ENVIRONMENTS, Config
 from ops.errors import UsageError
 
@@ -87,6 +87,15 @@ def repository(settings: BackupSettings, env: str) -> Repository:
     if key not in cache:
         cache[key] = open_repository(url, settings.cfg, settings.s3_access(env))
     return cache[key]  # type: ignore[no-any-return]
+
+
+def open_repository(url: str, cfg: Config, access: S3Access) -> Repository:
+    """``s3://bucket/prefix`` or a local path (relative to the project root)."""
+    if url.startswith("s3://"):
+        from ops.backup.s3 import S3Repository
+
+        return S3Repository(url, access)
+    return LocalRepository(cfg.path(url))
 
 
 def backups(settings: BackupSettings, env: str | None = None) -> list[Backup]:

@@ -381,15 +381,6 @@ class LocalRepository(Repository):
             (self._pool(env) / blob).unlink(missing_ok=True)
 
 
-def open_repository(url: str, cfg: Any, access: Any) -> Repository:
-    """``s3://bucket/prefix`` or a local path (relative to the project root)."""
-    if url.startswith("s3://"):
-        from ops.backup.s3 import S3Repository
-
-        return S3Repository(url, access)
-    return LocalRepository(cfg.path(url))
-
-
 def iter_chunks(handle: IO[bytes], size: int = 1 << 20) -> Iterator[bytes]:
     while chunk := handle.read(size):
         yield chunk
