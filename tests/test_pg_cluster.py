@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import os
 import pwd
+import shutil
+import stat
+import subprocess
 
 import psycopg
 import pytest
@@ -57,9 +60,16 @@ def test_cluster_lifecycle_and_auth() -> None:
         # Loopback TCP needs the password.
         with pytest.raises(psycopg.OperationalError):
             psycopg.connect(cluster.url(password="wrong"), connect_timeout=5).close()
-        # The unix socket in the state dir is trusted.
+        # The unix socket in the state dir needs the password too.
         with psycopg.connect(cluster.socket_conninfo()) as conn:
             assert conn.execute("select 1").fetchone() == (1,)
+        with pytest.raises(psycopg.OperationalError, match="password"):
+            psycopg.connect(
+                f"host={cluster.socket_dir} port={cluster.port} user=postgres password=wrong", connect_timeout=5
+            ).close()
+        assert stat.S_IMODE(cluster.socket_dir.stat().st_mode) == 0o700
+        assert stat.S_IMODE(cluster.log_file.parent.stat().st_mode) == 0o700
+        assert stat.S_IMODE(cluster.meta_file.stat().st_mode) == 0o600
         if os.geteuid() == 0:
             owner = cluster.data_dir.stat().st_uid
             assert pwd.getpwuid(owner).pw_name == "postgres"
@@ -112,3 +122,30 @@ def test_a_damaged_state_file_is_a_one_line_error(tmp_path) -> None:
         f"error: the cluster's state file {tmp_path / 'cluster.json'} is damaged"
         f" (fix: stop the server and delete {tmp_path} to start afresh (inv dev.down --purge))"
     )
+
+
+def _as_nobody(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["runuser", "-u", "nobody", "--", *argv],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"PATH": os.environ.get("PATH", ""), "PGCONNECT_TIMEOUT": "5"},
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("runuser") is None, reason="needs root to act as nobody")
+def test_another_local_user_cannot_connect(pg_cluster: Cluster) -> None:
+    """Issue 14.8: the socket was srwxrwxrwx with trust auth; any local user became a superuser."""
+    psql = str(pg_cluster.server_bindir() / "psql")
+    for host in (str(pg_cluster.socket_dir), "127.0.0.1"):
+        result = _as_nobody(psql, "-w", "-h", host, "-p", str(pg_cluster.port), "-U", "postgres", "-c", "select 1")
+        assert result.returncode != 0, f"nobody connected through {host}"
+        assert "password" in result.stderr or "Permission denied" in result.stderr, result.stderr
+    # The owner of the stack still connects, with the password from the 0600 state.
+    with psycopg.connect(pg_cluster.socket_conninfo()) as conn:
+        assert conn.execute("select current_user").fetchone() == ("postgres",)
+    # nobody cannot read the password either.
+    assert _as_nobody("cat", str(pg_cluster.meta_file)).returncode != 0

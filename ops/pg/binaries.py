@@ -1,4 +1,17 @@
-"""Find the PostgreSQL server binaries (initdb, pg_ctl, pg_dump...)."""
+"""Find PostgreSQL programs (initdb, pg_ctl, pg_dump...) of PostgreSQL 15, 16 and 17.
+
+Supabase runs all three, so a project may need any of them. Installations are
+looked for in Debian's versioned layout (``/usr/lib/postgresql/NN/bin``, which
+also holds client-only ``postgresql-client-NN`` installs), ``pg_config
+--bindir``, ``PATH``, and the embedded-Postgres wheel ``pgserver`` (PostgreSQL
+16 binaries from PyPI). An explicit bindir (argument, ``$OPS_PG_BINDIR``,
+``[tool.ops.pg] bindir``) wins over the search.
+
+Without a requested major version the newest complete installation is used:
+one that ships the contrib extensions (pgcrypto, uuid-ossp, pg_stat_statements)
+the Supabase-shaped bootstrap enables. The wheel has none of them, so it is
+used when it is the only server here, or when its major version is asked for.
+"""
 
 from __future__ import annotations
 
@@ -8,31 +21,183 @@ import os
 import re
 import shutil
 import subprocess
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from ops.errors import BinaryNotFound, ConfigError
 
+SUPPORTED_MAJORS = (15, 16, 17)
 INSTALL_HINT = (
-    "install the PostgreSQL server (Debian/Ubuntu: apt-get install postgresql; macOS: brew install postgresql@15), "
+    "install the PostgreSQL server (Debian/Ubuntu: apt-get install postgresql; macOS: brew install postgresql@17), "
     "or set bindir in [tool.ops.pg] or $OPS_PG_BINDIR"
 )
+# Python packages whose wheels carry PostgreSQL server binaries, and where.
+WHEEL_BINDIRS = {"pgserver": "pginstall/bin"}
+
+
+def install_tree(bindir: Path) -> tuple[Path, list[Path]]:
+    """The directories an installation is made of, and the base they are relative to,
+    to copy it elsewhere. A wheel's programs find their shared libraries in
+    ``<package>.libs`` beside the package (auditwheel's rpath ``$ORIGIN/../../../``)."""
+    resolved = bindir.resolve()
+    for module, sub in WHEEL_BINDIRS.items():
+        for parent in resolved.parents:
+            if parent.name == module:
+                site = parent.parent
+                parts = [parent / sub.split("/")[0], site / f"{module}.libs"]
+                return site, [part for part in parts if part.exists()]
+    return resolved.parent.parent, [resolved.parent]
+
+
+def install_hint(major: int, *, client: bool = False) -> str:
+    """How to install PostgreSQL ``major`` (its client programs only with ``client``)."""
+    package = f"postgresql-client-{major}" if client else f"postgresql-{major}"
+    return (
+        f"Debian/Ubuntu: apt-get install {package}, from apt.postgresql.org where the distribution lacks it;"
+        f" macOS: brew install postgresql@{major}"
+    )
+
+
+@dataclass(frozen=True)
+class Installation:
+    """One directory of PostgreSQL programs and the major version they belong to."""
+
+    bindir: Path
+    major: int
+    source: str  # "debian", "pg_config", "PATH", "wheel:pgserver", "configured"
+
+    @property
+    def has_server(self) -> bool:
+        return _has_server(self.bindir)
+
+    @property
+    def has_contrib(self) -> bool:
+        """Whether the contrib extensions are installed next to the server."""
+        sharedir = _sharedir(self.bindir)
+        return sharedir is not None and (sharedir / "extension" / "pgcrypto.control").is_file()
+
+    def program(self, name: str) -> Path | None:
+        path = self.bindir / name
+        return path if path.is_file() else None
 
 
 def _has_server(bindir: Path) -> bool:
-    return (bindir / "initdb").is_file() and (bindir / "pg_ctl").is_file()
+    return (bindir / "initdb").is_file() and (bindir / "pg_ctl").is_file() and (bindir / "postgres").is_file()
 
 
-def _version_key(path: str) -> tuple[int, ...]:
-    match = re.search(r"/postgresql/([0-9.]+)/bin", path)
-    return tuple(int(p) for p in match.group(1).split(".") if p) if match else (0,)
+@lru_cache(maxsize=32)
+def _sharedir(bindir: Path) -> Path | None:
+    pg_config = bindir / "pg_config"
+    if pg_config.is_file():
+        try:
+            out = subprocess.run([str(pg_config), "--sharedir"], capture_output=True, text=True, timeout=10)
+            if out.returncode == 0 and out.stdout.strip():
+                return Path(out.stdout.strip())
+        except (OSError, subprocess.SubprocessError):
+            pass
+    # Debian: /usr/lib/postgresql/NN/bin -> /usr/share/postgresql/NN
+    match = re.search(r"/postgresql/(\d+)/bin$", str(bindir))
+    if match:
+        return Path("/usr/share/postgresql") / match.group(1)
+    return None
 
 
-def find_bindir(explicit: str | None = None) -> Path:
+@lru_cache(maxsize=32)
+def pkglibdir(bindir: Path) -> Path | None:
+    """The directory the server of ``bindir`` loads extension libraries from."""
+    pg_config = bindir / "pg_config"
+    if pg_config.is_file():
+        try:
+            out = subprocess.run([str(pg_config), "--pkglibdir"], capture_output=True, text=True, timeout=10)
+            if out.returncode == 0 and out.stdout.strip():
+                return Path(out.stdout.strip())
+        except (OSError, subprocess.SubprocessError):
+            pass
+    match = re.search(r"^(.*/postgresql/\d+)/bin$", str(bindir))
+    return Path(match.group(1)) / "lib" if match else None
+
+
+@lru_cache(maxsize=32)
+def _major_of(bindir: Path) -> int:
+    """The major version of the programs in ``bindir`` (0 when none answers)."""
+    match = re.search(r"/postgresql/(\d+)/bin$", str(bindir))
+    if match:
+        return int(match.group(1))
+    for program in ("postgres", "pg_config", "pg_dump", "psql"):
+        path = bindir / program
+        if not path.is_file():
+            continue
+        try:
+            out = subprocess.run([str(path), "--version"], capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            continue
+        found = re.search(r"(\d+)(?:\.\d+)?", out.stdout)
+        if found:
+            return int(found.group(1))
+    return 0
+
+
+def _wheel_bindirs() -> list[tuple[str, Path]]:
+    found = []
+    for module, sub in WHEEL_BINDIRS.items():
+        try:
+            spec = importlib.util.find_spec(module)
+        except (ImportError, ValueError):
+            spec = None
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            found.append((f"wheel:{module}", Path(location) / sub))
+    return found
+
+
+@lru_cache(maxsize=1)
+def installations() -> tuple[Installation, ...]:
+    """Every PostgreSQL installation found here (server or client-only), newest first."""
+    candidates: list[tuple[str, Path]] = [("debian", Path(p)) for p in glob.glob("/usr/lib/postgresql/*/bin")]
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        try:
+            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, timeout=10)
+            if out.returncode == 0 and out.stdout.strip():
+                candidates.append(("pg_config", Path(out.stdout.strip())))
+        except (OSError, subprocess.SubprocessError):
+            pass
+    for program in ("initdb", "pg_dump"):
+        on_path = shutil.which(program)
+        if on_path:
+            candidates.append(("PATH", Path(on_path).resolve().parent))
+    candidates += _wheel_bindirs()
+    seen: set[Path] = set()
+    found: list[Installation] = []
+    for source, bindir in candidates:
+        try:
+            resolved = bindir.resolve()
+        except OSError:
+            continue
+        if resolved in seen or not ((resolved / "pg_dump").is_file() or _has_server(resolved)):
+            continue
+        seen.add(resolved)
+        major = _major_of(resolved)
+        if major:
+            found.append(Installation(resolved, major, source))
+    found.sort(key=lambda inst: inst.major, reverse=True)
+    return tuple(found)
+
+
+def _describe(found: list[Installation] | tuple[Installation, ...]) -> str:
+    return ", ".join(f"{inst.major} ({inst.bindir})" for inst in found) or "none"
+
+
+def find_bindir(explicit: str | None = None, version: int | None = None) -> Path:
     """The server bindir: an explicit setting (the argument, ``$OPS_PG_BINDIR``, then
-    ``[tool.ops.pg] bindir``), ``pg_config --bindir``, the newest
-    ``/usr/lib/postgresql/*/bin``, then an embedded-Postgres wheel."""
-    return _search_bindir(explicit or os.environ.get("OPS_PG_BINDIR") or configured_bindir())
+    ``[tool.ops.pg] bindir``), else the installation of major ``version``, else the
+    newest complete installation (see the module docstring)."""
+    return _search_bindir(explicit or os.environ.get("OPS_PG_BINDIR") or configured_bindir(), version)
+
+
+def find_installation(explicit: str | None = None, version: int | None = None) -> Installation:
+    bindir = find_bindir(explicit, version)
+    return Installation(bindir, _major_of(bindir), "configured" if explicit else "search")
 
 
 def configured_bindir() -> str | None:
@@ -48,50 +213,60 @@ def configured_bindir() -> str | None:
     return str(cfg.path(value))
 
 
-@lru_cache(maxsize=8)
-def _search_bindir(explicit: str | None) -> Path:
+@lru_cache(maxsize=16)
+def _search_bindir(explicit: str | None, version: int | None) -> Path:
+    if version is not None and version not in SUPPORTED_MAJORS:
+        raise ConfigError(
+            f"PostgreSQL {version} is not one Supabase runs",
+            f"set pg_version to one of {', '.join(map(str, SUPPORTED_MAJORS))}",
+        )
     if explicit:
         path = Path(explicit).expanduser()
-        if _has_server(path):
-            return path
-        raise BinaryNotFound(f"no initdb/pg_ctl in the configured bindir {path}", INSTALL_HINT)
-
-    pg_config = shutil.which("pg_config")
-    if pg_config:
-        try:
-            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, timeout=10, check=True)
-            path = Path(out.stdout.strip())
-            if _has_server(path):
-                return path
-        except (OSError, subprocess.SubprocessError):
-            pass
-
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_version_key, reverse=True)
-    for candidate in candidates:
-        if _has_server(Path(candidate)):
-            return Path(candidate)
-
-    for module in ("postgresql", "pgserver"):
-        spec = importlib.util.find_spec(module) if _importable_name(module) else None
-        if spec and spec.submodule_search_locations:
-            for location in spec.submodule_search_locations:
-                for sub in ("bin", "pginstall/bin"):
-                    path = Path(location) / sub
-                    if _has_server(path):
-                        return path
-
-    on_path = shutil.which("initdb")
-    if on_path and shutil.which("pg_ctl"):
-        return Path(on_path).resolve().parent
-
+        if not _has_server(path):
+            raise BinaryNotFound(f"no initdb/pg_ctl in the configured bindir {path}", INSTALL_HINT)
+        if version is not None and _major_of(path.resolve()) != version:
+            raise ConfigError(
+                f"the configured bindir {path} holds PostgreSQL {_major_of(path.resolve())}, not {version}",
+                f"point bindir at PostgreSQL {version}'s programs, or change pg_version",
+            )
+        return path
+    servers = [inst for inst in installations() if inst.has_server]
+    if version is not None:
+        for inst in servers:
+            if inst.major == version:
+                return inst.bindir
+        raise BinaryNotFound(
+            f"PostgreSQL {version} server not found (installed: {_describe(servers)})", install_hint(version)
+        )
+    complete = [inst for inst in servers if inst.has_contrib]
+    best = (complete or servers)[:1]
+    if best:
+        return best[0].bindir
     raise BinaryNotFound("PostgreSQL server binaries (initdb, pg_ctl) not found", INSTALL_HINT)
 
 
-def _importable_name(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
+def client_bin(name: str, min_major: int) -> str:
+    """A client program (``pg_dump``, ``pg_restore``, ``psql``...) of PostgreSQL
+    ``min_major`` or newer, the closest such version first: pg_dump refuses a
+    newer server, and a much newer one writes SQL older servers reject.
+
+    Raises a one-line ``BinaryNotFound`` that says what to install.
+    """
+    explicit = os.environ.get("OPS_PG_BINDIR") or configured_bindir()
+    candidates: list[Installation] = []
+    if explicit:
+        path = Path(explicit).expanduser()
+        if (path / name).is_file():
+            candidates.append(Installation(path, _major_of(path.resolve()), "configured"))
+    candidates += [inst for inst in installations() if inst.program(name)]
+    fitting = sorted((inst for inst in candidates if inst.major >= min_major), key=lambda inst: inst.major)
+    if fitting:
+        return str(fitting[0].bindir / name)
+    found = [inst for inst in candidates if inst.major]
+    raise BinaryNotFound(
+        f"{name} of PostgreSQL {min_major} or newer not found (installed: {_describe(found)})",
+        install_hint(max(min_major, min(SUPPORTED_MAJORS)), client=True),
+    )
 
 
 def pg_bin(name: str, bindir: str | Path | None = None) -> str:

@@ -1,7 +1,11 @@
 """A local PostgreSQL cluster in a state directory: initdb, pg_ctl, connections.
 
 Layout of ``state_dir``: ``data/`` (PGDATA), ``run/`` (the unix socket),
-``log/postgres.log`` and ``cluster.json`` (port, password, OS user).
+``log/postgres.log`` and ``cluster.json`` (port, password; 0600).
+
+No door for other local users: the socket and log directories are 0700, and
+every connection, over the socket or loopback TCP, authenticates with a
+random per-cluster password (scram-sha-256).
 
 ``initdb`` refuses to run as root, so as root the server runs as an
 unprivileged user (``postgres`` by default) who is handed the data, socket
@@ -28,12 +32,13 @@ from urllib.parse import quote
 
 from ops.console import register_secret
 from ops.errors import ConfigError, ExternalError
-from ops.pg.binaries import find_bindir
+from ops.pg.binaries import find_bindir, install_tree, pkglibdir
 
 if TYPE_CHECKING:
     import psycopg
 
 SUPERUSER = "postgres"
+SETTINGS_FILE = "ops.conf"
 DEFAULT_ROOT_RUN_AS = "postgres"
 
 
@@ -66,10 +71,17 @@ class Cluster:
     port: int | None = None
     bindir: Path | None = None
     host: str = "127.0.0.1"
-    settings: Mapping[str, str] = field(default_factory=dict)
+    # Server settings kept in data/ops.conf; None leaves that file as it is.
+    settings: Mapping[str, str] | None = None
     run_as: str | None = None
     port_key: str = "port"
+    # The PostgreSQL major version for a new cluster (None: the newest installed);
+    # an existing cluster keeps the one its data directory was made with.
+    version: int | None = None
+    version_key: str = "pg_version"
     _meta: dict[str, Any] = field(default_factory=dict, repr=False)
+    _resolved_bindir: Path | None = field(default=None, repr=False)
+    restart_reason: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.state_dir = Path(self.state_dir).resolve()
@@ -111,8 +123,60 @@ class Cluster:
     def initialized(self) -> bool:
         return (self.data_dir / "PG_VERSION").is_file() and self.meta_file.is_file()
 
+    @property
+    def data_major(self) -> int | None:
+        """The major version the data directory was made with, if it exists."""
+        try:
+            return int((self.data_dir / "PG_VERSION").read_text().strip())
+        except (OSError, ValueError):
+            return None
+
     def _bin(self, name: str) -> str:
-        return str((self.bindir or find_bindir()) / name)
+        return str(self.server_bindir() / name)
+
+    def server_bindir(self) -> Path:
+        """The binaries this cluster runs with: those of the major version its data
+        directory was made with, else of ``version``, else the newest installed."""
+        if self._resolved_bindir is not None:
+            return self._resolved_bindir
+        existing = self.data_major
+        if existing is not None and self.version is not None and existing != self.version:
+            raise ConfigError(
+                f"the local database was created with PostgreSQL {existing}, and {self.version_key} asks for"
+                f" {self.version}",
+                f"set {self.version_key} = {existing}, or dump what you need and run inv dev.down --purge"
+                f" to make it anew with PostgreSQL {self.version}",
+            )
+        bindir = self.bindir or find_bindir(version=existing or self.version)
+        self._resolved_bindir = self._reachable_install(Path(bindir))
+        return self._resolved_bindir
+
+    def pkglibdir(self) -> Path | None:
+        """Where the server loads extension libraries from."""
+        return pkglibdir(self.server_bindir())
+
+    def _reachable_install(self, bindir: Path) -> Path:
+        """As root the server runs as an unprivileged account, which may not be able
+        to enter where the binaries are (a wheel under /root): then it runs a copy of
+        the installation kept in the state dir."""
+        user = self._os_user()
+        if user is None or _others_can_run(bindir):
+            return bindir
+        base, parts = install_tree(bindir)
+        copy = self.state_dir / "pginstall"
+        marker = copy / ".source"
+        if not (marker.is_file() and marker.read_text() == str(bindir.resolve())):
+            shutil.rmtree(copy, ignore_errors=True)
+            for part in parts:
+                shutil.copytree(part, copy / part.relative_to(base), symlinks=True)
+            for current in [copy, *copy.rglob("*")]:
+                if current.is_symlink():
+                    continue
+                mode = current.stat().st_mode
+                runnable = current.is_dir() or mode & stat.S_IXUSR
+                current.chmod(mode | stat.S_IRGRP | stat.S_IROTH | (stat.S_IXGRP | stat.S_IXOTH if runnable else 0))
+            marker.write_text(str(bindir.resolve()))
+        return copy / bindir.resolve().relative_to(base)
 
     # -- who runs the server ---------------------------------------------------
     def _os_user(self) -> pwd.struct_passwd | None:
@@ -180,8 +244,10 @@ class Cluster:
             # A half-made data dir from an interrupted initdb: start again.
             shutil.rmtree(self.data_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        # Private: other local users can neither reach the socket nor read the log.
         for directory in (self.socket_dir, self.log_file.parent):
             directory.mkdir(parents=True, exist_ok=True)
+            directory.chmod(0o700)
         port = self.port or free_port(self.host)
         password = secrets.token_urlsafe(18)
         register_secret(password)
@@ -205,7 +271,7 @@ class Cluster:
                     SUPERUSER,
                     "--pwfile",
                     str(pwfile),
-                    "--auth-local=trust",
+                    "--auth-local=scram-sha-256",
                     "--auth-host=scram-sha-256",
                     "-E",
                     "UTF8",
@@ -220,7 +286,7 @@ class Cluster:
         finally:
             pwfile.unlink(missing_ok=True)
         self._write_conf(port)
-        self._meta = {"port": port, "password": password, "created": time.time()}
+        self._meta = {"port": port, "password": password, "created": time.time(), "major": self.data_major}
         self.port = port
         tmp = self.meta_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(self._meta))
@@ -234,13 +300,52 @@ class Cluster:
             f"port = {port}",
             f"listen_addresses = '{self.host}'",
             f"unix_socket_directories = '{self.socket_dir}'",
-            "unix_socket_permissions = 0777",
+            "unix_socket_permissions = 0700",
             "logging_collector = off",
         ]
-        lines += [f"{key} = '{value}'" for key, value in self.settings.items()]
         conf = self.data_dir / "postgresql.conf"
         with conf.open("a") as handle:
             handle.write("\n" + "\n".join(lines) + "\n")
+        self._sync_settings()
+
+    @property
+    def settings_file(self) -> Path:
+        return self.data_dir / SETTINGS_FILE
+
+    def _sync_settings(self) -> list[str]:
+        """Write ``settings`` to data/ops.conf (included last by postgresql.conf).
+        Returns the names of the settings that changed."""
+        if self.settings is None:
+            return []
+        conf = self.data_dir / "postgresql.conf"
+        include = f"include_if_exists = '{SETTINGS_FILE}'"
+        if include not in conf.read_text():
+            with conf.open("a") as handle:
+                handle.write(f"\n# server settings ops manages (restarts the server when they change)\n{include}\n")
+        wanted = {key: str(value) for key, value in self.settings.items()}
+        current = self.current_settings()
+        if current == wanted and self.settings_file.is_file():
+            return []
+        body = "".join(f"{key} = '{value.replace(chr(39), chr(39) * 2)}'\n" for key, value in wanted.items())
+        self.settings_file.write_text("# written by ops: do not edit (see [tool.ops.dev] server_settings)\n" + body)
+        user = self._os_user()
+        if user is not None:
+            os.chown(self.settings_file, user.pw_uid, user.pw_gid)
+        self.settings_file.chmod(0o600)
+        return sorted(key for key in set(current) | set(wanted) if current.get(key) != wanted.get(key))
+
+    def current_settings(self) -> dict[str, str]:
+        """The settings in data/ops.conf as last written."""
+        try:
+            text = self.settings_file.read_text()
+        except OSError:
+            return {}
+        found = {}
+        for line in text.splitlines():
+            key, sep, value = line.partition(" = ")
+            if sep and not key.startswith("#"):
+                found[key.strip()] = value.strip()[1:-1].replace("''", "'")
+        return found
 
     def is_running(self) -> bool:
         if not self.data_dir.is_dir():
@@ -256,16 +361,39 @@ class Cluster:
             return None
 
     def start(self, timeout: float = 60) -> bool:
-        """Start the server unless it runs. Returns True when it was started."""
+        """Start the server unless it runs. Returns True when it was started, or
+        restarted because ``settings`` changed (``restart_reason`` says which)."""
+        self.restart_reason = None
         if self.initialized and self.is_running():
-            return False
+            changed = self._sync_settings()
+            if not changed:
+                return False
+            self.restart_reason = f"settings changed: {', '.join(changed)}"
+            self._run(
+                [
+                    self._bin("pg_ctl"),
+                    "restart",
+                    "-w",
+                    "-m",
+                    "fast",
+                    "-t",
+                    str(int(timeout)),
+                    "-D",
+                    str(self.data_dir),
+                    "-l",
+                    str(self.log_file),
+                ],
+                timeout=timeout + 10,
+            )
+            return True
         # Checked before initdb, so that a busy port leaves nothing behind.
         if self.port is not None and port_in_use(self.port, self.host):
             raise ExternalError(
                 f"port {self.port} on {self.host} is already in use",
                 f"stop whatever listens there or change {self.port_key}",
             )
-        self.init()
+        if not self.init():
+            self._sync_settings()
         self._run(
             [
                 self._bin("pg_ctl"),
@@ -303,7 +431,12 @@ class Cluster:
         return f"postgresql://{credentials}@{self.host}:{self.port}/{quote(dbname, safe='')}"
 
     def socket_conninfo(self, dbname: str = "postgres", user: str = SUPERUSER) -> str:
-        return f"host={self.socket_dir} port={self.port} dbname={dbname} user={user}"
+        """A conninfo for the private unix socket, password included (never print it)."""
+        from psycopg.conninfo import make_conninfo
+
+        return make_conninfo(
+            host=str(self.socket_dir), port=self.port, dbname=dbname, user=user, password=self.password
+        )
 
     def connect(self, dbname: str = "postgres", autocommit: bool = True) -> psycopg.Connection[Any]:
         import psycopg
@@ -337,6 +470,16 @@ class Cluster:
     def drop_database(self, name: str) -> None:
         with self.connection() as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)")  # type: ignore[arg-type]
+
+
+def _others_can_run(bindir: Path) -> bool:
+    """Whether a user other than the owner can enter every directory down to ``bindir``
+    and run the server in it."""
+    path = bindir.resolve()
+    for directory in [path, *path.parents]:
+        if not directory.stat().st_mode & stat.S_IXOTH:
+            return False
+    return bool((path / "postgres").stat().st_mode & stat.S_IXOTH)
 
 
 def copy_database_settings(conn: Any, source: str, target: str) -> None:
