@@ -28,7 +28,14 @@ DEV_SETTINGS = {"synchronous_commit": "off"}
 def cluster_for(cfg: Config, port: int | None = None) -> Cluster:
     """The stack's cluster; an existing cluster keeps the port it was created with (its
     postgresql.conf says so), ``port`` is for a new one."""
-    cluster = Cluster(StackPaths.of(cfg).postgres_dir, port_key=PORT_KEY, settings=DEV_SETTINGS)
+    # settings stay None here: the stack sets them when it starts the server, with what
+    # the migrations' extensions need (ops.stack.database.server_settings).
+    cluster = Cluster(
+        StackPaths.of(cfg).postgres_dir,
+        port_key=PORT_KEY,
+        version=dev_settings(cfg).pg_version,
+        version_key="pg_version in [tool.ops.dev]",
+    )
     if not cluster.initialized:
         cluster.port = port or None
     return cluster

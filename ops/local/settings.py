@@ -129,6 +129,17 @@ class DevSettings(Section):
     caddy_bin: str | None = None
     services: dict[str, ServiceSettings] = Field(default_factory=dict)
     routes: dict[str, str] = Field(default_factory=dict)
+    # PostgreSQL major version of the local server; None = the newest installed.
+    pg_version: Literal[15, 16, 17] | None = None
+    # Extra server settings (postgresql.conf); a change restarts the server on the next dev.up.
+    server_settings: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("server_settings", mode="before")
+    @classmethod
+    def _server_settings(cls, value: object) -> dict[str, str]:
+        if not isinstance(value, dict) or not all(isinstance(v, str | int | float | bool) for v in value.values()):
+            raise ValueError("must be a table of PostgreSQL settings")
+        return {str(k): ("on" if v else "off") if isinstance(v, bool) else str(v) for k, v in value.items()}
 
     @field_validator("app_env", mode="before")
     @classmethod

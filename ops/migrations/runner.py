@@ -21,6 +21,7 @@ from ops.guards import refuse_transaction_pooler
 from ops.migrations import history
 from ops.migrations.connection import connect
 from ops.migrations.execute import LOCK_NOT_AVAILABLE, StatementFailed, run_statements
+from ops.migrations.extensions import check_available as check_extensions_available
 from ops.migrations.files import MigrationFile, load_migrations
 from ops.migrations.lock import migration_lock
 from ops.migrations.plan import Plan, check_plan, make_plan
@@ -103,6 +104,7 @@ def migrate(
                 plan = make_plan(local, history.read_applied(conn))
                 check_plan(plan, include_all)
                 check_pending(plan)
+                check_extensions_available(cfg, conn, plan.pending)
                 _apply_all(conn, plan, settings, report, out, progress, task)
     except OpsError as failure:
         # The --json document of a failed run still lists the files applied before the failure.

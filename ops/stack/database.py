@@ -16,12 +16,39 @@ from ops.local import DB_NAME, DEV_SETTINGS, cluster_for
 from ops.pg.bootstrap import apply_bootstrap
 from ops.pg.cluster import Cluster
 
-__all__ = ["DB_NAME", "DEV_SETTINGS", "apply_schema", "bootstrap", "cluster_for", "start_cluster"]
+__all__ = ["DB_NAME", "DEV_SETTINGS", "apply_schema", "bootstrap", "cluster_for", "server_settings", "start_cluster"]
 
 
-def start_cluster(cluster: Cluster, timeout: float = 10.0) -> bool:
-    """Start the server; after a kill -9 the old backends may still hold shared
-    memory for a moment, so a failed start is retried until they are gone."""
+def server_settings(cfg: Config, cluster: Cluster) -> dict[str, str]:
+    """The local server's settings: ours, what the extensions of the bootstrap and of
+    the migrations and seeds need (``shared_preload_libraries``, ``cron.database_name``),
+    then ``[tool.ops.dev] server_settings``, whose preload libraries add to ours."""
+    from ops.local.settings import dev_settings
+    from ops.migrations.extensions import required_extensions
+    from ops.migrations.extensions import server_settings as extension_settings
+    from ops.pg.bootstrap import DEFAULT_EXTENSIONS
+
+    wanted = [*DEFAULT_EXTENSIONS, *required_extensions(cfg)]
+    needed = extension_settings(wanted, database=DB_NAME, pkglibdir=cluster.pkglibdir())
+    own = dict(dev_settings(cfg).server_settings)
+    libraries = [
+        lib.strip()
+        for value in (needed.get("shared_preload_libraries", ""), own.pop("shared_preload_libraries", ""))
+        for lib in value.split(",")
+        if lib.strip()
+    ]
+    settings = {**DEV_SETTINGS, **needed, **own}
+    if libraries:
+        settings["shared_preload_libraries"] = ",".join(dict.fromkeys(libraries))
+    return settings
+
+
+def start_cluster(cluster: Cluster, timeout: float = 10.0, cfg: Config | None = None) -> bool:
+    """Start the server (restart it when its settings changed, given ``cfg``); after a
+    kill -9 the old backends may still hold shared memory for a moment, so a failed
+    start is retried until they are gone."""
+    if cfg is not None:
+        cluster.settings = server_settings(cfg, cluster)
     deadline = time.monotonic() + timeout
     while True:
         try:

@@ -182,7 +182,9 @@ class NativeStack:
             # After a kill -9 the postmaster may linger as a zombie for a moment,
             # and pg_ctl would take it for a running server.
             wait_gone(cluster.pid(), timeout=5.0)
-        started = database.start_cluster(cluster)
+        started = database.start_cluster(cluster, cfg=self.cfg)
+        if cluster.restart_reason:
+            return f"restarted ({cluster.restart_reason})"
         return "initialised" if created else ("started" if started else "running")
 
     def step_schema(self) -> str:

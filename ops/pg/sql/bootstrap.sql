@@ -52,14 +52,41 @@ GRANT USAGE ON SCHEMA graphql_public TO anon, authenticated, service_role;
 GRANT ALL ON SCHEMA auth TO postgres;
 GRANT ALL ON SCHEMA storage TO postgres;
 
-CREATE EXTENSION IF NOT EXISTS "uuid-ossp" WITH SCHEMA extensions;
-CREATE EXTENSION IF NOT EXISTS pgcrypto WITH SCHEMA extensions;
-CREATE EXTENSION IF NOT EXISTS citext WITH SCHEMA extensions;
-CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA extensions;
-CREATE EXTENSION IF NOT EXISTS moddatetime WITH SCHEMA extensions;
-CREATE EXTENSION IF NOT EXISTS btree_gist WITH SCHEMA extensions;
-CREATE EXTENSION IF NOT EXISTS unaccent WITH SCHEMA extensions;
-CREATE EXTENSION IF NOT EXISTS pg_stat_statements WITH SCHEMA extensions;
+-- Exactly the extensions a new hosted Supabase project has enabled, in the same
+-- schemas; nothing else, so a migration's own `create extension if not exists
+-- pg_trgm with schema public` creates it where the migration says. From the
+-- supabase/postgres repository:
+--   migrations/db/init-scripts/00000000000000-initial-schema.sql: uuid-ossp and
+--     pgcrypto in extensions;
+--   ansible/files/stat_extension.sql: pg_stat_statements in extensions;
+--   migrations/db/migrations/20221207154255_create_vault.sql: supabase_vault,
+--     where the server has it;
+--   migrations/db/migrations/20260421000000_pg_graphql-off-by-default.sql:
+--     pg_graphql is no longer enabled on new projects;
+--   migrations/schema-15.sql and schema-17.sql (the schema these produce):
+--     pg_stat_statements, pgcrypto and uuid-ossp in extensions, supabase_vault
+--     in vault (pgjwt only on old PostgreSQL 15 images), plpgsql.
+-- An extension this server does not have is skipped, never faked:
+-- ops.pg.bootstrap.missing_defaults() names it, with the package to install.
+DO $bootstrap$
+DECLARE
+  ext record;
+BEGIN
+  FOR ext IN SELECT * FROM (VALUES
+      ('uuid-ossp', 'extensions'),
+      ('pgcrypto', 'extensions'),
+      ('pg_stat_statements', 'extensions'),
+      ('supabase_vault', 'vault')
+    ) AS wanted(name, schema_name)
+  LOOP
+    IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = ext.name)
+       AND NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = ext.name) THEN
+      EXECUTE format('CREATE SCHEMA IF NOT EXISTS %I', ext.schema_name);
+      EXECUTE format('CREATE EXTENSION IF NOT EXISTS %I WITH SCHEMA %I', ext.name, ext.schema_name);
+    END IF;
+  END LOOP;
+END
+$bootstrap$;
 
 -- Functions in auth read the claims PostgREST sets per request ------------------
 CREATE OR REPLACE FUNCTION auth.uid() RETURNS uuid
@@ -153,7 +180,7 @@ CREATE TABLE IF NOT EXISTS auth.identities (
   created_at timestamptz,
   updated_at timestamptz,
   email text GENERATED ALWAYS AS (lower(identity_data ->> 'email')) STORED,
-  id uuid NOT NULL DEFAULT extensions.gen_random_uuid() PRIMARY KEY,
+  id uuid NOT NULL DEFAULT gen_random_uuid() PRIMARY KEY,
   CONSTRAINT identities_provider_id_provider_unique UNIQUE (provider_id, provider)
 );
 CREATE INDEX IF NOT EXISTS identities_user_id_idx ON auth.identities (user_id);
@@ -242,7 +269,7 @@ CREATE TABLE IF NOT EXISTS storage.buckets (
 CREATE UNIQUE INDEX IF NOT EXISTS bname ON storage.buckets (name);
 
 CREATE TABLE IF NOT EXISTS storage.objects (
-  id uuid NOT NULL DEFAULT extensions.gen_random_uuid() PRIMARY KEY,
+  id uuid NOT NULL DEFAULT gen_random_uuid() PRIMARY KEY,
   bucket_id text REFERENCES storage.buckets (id),
   name text,
   owner uuid,
