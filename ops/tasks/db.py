@@ -116,3 +116,29 @@ def reset(c: Any, env: str = "local", no_seed: bool = False, json_: bool = False
         report = commands.reset(load(), env, seed=not no_seed, out=out)
     render_reset(out, report)
     out.result(report.to_dict())
+
+
+@ops_task(
+    help={
+        "env": ENV_HELP,
+        "output": "file to write (default: [tool.ops.types] output, database.types.ts)",
+        "check": "write nothing; exit 1 when the committed file differs from the database",
+        "json_": JSON_HELP,
+    }
+)
+def types(c: Any, env: str = "local", output: str = "", check: bool = False, json_: bool = False) -> int:
+    """TypeScript types for supabase-js, from Supabase's own generator (@supabase/postgres-meta)."""
+    from ops.config import load
+    from ops.console import Output
+    from ops.migrations.render import json_errors
+    from ops.migrations.types import env_types
+
+    out = Output(json_)
+    with json_errors(out):
+        report = env_types(load(), env, output=output or None, check=check)
+    if check:
+        out.line(f"{report.output} is {'stale: run inv db.types' if report.changed else 'up to date'}")
+    else:
+        out.line(f"{report.output}: {'written' if report.written else 'unchanged'} ({', '.join(report.schemas)})")
+    out.result(report.to_dict())
+    return report.exit_code
