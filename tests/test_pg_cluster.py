@@ -149,3 +149,31 @@ def test_another_local_user_cannot_connect(pg_cluster: Cluster) -> None:
         assert conn.execute("select current_user").fetchone() == ("postgres",)
     # nobody cannot read the password either.
     assert _as_nobody("cat", str(pg_cluster.meta_file)).returncode != 0
+
+
+@pytest.mark.integration
+def test_a_cluster_made_with_open_doors_is_closed_on_its_next_start() -> None:
+    """Clusters made before issue 14.8 trusted every local user on a 0777 socket."""
+    cluster = Cluster(reachable_tempdir("ops-pg-doors-") / "pg", settings=FAST_SETTINGS)
+    try:
+        cluster.start()
+        hba = cluster.data_dir / "pg_hba.conf"
+        hba.write_text(hba.read_text().replace("scram-sha-256", "trust"))
+        with (cluster.data_dir / "postgresql.conf").open("a") as handle:
+            handle.write("unix_socket_permissions = 0777\n")
+        cluster.socket_dir.chmod(0o777)
+        cluster.stop()
+        cluster.start()
+        cluster.stop()
+        Cluster(cluster.state_dir).start()
+        with pytest.raises(psycopg.OperationalError, match="password"):
+            psycopg.connect(
+                f"host={cluster.socket_dir} port={cluster.port} user=postgres password=wrong", connect_timeout=5
+            ).close()
+        rules = [line for line in hba.read_text().splitlines() if line.strip() and not line.startswith("#")]
+        assert rules and all(line.split()[-1] == "scram-sha-256" for line in rules)
+        assert stat.S_IMODE(cluster.socket_dir.stat().st_mode) == 0o700
+        with psycopg.connect(cluster.socket_conninfo()) as conn:
+            assert conn.execute("show unix_socket_permissions").fetchone() == ("0700",)
+    finally:
+        cluster.destroy()

@@ -308,6 +308,30 @@ class Cluster:
             handle.write("\n" + "\n".join(lines) + "\n")
         self._sync_settings()
 
+    def _close_open_doors(self) -> bool:
+        """A cluster made by an older ops trusted every local user on a world-writable
+        socket: switch it to password auth and a private socket. True when it changed."""
+        changed = False
+        hba = self.data_dir / "pg_hba.conf"
+        text = hba.read_text()
+        secured = "\n".join(
+            line.replace("trust", "scram-sha-256") if line.split()[:1] in (["local"], ["host"]) else line
+            for line in text.splitlines()
+        )
+        if secured + "\n" != text and secured != text:
+            hba.write_text(secured + "\n")
+            changed = True
+        conf = self.data_dir / "postgresql.conf"
+        # (initdb's own postgresql.conf has "#unix_socket_permissions = 0777", commented out)
+        if "\nunix_socket_permissions = 0777" in conf.read_text():
+            with conf.open("a") as handle:
+                handle.write("unix_socket_permissions = 0700\n")
+            changed = True
+        for directory in (self.socket_dir, self.log_file.parent):
+            if directory.is_dir() and stat.S_IMODE(directory.stat().st_mode) != 0o700:
+                directory.chmod(0o700)
+        return changed
+
     @property
     def settings_file(self) -> Path:
         return self.data_dir / SETTINGS_FILE
@@ -366,6 +390,8 @@ class Cluster:
         self.restart_reason = None
         if self.initialized and self.is_running():
             changed = self._sync_settings()
+            if self._close_open_doors():
+                changed.append("private socket and password auth")
             if not changed:
                 return False
             self.restart_reason = f"settings changed: {', '.join(changed)}"
@@ -394,6 +420,7 @@ class Cluster:
             )
         if not self.init():
             self._sync_settings()
+            self._close_open_doors()
         self._run(
             [
                 self._bin("pg_ctl"),
