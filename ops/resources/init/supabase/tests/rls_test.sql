@@ -13,8 +13,9 @@ select is_empty(
   'every table in public has row level security enabled'
 );
 
--- A user as the API sees them.
-insert into auth.users (id, email) values ('00000000-0000-4000-8000-00000000a11c', 'alice@example.test');
+-- A user as the API sees them (rolled back with the rest of the test).
+insert into auth.users (id, email) values ('00000000-0000-4000-8000-00000000a11c', 'rls-example@ops.invalid')
+on conflict do nothing;
 set local role authenticated;
 select set_config(
   'request.jwt.claims',
