@@ -78,6 +78,11 @@ def copy_storage(
             blob = blob_name(bucket, key, etag, encrypt_to)
             content_type = None
             if blob in existing:
+                # Unchanged: referenced, not copied (only its content type is looked up).
+                try:
+                    content_type = s3.head_object(Bucket=bucket, Key=key).get("ContentType")
+                except Exception as exc:
+                    raise s3_error("inspect", f"Storage object {bucket}/{key}", exc) from None
                 referenced += 1
             else:
                 try:
