@@ -75,7 +75,34 @@ def test_python_reader_agrees_with_real_python_dotenv(text: str) -> None:
     for binding in read_like_python_dotenv(text):
         if binding.key is not None and not binding.error:
             ours[binding.key] = binding.value
-    assert ours == dict(dotenv_values(stream=io.StringIO(text), interpolate=False))
+    # python-dotenv skips a byte-order mark when it reads a file (utf-8-sig), as env.check reads them.
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".env", newline="") as handle:
+        handle.write(text)
+        handle.flush()
+        assert ours == dict(dotenv_values(handle.name, interpolate=False))
+
+
+@pytest.mark.parametrize(
+    ("text", "values"),
+    [
+        ("RESEND_API_KEY= # fill in later\n", {"RESEND_API_KEY": ""}),
+        ("A='\\'\n", {}),  # unterminated: python-dotenv reports an error and reads nothing
+        ("A=x #c\nB=x#c\n", {"A": "x", "B": "x#c"}),
+    ],
+)
+def test_python_reader_is_python_dotenv(text: str, values: dict[str, str]) -> None:
+    read = {b.key: b.value for b in read_like_python_dotenv(text) if b.key is not None and not b.error}
+    assert read == values == {k: v for k, v in dotenv_values(stream=io.StringIO(text)).items() if v is not None}
+
+
+def test_a_comment_after_an_empty_value_is_no_finding(tmp_path: Path) -> None:
+    """Issue 14 item 15: both readers see an empty value, so the hook passes."""
+    (tmp_path / "pyproject.toml").write_text("[tool.ops]\n")
+    (tmp_path / ".env.local").write_text("RESEND_API_KEY= # fill in later\n")
+    parsed = parse_bytes(b"RESEND_API_KEY= # fill in later\n", Path(".env.local"), ".env.local")
+    assert (parsed.values, parsed.divergent, parsed.malformed) == ({"RESEND_API_KEY": ""}, [], [])
+    report = check(load(tmp_path), "local")
+    assert [f.code for f in report.findings if f.code == "ENV022"] == []
 
 
 @settings(max_examples=300, deadline=None, database=None)
@@ -142,45 +169,32 @@ def test_agreeing_lines_are_not_divergent() -> None:
     assert parsed.values == {"A": "abc", "B": "x#y", "C": "q\nr", "D": "1", "E": ""}
 
 
-# dotenv's parse() from lib/main.js (v16/v17), run by the real Node engine: the
-# Python port must reproduce JavaScript's regex semantics exactly.
+# The real Node dotenv package (package.json devDependencies; Next.js reads .env files with it),
+# run by the real Node engine: the Python port must reproduce it exactly.
+NODE_DOTENV = Path(__file__).resolve().parents[1] / "node_modules" / "dotenv"
 NODE_DOTENV_PARSE = r"""
-const LINE = /(?:^|^)\s*(?:export\s+)?([\w.-]+)(?:\s*=\s*?|:\s+?)(\s*'(?:\\'|[^'])*'|\s*"(?:\\"|[^"])*"|\s*`(?:\\`|[^`])*`|[^#\r\n]+)?\s*(?:#.*)?(?:$|$)/mg
-function parse (src) {
-  const obj = {}
-  let lines = src.toString()
-  lines = lines.replace(/\r\n?/mg, '\n')
-  let match
-  while ((match = LINE.exec(lines)) != null) {
-    const key = match[1]
-    let value = (match[2] || '')
-    value = value.trim()
-    const maybeQuote = value[0]
-    value = value.replace(/^(['"`])([\s\S]*)\1$/mg, '$2')
-    if (maybeQuote === '"') {
-      value = value.replace(/\\n/g, '\n')
-      value = value.replace(/\\r/g, '\r')
-    }
-    obj[key] = value
-  }
-  return obj
-}
+const dotenv = require(process.argv[1])
 const inputs = JSON.parse(require('fs').readFileSync(0, 'utf8'))
-process.stdout.write(JSON.stringify(inputs.map((text) => parse(text))))
-"""  # noqa: E501
+process.stdout.write(JSON.stringify(inputs.map((text) => dotenv.parse(text))))
+"""
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs the node binary to run dotenv's own parser")
+@pytest.mark.skipif(not NODE_DOTENV.is_dir(), reason="needs node_modules/dotenv (npm ci)")
 def test_node_port_agrees_with_dotenv_run_by_node() -> None:
     import json
     import random
     import subprocess
 
     generator = random.Random(20251122)
-    texts = [*(line + "\n" for line in NODE_CASES)]
+    texts = [*(line + "\n" for line in NODE_CASES), "RESEND_API_KEY= # fill in later\n", "A='\\'\n"]
     texts += ["".join(generator.choices(ENV_TOKENS, k=generator.randint(0, 40))) for _ in range(1500)]
     completed = subprocess.run(
-        ["node", "-e", NODE_DOTENV_PARSE], input=json.dumps(texts), capture_output=True, text=True, check=True
+        ["node", "-e", NODE_DOTENV_PARSE, str(NODE_DOTENV)],
+        input=json.dumps(texts),
+        capture_output=True,
+        text=True,
+        check=True,
     )
     for text, expected in zip(texts, json.loads(completed.stdout), strict=True):
         ours = {key: value for key, value, _line in read_like_node(text)}

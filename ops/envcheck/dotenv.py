@@ -7,9 +7,9 @@ verbatim by Node but is a parse error for Python, backticks quote only for
 Node. So each file is read twice, with a faithful port of each reader, and the
 two readings are compared.
 
-Both readers are ported rather than imported: ``import dotenv`` costs ~30 ms
-(it loads ``dotenv.main``), and Node's reader is JavaScript. The tests check
-the Python port against the real python-dotenv on random input.
+The Python side is python-dotenv's own parser (loaded without the rest of the
+package, see ``_python_dotenv_parser``). Node's reader is JavaScript, so it is
+ported; the tests check the port against the real Node dotenv on random input.
 
 Nothing here ever puts a value into a message: values may be secrets.
 """
@@ -17,9 +17,12 @@ Nothing here ever puts a value into a message: values may be secrets.
 from __future__ import annotations
 
 import functools
+import importlib.util
+import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import NamedTuple
 
 # --- Node's dotenv (lib/main.js, v16/v17), with JavaScript regex semantics ---
@@ -71,28 +74,8 @@ def read_like_node(text: str) -> list[tuple[str, str, int]]:
     return assignments
 
 
-# --- python-dotenv (dotenv/parser.py, 1.x) ---
-_PY_MULTILINE_SPACE = re.compile(r"\s*")
-_PY_SPACE = re.compile(r"[^\S\r\n]*")
-_PY_EXPORT = re.compile(r"(?:export[^\S\r\n]+)?")
-_PY_SINGLE_QUOTED_KEY = re.compile(r"'([^']+)'")
-_PY_UNQUOTED_KEY = re.compile(r"([^=\#\s]+)")
-_PY_EQUAL_SIGN = re.compile(r"(=[^\S\r\n]*)")
-_PY_SINGLE_QUOTED_VALUE = re.compile(r"'((?:\\'|[^'])*)'")
-_PY_DOUBLE_QUOTED_VALUE = re.compile(r'"((?:\\"|[^"])*)"')
-_PY_UNQUOTED_VALUE = re.compile(r"([^\r\n]*)")
-_PY_COMMENT = re.compile(r"(?:[^\S\r\n]*#[^\r\n]*)?")
-_PY_END_OF_LINE = re.compile(r"[^\S\r\n]*(?:\r\n|\n|\r|$)")
-_PY_REST_OF_LINE = re.compile(r"[^\r\n]*(?:\r|\n|\r\n)?")
-_PY_NEWLINE = re.compile(r"\r\n|\n|\r")
-_PY_DOUBLE_QUOTE_ESCAPES = re.compile(r"\\[\\'\"abfnrtv]")
-_PY_SINGLE_QUOTE_ESCAPES = re.compile(r"\\[\\']")
-_PY_ESCAPES = {"\\": "\\", "'": "'", '"': '"', "a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
-_PY_ESCAPES["v"] = "\v"
-
-
-class _PyParseError(Exception):
-    pass
+# --- python-dotenv: its own parser ---
+_NEWLINE = re.compile(r"\r\n|\n|\r")
 
 
 class PythonBinding(NamedTuple):
@@ -104,84 +87,43 @@ class PythonBinding(NamedTuple):
     error: bool
 
 
-class _PyReader:
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.chars = 0
-        self.line = 1
+@functools.cache
+def _python_dotenv_parser() -> ModuleType:
+    """python-dotenv's ``dotenv/parser.py``, loaded on its own.
 
-    def has_next(self) -> bool:
-        return self.chars < len(self.text)
+    ``import dotenv.parser`` would first run ``dotenv/__init__``, which imports
+    ``dotenv.main`` and with it ``logging`` (~6 ms, a fifth of Python's own start-up),
+    and env.check runs on every commit. The parser module needs only ``re`` and
+    ``codecs``, so it is loaded straight from the installed package's file: the same
+    code python-dotenv runs, whatever its version. Any surprise falls back to the import.
+    """
+    spec = importlib.util.find_spec("dotenv")
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    if locations:
+        path = Path(locations[0]) / "parser.py"
+        parser_spec = importlib.util.spec_from_file_location("ops._python_dotenv_parser", path)
+        if path.is_file() and parser_spec is not None and parser_spec.loader is not None:
+            module = importlib.util.module_from_spec(parser_spec)
+            try:
+                parser_spec.loader.exec_module(module)
+            except ImportError:
+                pass
+            else:
+                if hasattr(module, "parse_stream"):
+                    return module
+    from dotenv import parser
 
-    def peek(self) -> str:
-        return self.text[self.chars : self.chars + 1]
-
-    def read_regex(self, regex: re.Pattern[str]) -> tuple[str | None, ...]:
-        match = regex.match(self.text, self.chars)
-        if match is None:
-            raise _PyParseError
-        self.line += len(_PY_NEWLINE.findall(self.text, self.chars, match.end()))
-        self.chars = match.end()
-        return match.groups()
-
-
-def _py_unescape(regex: re.Pattern[str], value: str) -> str:
-    return regex.sub(lambda match: _PY_ESCAPES[match.group(0)[1]], value)
-
-
-def _py_value(reader: _PyReader) -> str:
-    char = reader.peek()
-    if char == "'":
-        (value,) = reader.read_regex(_PY_SINGLE_QUOTED_VALUE)
-        return _py_unescape(_PY_SINGLE_QUOTE_ESCAPES, value or "")
-    if char == '"':
-        (value,) = reader.read_regex(_PY_DOUBLE_QUOTED_VALUE)
-        return _py_unescape(_PY_DOUBLE_QUOTE_ESCAPES, value or "")
-    if char in ("", "\n", "\r"):
-        return ""
-    (part,) = reader.read_regex(_PY_UNQUOTED_VALUE)
-    return re.sub(r"\s+#.*", "", part or "").rstrip()
-
-
-def _py_binding(reader: _PyReader) -> PythonBinding | None:
-    start_line = reader.line
-    try:
-        reader.read_regex(_PY_MULTILINE_SPACE)
-        if not reader.has_next():
-            return None
-        start_line = reader.line
-        reader.read_regex(_PY_EXPORT)
-        key: str | None
-        if reader.peek() == "#":
-            key = None
-        elif reader.peek() == "'":
-            (key,) = reader.read_regex(_PY_SINGLE_QUOTED_KEY)
-        else:
-            (key,) = reader.read_regex(_PY_UNQUOTED_KEY)
-        reader.read_regex(_PY_SPACE)
-        value: str | None = None
-        if reader.peek() == "=":
-            reader.read_regex(_PY_EQUAL_SIGN)
-            value = _py_value(reader)
-        reader.read_regex(_PY_COMMENT)
-        reader.read_regex(_PY_END_OF_LINE)
-        return PythonBinding(key, value, start_line, error=False)
-    except _PyParseError:
-        reader.read_regex(_PY_REST_OF_LINE)
-        return PythonBinding(None, None, start_line, error=True)
+    return parser
 
 
 def read_like_python_dotenv(text: str) -> list[PythonBinding]:
-    """Every statement python-dotenv sees (comments come back with ``key`` None).
-
-    Like python-dotenv >= 1.2.4, a leading byte-order mark is skipped."""
-    reader = _PyReader(text.removeprefix("\ufeff"))
-    bindings: list[PythonBinding] = []
-    while reader.has_next():
-        binding = _py_binding(reader)
-        if binding is not None:
-            bindings.append(binding)
-    return bindings
+    """Every statement python-dotenv sees (comments come back with ``key`` None), read by
+    python-dotenv's own parser (which, from 1.2.4, skips a leading byte-order mark)."""
+    parser = _python_dotenv_parser()
+    return [
+        PythonBinding(binding.key, binding.value, binding.original.line, binding.error)
+        for binding in parser.parse_stream(io.StringIO(text))
+    ]
 
 
 # --- the file as the checks see it ---
@@ -233,7 +175,7 @@ def parse_bytes(data: bytes, path: Path, display: str) -> EnvFile:
     env_file.secret_fragments = pem_fragments(text)
     node = read_like_node(text)
     python = read_like_python_dotenv(text)
-    lines = _PY_NEWLINE.split(text)  # the line breaks both readers count (str.splitlines knows more)
+    lines = _NEWLINE.split(text)  # the line breaks both readers count (str.splitlines knows more)
 
     node_final: dict[str, tuple[str, int]] = {}
     first_line: dict[str, int] = {}
