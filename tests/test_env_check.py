@@ -23,7 +23,8 @@ from ops.envcheck.declaration import validate_shipped
 from ops.envcheck.example import render_example
 from ops.envcheck.findings import CODES
 from ops.envcheck.kinds import KINDS
-from ops.envcheck.schema import SHIPPED, load_schema
+from ops.envcheck.presets import PRESETS
+from ops.envcheck.settings import load_schema
 from ops.errors import ConfigError
 from tests.conftest import REPO, CliResult, run_ops
 
@@ -55,6 +56,9 @@ version = "0.0.0"
 
 [tool.ops]
 public_prefixes = ["NEXT_PUBLIC_", "VITE_", "PUBLIC_"]
+
+[tool.ops.env]
+presets = ["supabase", "stripe", "sentry", "upstash", "posthog", "resend", "r2", "nextjs"]
 """
 GITIGNORE = ".env\n.env.local\n.env.*.local\n"
 # Nothing shipped is required in local; a project whose local app needs a key declares it so.
@@ -257,22 +261,18 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
         {".env.example": "NODE_ENV=development\n"},
         ".env.example: ENV010 STRIPE_SECRET_KEY is in the schema but missing from .env.example (run: inv env.example)",
     ),
-    "ENV011": (
-        {".env.example": "__EXAMPLE__" + f"LEGACY_TOKEN={UPSTASH_TOKEN}\n"},
-        ".env.example:63: ENV011 LEGACY_TOKEN is in .env.example but not in the schema",
-    ),
     "ENV012-secret-variable": (
         {
             ".env.example": lambda example: example.replace(
                 "UPSTASH_REDIS_REST_TOKEN=\n", f"UPSTASH_REDIS_REST_TOKEN={UPSTASH_TOKEN}\n"
             )
         },
-        ".env.example:35: ENV012 UPSTASH_REDIS_REST_TOKEN holds a real-looking secret value; .env.example is "
+        ".env.example:41: ENV012 UPSTASH_REDIS_REST_TOKEN holds a real-looking secret value; .env.example is "
         "committed, leave secrets blank",
     ),
     "ENV012-shape": (
         {".env.example": "__EXAMPLE__" + f"NEXT_PUBLIC_SUPABASE_ANON_KEY={SERVICE_JWT}\n"},
-        ".env.example:63: ENV012 NEXT_PUBLIC_SUPABASE_ANON_KEY holds a real-looking secret (a Supabase service_role "
+        ".env.example:69: ENV012 NEXT_PUBLIC_SUPABASE_ANON_KEY holds a real-looking secret (a Supabase service_role "
         "JWT); .env.example is committed, leave secrets blank",
     ),
     "ENV020": (
@@ -465,7 +465,7 @@ def test_every_finding_type_json_output_has_no_secret(project: Project) -> None:
     document = json.loads(result.stdout)
     assert {finding["code"] for finding in document["findings"]} == set(CODES)
     assert document["ok"] is False and document["environment"] == "local"
-    assert document["counts"]["warning"] == 3
+    assert document["counts"]["warning"] == 4  # three ENV030, one ENV011
     assert result.stderr.splitlines()[-1].startswith("env.check local: ")
     assert_no_secrets(result)
 
@@ -510,8 +510,8 @@ def test_bad_declaration_exits_2_without_echoing_input(project: Project) -> None
     result = project.run("env.check")
     assert result.code == 2
     assert result.stderr.strip() == (
-        "error: [tool.ops.env.variables.API_TOKEN] secret: Input should be a valid boolean, unable to interpret input "
-        "(fix: fix it in pyproject.toml)"
+        "error: [tool.ops.env] variables.API_TOKEN.secret: Input should be a valid boolean, unable to interpret input "
+        "(fix: fix variables.API_TOKEN.secret in [tool.ops.env] of pyproject.toml)"
     )
     assert_no_secrets(result)
 
@@ -532,7 +532,7 @@ def test_secret_declared_under_public_prefix_is_a_config_error(project: Project)
 def test_project_declarations_extend_and_exclude_the_schema(project: Project) -> None:
     project.write(
         "pyproject.toml",
-        PYPROJECT + '\n[tool.ops.env]\nexclude = ["NEXT_PUBLIC_STRIPE_PUBLISHABLE_KEY"]\n\n'
+        PYPROJECT + 'exclude = ["NEXT_PUBLIC_STRIPE_PUBLISHABLE_KEY"]\n\n'
         '[tool.ops.env.variables.RATE_LIMIT_PER_MINUTE]\nkind = "int"\ndescription = "requests per minute"\n'
         'required_in = ["local"]\nexample = "30"\n',
     )
@@ -548,14 +548,15 @@ def test_project_declarations_extend_and_exclude_the_schema(project: Project) ->
 
 
 def test_shipped_schema_passes_the_pydantic_declaration_model() -> None:
-    validate_shipped(SHIPPED)
-    names = {variable.name for variable in SHIPPED}
+    shipped = tuple(variable for preset in PRESETS.values() for variable in preset)
+    validate_shipped(shipped)
+    names = {variable.name for variable in shipped}
     assert {
         "NEXT_PUBLIC_SUPABASE_URL",
         "NEXT_PUBLIC_SUPABASE_ANON_KEY",
         "SUPABASE_SERVICE_ROLE_KEY",
-        "SUPABASE_DB_URL",
-        "SUPABASE_STAGING_DB_URL",
+        "NEXT_PUBLIC_SUPABASE_PUBLISHABLE_KEY",
+        "SUPABASE_SECRET_KEY",
         "STRIPE_SECRET_KEY",
         "NEXT_PUBLIC_STRIPE_PUBLISHABLE_KEY",
         "STRIPE_WEBHOOK_SECRET",
@@ -585,7 +586,7 @@ def test_env_example_writes_and_checks(tmp_path: Path) -> None:
         "env.example --check: 1 problem (sources: no sources)",
     ]
     written = made.run("env.example")
-    assert written.code == 0 and lines(written) == ["wrote .env.example (20 variables)"]
+    assert written.code == 0 and lines(written) == ["wrote .env.example (22 variables)"]
     text = (tmp_path / ".env.example").read_text()
     assert "# Stripe secret key (sk_test_ outside production) [secret; required in staging, production]\n" in text
     assert "STRIPE_SECRET_KEY=\n" in text and "NODE_ENV=development\n" in text
@@ -594,43 +595,129 @@ def test_env_example_writes_and_checks(tmp_path: Path) -> None:
     assert json.loads(checked.stdout)["ok"] is True
 
 
+def test_env_example_keeps_the_teams_own_keys(tmp_path: Path) -> None:
+    """Issue 12: a rewrite keeps keys the schema does not know, with their comments; the check warns only."""
+    made = Project(tmp_path)
+    example = (tmp_path / ".env.example").read_text()
+    made.write(
+        ".env.example",
+        "# Our feature flags\nFEATURE_FLAGS=beta,search\n\nexport LEGACY_URL='https://old.example.com' # soon gone\n"
+        + example.replace("SENTRY_DSN=\n", ""),
+    )
+    checked = made.run("env.example", "--check")
+    assert checked.code == 1  # SENTRY_DSN is missing
+    assert ".env.example:2: ENV011 warning: FEATURE_FLAGS is in .env.example but not in the schema (kept; declare "
+    "it to check it)" in lines(checked)
+    assert made.run("env.example").code == 0
+    text = (tmp_path / ".env.example").read_text()
+    assert text.endswith(
+        "# Not in the env schema: kept as they were (declare them in [tool.ops.env.variables] to check them).\n"
+        "# Our feature flags\nFEATURE_FLAGS=beta,search\n\n"
+        "export LEGACY_URL='https://old.example.com' # soon gone\n"
+    )
+    assert "SENTRY_DSN=\n" in text
+    rechecked = made.run("env.example", "--check")
+    assert rechecked.code == 0, rechecked.output
+    assert [line.split(": ")[1].split()[0] for line in lines(rechecked)[:-1]] == ["ENV011", "ENV011"]
+    # A second rewrite is stable.
+    assert made.run("env.example").code == 0
+    assert (tmp_path / ".env.example").read_text() == text
+
+
+def test_presets_are_opt_in(tmp_path: Path) -> None:
+    """Issue 12: a team repo gets only the presets it names (and the database URLs the toolkit reads)."""
+    (tmp_path / "pyproject.toml").write_text('[tool.ops]\n\n[tool.ops.env]\npresets = ["supabase"]\n')
+    names = list(load_schema(load(tmp_path)).variables)
+    assert names == [
+        "SUPABASE_DB_URL",
+        "SUPABASE_STAGING_DB_URL",
+        "NEXT_PUBLIC_SUPABASE_URL",
+        "NEXT_PUBLIC_SUPABASE_PUBLISHABLE_KEY",
+        "SUPABASE_SECRET_KEY",
+        "NEXT_PUBLIC_SUPABASE_ANON_KEY",
+        "SUPABASE_SERVICE_ROLE_KEY",
+    ]
+    (tmp_path / "pyproject.toml").write_text("[tool.ops]\n")
+    assert list(load_schema(load(tmp_path)).variables) == ["SUPABASE_DB_URL", "SUPABASE_STAGING_DB_URL"]
+
+
+NEW_KEYS_STAGING = {
+    "NEXT_PUBLIC_SUPABASE_URL": "https://abcd.supabase.co",
+    "NEXT_PUBLIC_SUPABASE_PUBLISHABLE_KEY": "sb_publishable_AbCdEfGhIjKlMnOp",
+    "SUPABASE_SECRET_KEY": "sb_secret_QrStUvWxYz0123456",
+    "SUPABASE_STAGING_DB_URL": f"postgresql://postgres:{DB_PASSWORD}@db.abcd.supabase.co:5432/postgres",
+}
+
+
+def test_new_supabase_key_names(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.ops]\n\n[tool.ops.env]\npresets = ["supabase"]\n')
+    (tmp_path / ".env.example").write_text(render_example(load_schema(load(tmp_path))))
+    cfg = load(tmp_path)
+    # The new names alone satisfy staging; the legacy names are alternatives, not requirements.
+    assert check(cfg, "staging", process_env=NEW_KEYS_STAGING).ok
+    legacy = {**NEW_KEYS_STAGING, "NEXT_PUBLIC_SUPABASE_ANON_KEY": ANON_JWT, "SUPABASE_SERVICE_ROLE_KEY": SERVICE_JWT}
+    del legacy["NEXT_PUBLIC_SUPABASE_PUBLISHABLE_KEY"], legacy["SUPABASE_SECRET_KEY"]
+    assert check(cfg, "staging", process_env=legacy).ok
+    missing = check(cfg, "staging", process_env={"SUPABASE_STAGING_DB_URL": NEW_KEYS_STAGING["SUPABASE_STAGING_DB_URL"]})
+    assert [f.message for f in missing.findings if f.key == "SUPABASE_SECRET_KEY"] == [
+        "SUPABASE_SECRET_KEY (or SUPABASE_SERVICE_ROLE_KEY) is required in staging but not set "
+        "(set it in the process environment or pass --file)"
+    ]
+    wrong = check(cfg, "staging", process_env={**NEW_KEYS_STAGING, "SUPABASE_SECRET_KEY": "sb_publishable_AbCdEfGhIj"})
+    assert [f.code for f in wrong.findings] == ["ENV002"]
+    # A secret key under a public prefix is a secret by its value, whatever the name.
+    exposed = {**NEW_KEYS_STAGING, "NEXT_PUBLIC_SUPABASE_PUBLISHABLE_KEY": NEW_KEYS_STAGING["SUPABASE_SECRET_KEY"]}
+    findings = check(cfg, "staging", process_env=exposed).findings
+    assert ("ENV005", "NEXT_PUBLIC_SUPABASE_PUBLISHABLE_KEY") in {(f.code, f.key) for f in findings}
+    assert all(NEW_KEYS_STAGING["SUPABASE_SECRET_KEY"] not in f.render() for f in findings)
+
+
 def test_repo_env_example_is_in_sync_with_the_schema() -> None:
     result = run_ops("env.example", "--check")
     assert result.code == 0, result.output
 
 
+FIX = "(fix: fix {key} in [tool.ops.env] of pyproject.toml)"
 CONFIG_ERRORS = {
-    "[tool.ops.env]\nexample_file = 5\n": (
-        'error: [tool.ops.env] example_file must be a file name (fix: e.g. example_file = ".env.example")'
-    ),
-    '[tool.ops.env]\nexclude = "R2_ACCOUNT_ID"\n': (
-        "error: [tool.ops.env] exclude must be a list of variable names (fix: fix pyproject.toml)"
-    ),
+    "example_file = 5\n": "error: [tool.ops.env] example_file: Input should be a valid string "
+    + FIX.format(key="example_file"),
+    'exclude = "R2_ACCOUNT_ID"\n': "error: [tool.ops.env] exclude: Input should be a valid list "
+    + FIX.format(key="exclude"),
+    'presets = ["supabase", "strype"]\n': "error: [tool.ops.env] presets.1: unknown preset 'strype' (presets: "
+    "supabase, stripe, sentry, upstash, posthog, resend, r2, nextjs) " + FIX.format(key="presets.1"),
+    'example_fle = ".env.example"\n': "error: [tool.ops.env] unknown key 'example_fle' "
+    "(fix: did you mean 'example_file'? (in pyproject.toml))",
     '[tool.ops.env.variables.X]\nkind = "colour"\ndescription = "x"\n': (
-        "error: [tool.ops.env.variables.X] table: Value error, kind must be one of: "
+        "error: [tool.ops.env] variables.X.kind: kind must be one of: "
         + ", ".join(KINDS)
-        + " (fix: fix it in pyproject.toml)"
+        + " "
+        + FIX.format(key="variables.X.kind")
     ),
     '[tool.ops.env.variables.X]\nkind = "enum"\ndescription = "x"\n': (
-        "error: [tool.ops.env.variables.X] table: Value error, an enum needs choices (fix: fix it in pyproject.toml)"
+        "error: [tool.ops.env] variables.X: an enum needs choices " + FIX.format(key="variables.X")
     ),
     '[tool.ops.env.variables.X]\nkind = "int"\ndescription = "x"\nrequired_in = ["prod"]\n': (
-        "error: [tool.ops.env.variables.X] required_in.0: Input should be 'local', 'staging' or 'production' "
-        "(fix: fix it in pyproject.toml)"
+        "error: [tool.ops.env] variables.X.required_in.0: Input should be 'local', 'staging' or 'production' "
+        + FIX.format(key="variables.X.required_in.0")
     ),
     '[tool.ops.env.variables.X]\nkind = "string"\ndescription = "x"\nsecret = true\nexample = "hunter2hunter2"\n': (
-        "error: [tool.ops.env.variables.X] table: Value error, a secret has no example value (.env.example is "
-        "committed) (fix: fix it in pyproject.toml)"
+        "error: [tool.ops.env] variables.X: a secret has no example value (.env.example is committed) "
+        + FIX.format(key="variables.X")
+    ),
+    '[tool.ops.env.variables.X]\nkind = "int"\ndescription = "x"\nrequird_in = ["local"]\n': (
+        "error: [tool.ops.env] unknown key 'variables.X.requird_in' (fix: did you mean 'required_in'? (in pyproject.toml))"
     ),
     '[tool.ops.env.variables."1BAD"]\nkind = "int"\ndescription = "x"\n': (
-        "error: [tool.ops.env.variables.1BAD]: not a valid variable name (fix: use letters, digits and _)"
+        "error: [tool.ops.env] variables: '1BAD' is not a valid variable name (use letters, digits and _) "
+        + FIX.format(key="variables")
     ),
 }
 
 
 @pytest.mark.parametrize("table", sorted(CONFIG_ERRORS))
 def test_env_settings_are_validated(tmp_path: Path, table: str) -> None:
-    (tmp_path / "pyproject.toml").write_text(PYPROJECT + "\n" + table)
+    base = PYPROJECT.split("presets =")[0] if table.startswith("presets") else PYPROJECT
+    (tmp_path / "pyproject.toml").write_text(base + "\n" + table)
     with pytest.raises(ConfigError) as raised:
         check(load(tmp_path), "local")
     assert raised.value.one_line() == CONFIG_ERRORS[table]
@@ -646,6 +733,8 @@ KIND_EXAMPLES = {
     "jwt": ([ANON_JWT, SERVICE_JWT], ["eyJhbGci.notjson.x", "abc"]),
     "supabase_anon_key": ([ANON_JWT, "sb_publishable_abcdefghij"], [SERVICE_JWT]),
     "supabase_service_role_key": ([SERVICE_JWT, "sb_secret_abcdefghijkl"], [ANON_JWT]),
+    "supabase_publishable_key": (["sb_publishable_abcdefghij"], [ANON_JWT, "sb_secret_abcdefghijkl"]),
+    "supabase_secret_key": (["sb_secret_abcdefghijkl"], [SERVICE_JWT, "sb_publishable_abcdefghij"]),
     "stripe_secret_key": ([TEST_SECRET, LIVE_SECRET, "rk_test_abcdefghij"], ["pk_test_abcdefghij", "sk_abc"]),
     "stripe_publishable_key": (["pk_test_abcdefghij"], [TEST_SECRET]),
     "stripe_webhook_secret": ([WEBHOOK_SECRET], ["whsec_"]),

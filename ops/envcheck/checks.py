@@ -83,9 +83,11 @@ def environment_findings(
     for name, variable in schema.variables.items():
         setting = settings.get(name)
         if not setting or not setting.value:
-            if environment in variable.required_in:
+            satisfied = any(settings.get(other) and settings[other].value for other in variable.alternatives)
+            if environment in variable.required_in and not satisfied:
                 state = "empty" if setting else "not set"
-                message = f"{name} is required in {environment} but {state} ({where_to_set})"
+                either = f" (or {' or '.join(variable.alternatives)})" if variable.alternatives else ""
+                message = f"{name}{either} is required in {environment} but {state} ({where_to_set})"
                 findings.append(Finding("ENV001", message, setting.where if setting else environment, None, name))
             continue
         expected = problem(variable.kind, setting.value, variable.choices)

@@ -1,39 +1,51 @@
-"""Variable declarations validated with pydantic.
+"""``[tool.ops.env]`` as a pydantic model: the section's contract.
 
-A project declares variables in ``[tool.ops.env.variables.NAME]``; this model
-is the contract for those tables (and the shipped schema is tested against it).
-Validation errors never echo the input (``hide_input_in_errors``).
+``EnvSection`` validates the whole table (presets, exclude, example_file and
+each ``[tool.ops.env.variables.NAME]``); errors name the key path and never
+echo the input. ``ops.envcheck.settings`` reads plainly written tables without
+it, so that the commit hook does not import pydantic; the tests hold both
+readings to the same answers.
 """
 
 from __future__ import annotations
 
-import re
-from typing import Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from ops.envcheck.kinds import KINDS
+from ops.envcheck.presets import PRESETS
+from ops.envcheck.schema import VARIABLE_NAME
 from ops.envcheck.variable import Variable
-from ops.errors import ConfigError
+from ops.settings import Section
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 Environment = Literal["local", "staging", "production"]
 
 
-class VariableDeclaration(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+def _known_preset(name: str) -> str:
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset '{name}' (presets: {', '.join(PRESETS)})")
+    return name
 
-    kind: str
+
+def _known_kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of: {', '.join(KINDS)}")
+    return kind
+
+
+class VariableDeclaration(Section):
+
+    kind: Annotated[str, AfterValidator(_known_kind)]
     description: str = Field(min_length=1)
     secret: bool = False
     required_in: list[Environment] = Field(default_factory=list)
     choices: list[str] = Field(default_factory=list)
     example: str = ""
+    alternatives: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> VariableDeclaration:
-        if self.kind not in KINDS:
-            raise ValueError(f"kind must be one of: {', '.join(KINDS)}")
         if self.kind == "enum" and not self.choices:
             raise ValueError("an enum needs choices")
         if self.secret and self.example:
@@ -49,26 +61,25 @@ class VariableDeclaration(BaseModel):
             required_in=frozenset(self.required_in),
             choices=tuple(self.choices),
             example=self.example,
+            alternatives=tuple(self.alternatives),
         )
 
 
-def parse_declarations(tables: Any) -> dict[str, Variable]:
-    """``{NAME: {kind=..., ...}}`` from pyproject.toml -> variables, or a ConfigError."""
-    if not isinstance(tables, dict):
-        raise ConfigError("[tool.ops.env.variables] must be a table of tables", "see README: env.check")
-    variables: dict[str, Variable] = {}
-    for name, table in tables.items():
-        where = f"[tool.ops.env.variables.{name}]"
-        if not _NAME.match(name):
-            raise ConfigError(f"{where}: not a valid variable name", "use letters, digits and _")
-        try:
-            declaration = VariableDeclaration.model_validate(table)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(str(part) for part in first["loc"]) or "table"
-            raise ConfigError(f"{where} {field}: {first['msg']}", "fix it in pyproject.toml") from None
-        variables[name] = declaration.to_variable(name)
-    return variables
+class EnvSection(Section):
+    section_name = "env"
+
+    example_file: str = Field(default=".env.example", min_length=1)
+    presets: list[Annotated[str, AfterValidator(_known_preset)]] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+    variables: dict[str, VariableDeclaration] = Field(default_factory=dict)
+
+    @field_validator("variables")
+    @classmethod
+    def _names(cls, variables: dict[str, VariableDeclaration]) -> dict[str, VariableDeclaration]:
+        for name in variables:
+            if not VARIABLE_NAME.match(name):
+                raise ValueError(f"'{name}' is not a valid variable name (use letters, digits and _)")
+        return variables
 
 
 def validate_shipped(variables: tuple[Variable, ...]) -> None:
@@ -81,4 +92,5 @@ def validate_shipped(variables: tuple[Variable, ...]) -> None:
             required_in=sorted(variable.required_in),  # type: ignore[arg-type]
             choices=list(variable.choices),
             example=variable.example,
+            alternatives=list(variable.alternatives),
         )

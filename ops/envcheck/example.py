@@ -2,7 +2,9 @@
 
 The file is committed, so secrets stay blank and only non-secret examples
 appear. Drift is judged by keys and values, not by text, so a hand-edited
-comment is not drift.
+comment is not drift. Keys the schema does not know are the team's own: a
+rewrite keeps them (with the comment lines just above them), and the check
+only warns about them.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ops.envcheck.dotenv import EnvFile
-from ops.envcheck.findings import Finding, shown_key
+from ops.envcheck.findings import WARNING, Finding, shown_key
 from ops.envcheck.kinds import is_live_stripe_key, secret_shape
 from ops.envcheck.schema import Schema
 
@@ -30,7 +32,11 @@ class ExampleWritten(NamedTuple):
     variables: int
 
 
-def render_example(schema: Schema) -> str:
+KEPT_HEADER = "# Not in the env schema: kept as they were (declare them in [tool.ops.env.variables] to check them).\n"
+
+
+def render_example(schema: Schema, kept: list[str] | None = None) -> str:
+    """The file's text; ``kept`` holds the blocks of the keys the schema does not know."""
     blocks = [HEADER]
     for variable in schema.variables.values():
         notes = ["secret"] if variable.secret else []
@@ -42,7 +48,33 @@ def render_example(schema: Schema) -> str:
         suffix = f" [{'; '.join(notes)}]" if notes else ""
         value = "" if variable.secret else variable.example
         blocks.append(f"# {variable.description}{suffix}\n{variable.name}={value}\n")
+    if kept:
+        blocks.append(KEPT_HEADER + "\n".join(kept))
     return "\n".join(blocks)
+
+
+def kept_blocks(schema: Schema, example: EnvFile | None, text: str, dropped: tuple[str, ...] = ()) -> list[str]:
+    """Each key of the old example that the schema does not know, with its comment lines;
+    ``dropped`` names the ones to leave out (the shipped variables a project excludes)."""
+    if example is None:
+        return []
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    generated = {line for line in (HEADER + KEPT_HEADER).splitlines()}
+    blocks: list[str] = []
+    for key, assignment in example.assignments.items():
+        if key in schema.variables or key in dropped:
+            continue
+        index = assignment.line - 1
+        start = index
+        while start > 0 and lines[start - 1].startswith("#") and lines[start - 1] not in generated:
+            start -= 1
+        raw = lines[index] if 0 <= index < len(lines) else ""
+        # A value spanning lines (a quoted PEM...) is written back on one line, as both readers read it.
+        if "\n" in assignment.value or not raw.lstrip().removeprefix("export ").lstrip().startswith(key):
+            escaped = assignment.value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+            raw = f'{key}="{escaped}"'
+        blocks.append("".join(line + "\n" for line in [*lines[start:index], raw]))
+    return blocks
 
 
 def example_findings(schema: Schema, example: EnvFile | None, display: str) -> list[Finding]:
@@ -59,8 +91,8 @@ def example_findings(schema: Schema, example: EnvFile | None, display: str) -> l
     for key, assignment in example.assignments.items():
         where, line = example.display, assignment.line
         if key not in schema.variables:
-            message = f"{shown_key(key)} is in {display} but not in the schema"
-            findings.append(Finding("ENV011", message, where, line, key))
+            message = f"{shown_key(key)} is in {display} but not in the schema (kept; declare it to check it)"
+            findings.append(Finding("ENV011", message, where, line, key, severity=WARNING))
         value = assignment.value
         if not value or _PLACEHOLDER.match(value):
             continue
@@ -73,9 +105,13 @@ def example_findings(schema: Schema, example: EnvFile | None, display: str) -> l
     return findings
 
 
-def render_and_write(schema: Schema, path: Path, display: str) -> ExampleWritten:
-    """Write ``path`` from the schema (atomically: no half-written file)."""
-    text = render_example(schema)
+def render_and_write(
+    schema: Schema, path: Path, display: str, previous: EnvFile | None = None, dropped: tuple[str, ...] = ()
+) -> ExampleWritten:
+    """Write ``path`` from the schema, keeping the keys of ``previous`` (the file as it was) that
+    the schema does not know (atomically: no half-written file)."""
+    old_text = path.read_text(encoding="utf-8", errors="replace") if previous is not None else ""
+    text = render_example(schema, kept_blocks(schema, previous, old_text, dropped))
     temporary = path.with_name(path.name + ".tmp")
     temporary.write_text(text, encoding="utf-8")
     temporary.replace(path)

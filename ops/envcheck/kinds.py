@@ -24,6 +24,8 @@ KINDS = (
     "jwt",
     "supabase_anon_key",
     "supabase_service_role_key",
+    "supabase_publishable_key",
+    "supabase_secret_key",
     "stripe_secret_key",
     "stripe_publishable_key",
     "stripe_webhook_secret",
@@ -39,6 +41,8 @@ _STRIPE_SECRET = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9]{8,}$")
 _STRIPE_PUBLISHABLE = re.compile(r"^pk_(test|live)_[A-Za-z0-9]{8,}$")
 _STRIPE_WEBHOOK = re.compile(r"^whsec_[A-Za-z0-9+/=]{8,}$")
 _STRIPE_LIVE = re.compile(r"^(sk|rk|pk)_live_")
+_SUPABASE_PUBLISHABLE = re.compile(r"^sb_publishable_[A-Za-z0-9_-]{8,}$")
+_SUPABASE_SECRET = re.compile(r"^sb_secret_[A-Za-z0-9_-]{8,}$")
 _POSTHOG = re.compile(r"^phc_[A-Za-z0-9]{8,}$")
 _RESEND = re.compile(r"^re_[A-Za-z0-9_]{8,}$")
 _HEX32 = re.compile(r"^[0-9a-fA-F]{32}$")
@@ -104,6 +108,11 @@ _RULES: dict[str, tuple[Callable[[str], bool], str]] = {
         lambda v: _supabase_key(v, "service_role", "sb_secret_"),
         "a Supabase service role key (JWT with role service_role, or sb_secret_…)",
     ),
+    "supabase_publishable_key": (
+        lambda v: bool(_SUPABASE_PUBLISHABLE.match(v)),
+        "a Supabase publishable key (sb_publishable_…)",
+    ),
+    "supabase_secret_key": (lambda v: bool(_SUPABASE_SECRET.match(v)), "a Supabase secret key (sb_secret_…)"),
     "stripe_secret_key": (lambda v: bool(_STRIPE_SECRET.match(v)), "a Stripe secret key (sk_test_…/rk_test_…)"),
     "stripe_publishable_key": (lambda v: bool(_STRIPE_PUBLISHABLE.match(v)), "a Stripe publishable key (pk_test_…)"),
     "stripe_webhook_secret": (lambda v: bool(_STRIPE_WEBHOOK.match(v)), "a Stripe webhook secret (whsec_…)"),

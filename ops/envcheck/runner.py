@@ -20,8 +20,9 @@ from ops.envcheck.example import ExampleWritten, example_findings, render_and_wr
 from ops.envcheck.findings import ERROR, WARNING, Finding
 from ops.envcheck.gitfiles import GitQuery, hygiene_findings, is_env_file_name
 from ops.envcheck.kinds import is_live_stripe_key, secret_shape
-from ops.envcheck.schema import SECTION_DEFAULTS, Schema, load_schema
-from ops.errors import ConfigError, UsageError
+from ops.envcheck.schema import Schema
+from ops.envcheck.settings import env_settings, load_schema
+from ops.errors import UsageError
 
 PROCESS_ENV = "process env"
 
@@ -183,10 +184,7 @@ def _parse_all(root: Path, names: Iterable[str], parsed: _Files) -> None:
 
 
 def _example_path(cfg: Config) -> Path:
-    name = cfg.section("env", SECTION_DEFAULTS)["example_file"]
-    if not isinstance(name, str) or not name:
-        raise ConfigError("[tool.ops.env] example_file must be a file name", 'e.g. example_file = ".env.example"')
-    return cfg.path(name)
+    return cfg.path(env_settings(cfg).example_file)
 
 
 def _register_secrets(values: Mapping[str, str], schema: Schema) -> None:
@@ -233,4 +231,7 @@ def example_check(cfg: Config) -> Report:
 def write_example(cfg: Config) -> ExampleWritten:
     """``env.example``: write .env.example from the schema."""
     path = _example_path(cfg)
-    return render_and_write(load_schema(cfg), path, _Files(cfg.root).display(path))
+    files = _Files(cfg.root)
+    previous = files.get(path) if path.is_file() else None
+    dropped = env_settings(cfg).exclude
+    return render_and_write(load_schema(cfg), path, files.display(path), previous, dropped)

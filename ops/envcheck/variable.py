@@ -13,3 +13,5 @@ class Variable(NamedTuple):  # a NamedTuple: cheaper to define than a dataclass 
     required_in: frozenset[str] = frozenset()
     choices: tuple[str, ...] = ()
     example: str = ""  # written to .env.example; never set for secrets
+    # Names that satisfy the requirement instead (the legacy Supabase key names, for example).
+    alternatives: tuple[str, ...] = ()
