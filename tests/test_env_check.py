@@ -606,8 +606,10 @@ def test_env_example_keeps_the_teams_own_keys(tmp_path: Path) -> None:
     )
     checked = made.run("env.example", "--check")
     assert checked.code == 1  # SENTRY_DSN is missing
-    assert ".env.example:2: ENV011 warning: FEATURE_FLAGS is in .env.example but not in the schema (kept; declare "
-    "it to check it)" in lines(checked)
+    assert (
+        ".env.example:2: ENV011 warning: FEATURE_FLAGS is in .env.example but not in the schema (kept; declare "
+        "it to check it)" in lines(checked)
+    )
     assert made.run("env.example").code == 0
     text = (tmp_path / ".env.example").read_text()
     assert text.endswith(
@@ -658,7 +660,8 @@ def test_new_supabase_key_names(tmp_path: Path) -> None:
     legacy = {**NEW_KEYS_STAGING, "NEXT_PUBLIC_SUPABASE_ANON_KEY": ANON_JWT, "SUPABASE_SERVICE_ROLE_KEY": SERVICE_JWT}
     del legacy["NEXT_PUBLIC_SUPABASE_PUBLISHABLE_KEY"], legacy["SUPABASE_SECRET_KEY"]
     assert check(cfg, "staging", process_env=legacy).ok
-    missing = check(cfg, "staging", process_env={"SUPABASE_STAGING_DB_URL": NEW_KEYS_STAGING["SUPABASE_STAGING_DB_URL"]})
+    only_db = {"SUPABASE_STAGING_DB_URL": NEW_KEYS_STAGING["SUPABASE_STAGING_DB_URL"]}
+    missing = check(cfg, "staging", process_env=only_db)
     assert [f.message for f in missing.findings if f.key == "SUPABASE_SECRET_KEY"] == [
         "SUPABASE_SECRET_KEY (or SUPABASE_SERVICE_ROLE_KEY) is required in staging but not set "
         "(set it in the process environment or pass --file)"
@@ -705,7 +708,8 @@ CONFIG_ERRORS = {
         + FIX.format(key="variables.X")
     ),
     '[tool.ops.env.variables.X]\nkind = "int"\ndescription = "x"\nrequird_in = ["local"]\n': (
-        "error: [tool.ops.env] unknown key 'variables.X.requird_in' (fix: did you mean 'required_in'? (in pyproject.toml))"
+        "error: [tool.ops.env] unknown key 'variables.X.requird_in' "
+        "(fix: did you mean 'required_in'? (in pyproject.toml))"
     ),
     '[tool.ops.env.variables."1BAD"]\nkind = "int"\ndescription = "x"\n': (
         "error: [tool.ops.env] variables: '1BAD' is not a valid variable name (use letters, digits and _) "

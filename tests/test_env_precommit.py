@@ -12,7 +12,7 @@ import yaml
 
 from ops.config import load
 from ops.envcheck.example import render_example
-from ops.envcheck.schema import load_schema
+from ops.envcheck.settings import load_schema
 from tests.test_env_check import CLEAN_LOCAL, GIT_ENV, GITIGNORE, PYPROJECT, SERVICE_JWT
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,7 +22,7 @@ repos:
     hooks:
       - id: env-check
         name: env.check
-        entry: {sys.executable} -m ops env.check
+        entry: {sys.executable} -m ops.envcheck
         language: system
         pass_filenames: false
         files: ^(\\.env(\\..*)?|pyproject\\.toml)$
@@ -59,8 +59,9 @@ def test_pre_commit_blocks_a_service_role_jwt_under_next_public(tmp_path: Path) 
     output = blocked.stdout + blocked.stderr
     assert blocked.returncode == 1, output
     assert "env.check" in output and "Failed" in output
+    line = 1 + example.splitlines().index("NEXT_PUBLIC_SUPABASE_ANON_KEY=")
     assert (
-        ".env.example:8: ENV005 NEXT_PUBLIC_SUPABASE_ANON_KEY holds a Supabase service_role JWT but NEXT_PUBLIC_ "
+        f".env.example:{line}: ENV005 NEXT_PUBLIC_SUPABASE_ANON_KEY holds a Supabase service_role JWT but NEXT_PUBLIC_ "
         "ships it to the browser" in output.splitlines()
     )
     assert SERVICE_JWT not in output
@@ -70,10 +71,12 @@ def test_pre_commit_blocks_a_service_role_jwt_under_next_public(tmp_path: Path) 
 def test_repo_hook_files_are_valid_and_publish_env_check() -> None:
     config = yaml.safe_load((REPO / ".pre-commit-config.yaml").read_text())
     hooks = {hook["id"]: hook for repo in config["repos"] for hook in repo["hooks"]}
-    assert hooks["env-check"]["entry"] == "inv env.check" and hooks["env-check"]["language"] == "system"
+    assert hooks["env-check"]["entry"] == "python3 -m ops.envcheck" and hooks["env-check"]["language"] == "system"
+    assert hooks["env-example"]["entry"] == "python3 -m ops.envcheck --example-check"
     assert {"ruff", "ruff-format"} <= set(hooks)
     published = {hook["id"]: hook for hook in yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())}
-    assert published["env-check"]["entry"] == "ops env.check"
+    assert published["env-check"]["entry"] == "ops-env-check"
+    assert published["env-example"]["entry"] == "ops-env-check --example-check"
     for manifest in (["validate-config", ".pre-commit-config.yaml"], ["validate-manifest", ".pre-commit-hooks.yaml"]):
         result = subprocess.run([sys.executable, "-m", "pre_commit", *manifest], cwd=REPO, capture_output=True)
         assert result.returncode == 0, result.stdout

@@ -35,7 +35,6 @@ def _known_kind(kind: str) -> str:
 
 
 class VariableDeclaration(Section):
-
     kind: Annotated[str, AfterValidator(_known_kind)]
     description: str = Field(min_length=1)
     secret: bool = False

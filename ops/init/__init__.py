@@ -209,7 +209,7 @@ def _workflows(project: Project, cfg: Any, refresh: bool, requirement: str) -> d
 
 def _env_example(cfg: Any) -> str:
     from ops.envcheck.example import render_example
-    from ops.envcheck.schema import load_schema
+    from ops.envcheck.settings import load_schema
 
     return render_example(load_schema(cfg))
 

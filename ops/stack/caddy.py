@@ -105,4 +105,3 @@ def caddy_env(paths: StackPaths) -> dict[str, str]:
         "XDG_CONFIG_HOME": str(paths.caddy_dir / "config"),
         "XDG_DATA_HOME": str(paths.caddy_dir / "xdg-data"),
     }
-

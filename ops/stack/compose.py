@@ -111,9 +111,7 @@ class ComposeStack:
         """Compose publishes fixed host ports: the configured ones, else the defaults."""
         keys = {**STACK_PORT_KEYS, "app": "app_port"}
         fields = DevSettings.model_fields
-        return {
-            service: int(getattr(self.settings, key)) or int(fields[key].default) for service, key in keys.items()
-        }
+        return {service: int(getattr(self.settings, key)) or int(fields[key].default) for service, key in keys.items()}
 
     # -- the exact commands -----------------------------------------------------------------
     def base_command(self) -> list[str]:

@@ -1,18 +1,16 @@
 """env.check and env.example: validate a project's environment variables.
 
-These run on every commit (pre-commit), so they print plain masked lines
-rather than going through rich: importing rich costs more than the check.
+They print plain masked lines rather than going through rich. The commit hook
+runs the lighter ``ops-env-check`` (``python -m ops.envcheck``), which renders
+through the same function.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ops.tasks._base import ops_task
-
-if TYPE_CHECKING:
-    from ops.envcheck import Report
 
 
 def _emit(lines: list[str], json_mode: bool) -> None:
@@ -22,14 +20,6 @@ def _emit(lines: list[str], json_mode: bool) -> None:
     for line in lines:
         stream.write(line + "\n")
     stream.flush()
-
-
-def _report(report: Report, json_mode: bool) -> int:
-    from ops.console import Output
-
-    _emit([finding.render() for finding in report.findings] + [report.summary()], json_mode)
-    Output(json_mode).result(report.to_json())
-    return 0 if report.ok else 1
 
 
 @ops_task(
@@ -42,9 +32,10 @@ def _report(report: Report, json_mode: bool) -> int:
 )
 def check(c: Any, env: str = "local", file: list[str] | None = None, json_: bool = False) -> int:
     """Validate env files and variables against the schema (exit 1 on findings)."""
-    from ops import config, envcheck
+    # The same function as the commit hook's entry point (ops-env-check): same lines, same exit codes.
+    from ops.envcheck.cli import run
 
-    return _report(envcheck.check(config.load(), env, files=file or ()), json_)
+    return run(env=env, files=file or (), json_mode=json_)
 
 
 @ops_task(
@@ -58,9 +49,11 @@ def example(c: Any, check: bool = False, json_: bool = False) -> int:
     from ops import config, envcheck
     from ops.console import Output
 
-    cfg = config.load()
     if check:
-        return _report(envcheck.example_check(cfg), json_)
+        from ops.envcheck.cli import run
+
+        return run(example_check=True, json_mode=json_)
+    cfg = config.load()
     written = envcheck.write_example(cfg)
     _emit([f"wrote {written.display} ({written.variables} variables)"], json_)
     Output(json_).result({"path": str(written.path), "variables": written.variables})

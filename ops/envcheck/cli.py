@@ -1,0 +1,154 @@
+"""The commit hook's own entry point: ``ops-env-check`` / ``python -m ops.envcheck``.
+
+env.check runs on every commit, so this path loads only the standard library,
+the config core and the checks: neither invoke, rich, pydantic nor psycopg
+(tests/test_env_entry.py holds it to that; bench/env_check.py measures it).
+``inv env.check`` renders through ``render`` below, so both print the same
+lines and exit with the same codes.
+
+    ops-env-check [--env local|staging|production] [--file F]... [--json]
+    ops-env-check --example-check [--json]      # what `inv env.example --check` does
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ops.envcheck.runner import Report
+    from ops.errors import OpsError
+
+USAGE = "usage: ops-env-check [--env local|staging|production] [--file PATH]... [--example-check] [--json]"
+CRASH_EXIT = 70  # an unexpected failure (EX_SOFTWARE), as the task layer reports it
+
+
+def render(report: Report, json_mode: bool) -> int:
+    """Each finding and the summary as masked lines (stderr under --json), the JSON document,
+    and the exit code: 0 clean (warnings allowed), 1 findings."""
+    from ops.console import MaskingStream, Output
+
+    stream = MaskingStream(sys.stderr if json_mode else sys.stdout)
+    for line in [finding.render() for finding in report.findings] + [report.summary()]:
+        stream.write(line + "\n")
+    stream.flush()
+    Output(json_mode).result(report.to_json())
+    return 0 if report.ok else 1
+
+
+class _Arguments:
+    def __init__(self) -> None:
+        self.env = "local"
+        self.files: list[str] = []
+        self.json = False
+        self.example_check = False
+
+
+def parse_arguments(argv: list[str]) -> _Arguments:
+    """The few options the hook takes (argparse alone costs a tenth of the hook's budget)."""
+    from ops.errors import UsageError
+
+    parsed = _Arguments()
+    queue = list(argv)
+    while queue:
+        option = queue.pop(0)
+        name, has_value, inline = option.partition("=")
+        if name in ("--env", "-e", "--file", "-f"):
+            if not has_value:
+                if not queue:
+                    raise UsageError(f"{name} needs a value", USAGE)
+                inline = queue.pop(0)
+            if name in ("--env", "-e"):
+                parsed.env = inline
+            else:
+                parsed.files.append(inline)
+        elif option in ("--json", "-j"):
+            parsed.json = True
+        elif option == "--example-check":
+            parsed.example_check = True
+        elif option in ("-h", "--help"):
+            print(USAGE)
+            raise SystemExit(0)
+        else:
+            raise UsageError(f"unknown option '{option}'", USAGE)
+    if parsed.example_check and (parsed.files or parsed.env != "local"):
+        raise UsageError("--example-check takes no --env or --file", USAGE)
+    return parsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The console script: parse the options, then ``run``."""
+    from ops.console import mask
+    from ops.errors import OpsError
+
+    try:
+        arguments = parse_arguments(sys.argv[1:] if argv is None else argv)
+    except OpsError as exc:
+        print(mask(exc.one_line()), file=sys.stderr)
+        return exc.exit_code
+    return run(
+        env=arguments.env, files=arguments.files, json_mode=arguments.json, example_check=arguments.example_check
+    )
+
+
+def run(*, env: str = "local", files: Sequence[str] = (), json_mode: bool = False, example_check: bool = False) -> int:
+    """env.check (or env.example --check) on the project here, rendered; the exit code.
+
+    Every failure is one masked line (and, under --json, still one JSON document) with a
+    documented exit code; ``inv env.check`` calls this too.
+    """
+    from ops.console import mask
+    from ops.errors import OpsError
+
+    try:
+        from ops import config
+        from ops.envcheck.runner import check
+        from ops.envcheck.runner import example_check as check_example
+
+        cfg = config.load()
+        report = check_example(cfg) if example_check else check(cfg, env, files=files)
+        return render(report, json_mode)
+    except OpsError as exc:
+        _fail(mask(exc.one_line()), {"ok": False, "error": _error(exc)}, json_mode)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: one line and a crash log, never a traceback on the terminal
+        log = _crash_log(exc)
+        line = f"error: env.check failed unexpectedly: {type(exc).__name__} (details in {log})"
+        _fail(mask(line), {"ok": False, "error": {"message": line, "exit_code": CRASH_EXIT}}, json_mode)
+        return CRASH_EXIT
+
+
+def _error(exc: OpsError) -> dict[str, object]:
+    return {"message": exc.message, "hint": exc.hint, "exit_code": exc.exit_code}
+
+
+def _fail(line: str, document: dict[str, object], json_mode: bool) -> None:
+    print(line, file=sys.stderr)
+    if json_mode:
+        from ops.console import Output
+
+        Output(True).result(document)
+
+
+def _crash_log(exc: BaseException) -> str:
+    import os
+    import tempfile
+    import traceback
+
+    from ops.console import mask
+
+    text = mask("".join(traceback.format_exception(exc)))
+    if os.environ.get("OPS_DEBUG") == "1":
+        sys.stderr.write(text)
+    handle, path = tempfile.mkstemp(prefix="ops-env-check-crash-", suffix=".log")  # 0600
+    with os.fdopen(handle, "w") as log:
+        log.write(text)
+    return path
+
+
+if __name__ == "__main__":
+    sys.exit(main())
