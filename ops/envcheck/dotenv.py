@@ -122,7 +122,8 @@ def read_like_python_dotenv(text: str) -> list[PythonBinding]:
     parser = _python_dotenv_parser()
     return [
         PythonBinding(binding.key, binding.value, binding.original.line, binding.error)
-        for binding in parser.parse_stream(io.StringIO(text))
+        # python-dotenv opens files in text mode: universal newlines turn \r\n and \r into \n.
+        for binding in parser.parse_stream(io.StringIO(text, newline=None))
     ]
 
 
