@@ -212,6 +212,28 @@ def test_force_rewrites_what_init_wrote_but_never_migrations_or_gitignore(tmp_pa
     assert (root / "supabase" / "migrations" / "20250101000000_init.sql").read_text() == "create table t (id int);\n"
 
 
+def test_only_re_renders_the_named_files(tmp_path: Path) -> None:
+    root = next_app(tmp_path)
+    assert ops(root, "init").code == 0
+    settings = (root / "ops.toml").read_text()
+    (root / "ops.toml").write_text(settings.replace('steps = ["env-check", ', "steps = ["))
+    (root / "tasks.py").write_text("# the team's own edits\n")
+    result = ops(root, "init", "--force", "--only", ".github/workflows/ci.yml", "--only", "infra/tests/load/")
+    assert result.code == 0, result.output
+    assert table_of(result) == {
+        ".github/workflows/ci.yml": "overwritten",
+        "infra/tests/load/smoke.js": "overwritten",
+        "infra/tests/load/smoke.yml": "overwritten",
+    }
+    assert "inv env.check" not in (root / ".github" / "workflows" / "ci.yml").read_text()
+    assert (root / "tasks.py").read_text() == "# the team's own edits\n"
+    unknown = ops(root, "init", "--only", "src/")
+    assert (unknown.code, unknown.stderr.strip()) == (
+        2,
+        "error: ops init does not write src (fix: pass paths that ops init --dry-run lists)",
+    )
+
+
 def test_a_python_repo_gets_tool_ops_appended_to_its_pyproject(tmp_path: Path) -> None:
     original = '[project]\nname = "api"\nversion = "1.0"\n\n[tool.ruff]\nline-length = 100'
     root = write(tmp_path, {"pyproject.toml": original})

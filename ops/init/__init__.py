@@ -89,8 +89,12 @@ def init(
     force: bool = False,
     refresh_workflow: bool = False,
     requirement: str | None = None,
+    only: list[str] | None = None,
 ) -> InitReport:
-    """Scaffold ``root``; returns what was (or, with ``dry_run``, would be) written."""
+    """Scaffold ``root``; returns what was (or, with ``dry_run``, would be) written.
+
+    ``only`` limits it to these paths (a directory covers what is under it), for
+    example ``only=[".github/workflows/ci.yml"], force=True`` re-renders just CI."""
     root = Path(root).resolve()
     if not root.is_dir():
         raise UsageError(f"{root} is not a directory", "run ops init in your repository's root")
@@ -98,14 +102,31 @@ def init(
     report = InitReport(root=root, dry_run=dry_run, project=project)
     requirement = requirement or DEFAULT_REQUIREMENT
 
-    # The settings first: every other file is rendered from them (CI steps, env names).
-    config = _plan_config(project)
-    _apply(report, config, force)
+    wanted = [path.strip("/") for path in only or []]
 
-    cfg = None if dry_run else _load(root)
-    for planned in _plan_files(project, cfg, refresh_workflow, requirement):
-        _apply(report, planned, force)
+    # The settings first: every other file is rendered from them (CI steps, env names), so
+    # they are read when the first file's text is rendered, after the settings are written.
+    config = _plan_config(project)
+    loaded: list[Any] = []
+
+    def cfg() -> Any:
+        if not loaded:
+            loaded.append(_load(root))
+        return loaded[0]
+
+    planned = [config, *_plan_files(project, cfg, refresh_workflow, requirement)]
+    for path in wanted:
+        if not any(_under(p.path, path) for p in planned):
+            raise UsageError(f"ops init does not write {path}", "pass paths that ops init --dry-run lists")
+    for item in planned:
+        if not wanted or any(_under(item.path, path) for path in wanted):
+            _apply(report, item, force)
     return report
+
+
+def _under(path: str, wanted: str) -> bool:
+    path = path.rstrip("/")
+    return path == wanted or path.startswith(wanted + "/")
 
 
 def _load(root: Path) -> Any:
@@ -125,7 +146,7 @@ def _plan_config(project: Project) -> _Planned:
     return _Planned("pyproject.toml", lambda: text.text, False, append=True)
 
 
-def _plan_files(project: Project, cfg: Any, refresh: bool, requirement: str) -> list[_Planned]:
+def _plan_files(project: Project, cfg: Callable[[], Any], refresh: bool, requirement: str) -> list[_Planned]:
     root = project.root
 
     def planned(path: str, content: Callable[[], str] | None, **kwargs: Any) -> _Planned:
@@ -145,7 +166,7 @@ def _plan_files(project: Project, cfg: Any, refresh: bool, requirement: str) -> 
         example.exists, example.overwritable, example.keep_reason = True, False, "supabase/tests/ has tests already"
     files.append(example)
 
-    files.append(planned(".env.example", lambda: _env_example(cfg)))
+    files.append(planned(".env.example", lambda: _env_example(cfg())))
     files.append(planned(".pre-commit-config.yaml", lambda: render.template("pre-commit-config.yaml")))
 
     for name, content in _workflows(project, cfg, refresh, requirement).items():
@@ -179,15 +200,17 @@ def _lazy_scenarios(project: Project) -> dict[str, Callable[[], str]]:
     return {name: scenario(name) for name in ("smoke.js", "smoke.yml")}
 
 
-def _workflows(project: Project, cfg: Any, refresh: bool, requirement: str) -> dict[str, Callable[[], str]]:
+def _workflows(
+    project: Project, cfg: Callable[[], Any], refresh: bool, requirement: str
+) -> dict[str, Callable[[], str]]:
     def environment(name: str) -> tuple[str, str]:
-        settings = cfg.env(name)
+        settings = cfg().env(name)
         return settings.db_url_env or "", settings.base_url_env or ""
 
     def ci() -> str:
         from ops.ci import ci_settings, pipeline
 
-        return render.ci_workflow(project, pipeline(ci_settings(cfg)), cfg.source_name, requirement)
+        return render.ci_workflow(project, pipeline(ci_settings(cfg())), cfg().source_name, requirement)
 
     def staging() -> str:
         return render.deploy_workflow(project, "staging", *environment("staging"), requirement)
