@@ -167,6 +167,29 @@ def test_severity_is_configurable(tmp_path: Path) -> None:
     assert report.failed  # fail_on_warnings
 
 
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        (
+            "fail_on_warning = true",
+            "error: [tool.ops.lint] unknown key 'fail_on_warning' (fix: did you mean 'fail_on_warnings'?",
+        ),
+        ('severity = { "rls-enabled-no-policy" = "loud" }', "error: [tool.ops.lint] severity.rls-enabled-no-policy: "),
+        ('fail_on_warnings = "yes"', "error: [tool.ops.lint] fail_on_warnings: "),
+        ('exposed_schemas = "public"', "error: [tool.ops.lint] exposed_schemas: "),
+        ('pg_version = "fifteen"', "error: [tool.ops.lint] pg_version: "),
+    ],
+)
+def test_bad_lint_settings_exit_2_naming_the_key(tmp_path: Path, table: str, message: str) -> None:
+    root = tmp_path / "project"
+    write(root, "pyproject.toml", f"[tool.ops.lint]\n{table}\n")
+    write(root / "supabase" / "migrations", "20250101000000_x.sql", RULE_EXAMPLES["rls-disabled-in-exposed-schema"][1])
+    result = run_ops("db.lint", "--all", cwd=root, env={"OPS_PROJECT_ROOT": str(root)})
+    assert result.code == 2, result.output
+    assert result.stderr.startswith(message) and len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
+
+
 def test_render_exits_1_only_on_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from ops.console import Output
 

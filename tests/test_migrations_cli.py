@@ -450,3 +450,31 @@ def test_reset_recreates_the_local_database_end_to_end(private_stack: Any, ops_c
         assert conn.execute("select to_regclass('leftover') is null").fetchone() == (True,)
         assert conn.execute("select count(*) > 0 from public.order_items").fetchone() == (True,)
     assert document["migrate"]["target"].startswith("postgresql://postgres:***@127.0.0.1:")
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ("lock_retries = -1", "error: [tool.ops.migrations] lock_retries: "),
+        (
+            "lock_retrys = 3",
+            "error: [tool.ops.migrations] unknown key 'lock_retrys' (fix: did you mean 'lock_retries'?",
+        ),
+        ('retry_backoff_seconds = "soon"', "error: [tool.ops.migrations] retry_backoff_seconds: "),
+        ('lock_timeout = "5 sec"', None),  # a unit PostgreSQL would not take is normalised: it works
+        ('lock_timeout = "5 seconds"', "error: [tool.ops.migrations] lock_timeout: "),
+    ],
+)
+def test_bad_migration_settings_exit_2_before_anything_is_applied(
+    migration_project: Any, database: Any, table: str, message: str | None
+) -> None:
+    (migration_project.root / "pyproject.toml").write_text(f"[tool.ops.migrations]\n{table}\n")
+    migration_project.write("20240101000000_a.sql", "create table a (id int);")
+    result = migration_project.cli("db.migrate", "--env", "staging", "--json", env=staging(database))
+    if message is None:
+        assert result.code == 0, result.output
+        return
+    assert result.code == 2, result.output
+    assert result.stderr.startswith(message) and len(result.stderr.strip().splitlines()) == 1
+    assert json.loads(result.stdout)["ok"] is False
+    assert query(database, "select to_regclass('a') is null") == [(True,)]

@@ -1,6 +1,10 @@
-"""``[tool.ops.migrations]``: the runner's knobs and their defaults."""
+"""``[tool.ops.migrations]`` (the runner's knobs) and ``[tool.ops.lint]`` (db.lint's rules)."""
 
 from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, StrictBool
 
 from ops.config import Config
 from ops.settings import Duration, NonNegativeInt, PgDuration, Section, section
@@ -19,3 +23,47 @@ class RunnerSettings(Section):
 
 def runner_settings(cfg: Config) -> RunnerSettings:
     return section(cfg, RunnerSettings)
+
+
+Severity = Literal["error", "warning", "off"]
+
+
+def _version_text(value: Any) -> Any:
+    # `pg_version = 15` and `pg_version = "15"` mean the same; squawk takes text
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class LintSettings(Section):
+    """``[tool.ops.lint]``: which schemas are exposed, which squawk rules apply, severities."""
+
+    section_name = "lint"
+
+    # Schemas the Data API exposes: tables there need RLS.
+    exposed_schemas: list[str] = Field(default_factory=lambda: ["public"])
+    # Exit 1 on warnings too (errors always fail).
+    fail_on_warnings: StrictBool = False
+    # squawk rules that do not apply here: the runner sets lock_timeout per
+    # migration, and runs each file once inside a transaction.
+    squawk_exclude: list[str] = Field(
+        default_factory=lambda: ["require-lock-timeout", "require-statement-timeout", "prefer-robust-stmts"]
+    )
+    # squawk rules that are errors: they lock or break a live table.
+    squawk_errors: list[str] = Field(
+        default_factory=lambda: [
+            "adding-required-field",
+            "adding-not-nullable-field",
+            "ban-concurrent-index-creation-in-transaction",
+            "ban-drop-database",
+            "changing-column-type",
+            "constraint-missing-not-valid",
+            "disallowed-unique-constraint",
+        ]
+    )
+    # Per-rule override, ours or squawk's: {"rule-name" = "error" | "warning" | "off"}.
+    severity: dict[str, Severity] = Field(default_factory=dict)
+    # The PostgreSQL version squawk assumes.
+    pg_version: Annotated[str, BeforeValidator(_version_text), Field(pattern=r"^\d+(\.\d+)?$")] = "15"
+
+
+def lint_settings(cfg: Config) -> LintSettings:
+    return section(cfg, LintSettings)
