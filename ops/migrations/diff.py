@@ -487,10 +487,18 @@ def _keep(prop: str, schema: str | None, schemas: tuple[str, ...]) -> bool:
 
 
 class _EngineChanges:
-    """results' ordered plan asks for enum changes with modifications=True and
-    no "only" flag, which repeats every enum CREATE and DROP of the dedicated
-    create/drop steps (a duplicate ``create type`` aborts the migration). Ask
-    for the modifications alone there."""
+    """Our corrections to results' change plan.
+
+    - Its ordered plan asks for enum changes with modifications=True and no
+      "only" flag, which repeats every enum CREATE and DROP of the dedicated
+      create/drop steps (a duplicate ``create type`` aborts the migration). Ask
+      for the modifications alone there.
+    - It drops and re-creates every foreign key of a table that changed in any
+      way (``add column age int`` re-creates ``profiles.id -> auth.users``),
+      which rewrites a constraint nobody touched, validates it again under a
+      lock, and fails db.lint. Only a key whose own columns, or the columns or
+      unique keys it references, changed needs that (``_forced_foreign_keys``).
+    """
 
     def __init__(self, changes: Any) -> None:
         self._changes = changes
@@ -502,6 +510,75 @@ class _EngineChanges:
         if kwargs == {"modifications": True}:
             kwargs = {"modifications_only": True}
         return self._changes.enums(**kwargs)
+
+    @property
+    def fk_constraints(self) -> Any:
+        from collections import OrderedDict
+
+        from results.dbdiff.changes import statements_for_changes
+
+        changes = self._changes
+        before = OrderedDict(
+            (key, c)
+            for key, c in changes.i_from.constraints.items()
+            if c.constraint_type == "FOREIGN KEY" and not changes._partition_constraint_child(c, changes.i_from)
+        )
+        after = OrderedDict(
+            (key, c)
+            for key, c in changes.i_target.constraints.items()
+            if c.constraint_type == "FOREIGN KEY" and not changes._partition_constraint_child(c, changes.i_target)
+        )
+        forced = _forced_foreign_keys(changes.i_from, changes.i_target, before, after)
+
+        def statements(creations_only: bool = False, drops_only: bool = False, **kwargs: Any) -> Any:
+            result = statements_for_changes(before, after, creations_only=creations_only, drops_only=drops_only, **kwargs)
+            if drops_only:
+                result += [before[key].drop_statement for key in forced]
+            elif creations_only:
+                for key in forced:
+                    result += after[key].safer_create_statements
+            return result
+
+        return statements
+
+
+def _forced_foreign_keys(source: Any, target: Any, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """The unchanged foreign keys that must still be dropped and re-created
+    around the plan: those on a column that changes type (or is dropped and
+    re-added), or that reference a column that does, or a table whose primary
+    key, unique constraints or unique indexes change (the key they rely on is
+    dropped for a while)."""
+    from results.dbdiff.util import differences
+
+    changed_columns: dict[str, set[str]] = {}
+    _, _, modified_tables, _ = differences(source.tables, target.tables)
+    for table_name, table in modified_tables.items():
+        old = source.tables[table_name].columns
+        changed_columns[table_name] = {
+            column for column, info in old.items() if column not in table.columns or table.columns[column] != info
+        }
+    rekeyed: set[str] = set()
+    _, removed, modified, _ = differences(source.constraints, target.constraints)
+    for constraint in (*removed.values(), *modified.values()):
+        if constraint.constraint_type in ("PRIMARY KEY", "UNIQUE"):
+            rekeyed.add(constraint.quoted_full_table_name)
+    _, removed_indexes, modified_indexes, _ = differences(source.indexes, target.indexes)
+    for index in (*removed_indexes.values(), *modified_indexes.values()):
+        if index.is_unique:
+            rekeyed.add(index.quoted_full_table_name)
+
+    def touched(key: Any) -> bool:
+        local = changed_columns.get(key.quoted_full_table_name, set())
+        foreign = changed_columns.get(key.quoted_full_foreign_table_name, set())
+        return (
+            bool(local & set(key.fk_columns_local or ()))
+            or bool(foreign & set(key.fk_columns_foreign or ()))
+            or key.quoted_full_table_name in rekeyed
+            or key.quoted_full_foreign_table_name in rekeyed
+        )
+
+    _, _, _, unmodified = differences(before, after)
+    return [key for key, constraint in unmodified.items() if touched(constraint)]
 
 
 def generate(source_inspector: Any, target_inspector: Any) -> list[str]:
