@@ -240,7 +240,7 @@ def test_unreachable_database_is_an_external_failure_without_the_password(migrat
     url = f"postgresql://app:hunter2secret@127.0.0.1:{free_port()}/app"
     result = migration_project.cli("db.migrate", "--env", "staging", env={"SUPABASE_STAGING_DB_URL": url})
     assert result.code == 3
-    assert result.stderr.startswith("error: cannot connect to the database: ")
+    assert result.stderr.startswith("error: cannot connect to postgresql://app:***@127.0.0.1:")
     assert "hunter2secret" not in result.output
 
 
@@ -478,3 +478,41 @@ def test_bad_migration_settings_exit_2_before_anything_is_applied(
     assert result.stderr.startswith(message) and len(result.stderr.strip().splitlines()) == 1
     assert json.loads(result.stdout)["ok"] is False
     assert query(database, "select to_regclass('a') is null") == [(True,)]
+
+
+def test_kill_9_after_a_concurrent_index_was_built_adopts_the_valid_index_on_rerun(
+    migration_project: Any, database: Any
+) -> None:
+    """The server finished a valid index, the runner was killed before the
+    history row: the rerun adopts the index instead of failing on 42P07."""
+    migration_project.write(
+        "20240101000000_items.sql",
+        "create table items (id int);\ninsert into items select generate_series(1, 1000);\n"
+        "create table go_slow (flag boolean);\ninsert into go_slow values (true);",
+    )
+    migration_project.write(
+        "20240102000000_idx.sql",
+        "create unique index concurrently items_id on items (id);\n"
+        "select pg_sleep(60) from go_slow;\n"
+        "comment on index items_id is 'built once';",
+    )
+    runner = spawn_runner(migration_project, database)
+    try:
+        wait_for(lambda: query(database, SLEEPING_RUNNER)[0][0])
+        os.kill(runner.pid, signal.SIGKILL)
+        runner.wait(timeout=10)
+    finally:
+        runner.stdout.close()  # type: ignore[union-attr]
+        runner.stderr.close()  # type: ignore[union-attr]
+    assert query(database, "select version from supabase_migrations.schema_migrations") == [("20240101000000",)]
+    assert query(database, "select indisvalid from pg_index where indexrelid = 'items_id'::regclass") == [(True,)]
+    with database.connect() as conn:
+        conn.execute("delete from go_slow")
+    rerun = migration_project.cli("db.migrate", "--env", "staging", env=staging(database))
+    assert rerun.code == 0, rerun.output
+    assert "20240102000000_idx.sql: adopted the index public.items_id an interrupted run had built" in rerun.stdout
+    assert query(database, "select version from supabase_migrations.schema_migrations order by 1") == [
+        ("20240101000000",),
+        ("20240102000000",),
+    ]
+    assert query(database, "select obj_description('items_id'::regclass)") == [("built once",)]

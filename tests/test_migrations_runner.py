@@ -469,3 +469,25 @@ def test_a_byte_order_mark_and_a_trailing_comment_are_stored_as_the_supabase_cli
         ("20240103000000", ["create table e (t text)", "insert into e values (E'it\\'s; ok');\nselect 2;"]),
     ]
     assert all(v.state == "applied" for v in target_status(cfg, database.url, "staging").versions)
+
+
+def test_an_existing_valid_index_is_adopted_only_when_it_is_the_statements_index(
+    migration_project: Any, database: Any
+) -> None:
+    with database.connect() as conn:
+        conn.execute("create table t (id int, name text)")
+        conn.execute("create unique index t_id on public.t using btree (id) where id > 0")
+        conn.execute("create index t_name on t (name)")
+    migration_project.write(
+        "20240101000000_same.sql", "create unique index concurrently t_id on t (id) where (id > 0);"
+    )
+    migrate(migration_project.config(), database.url)  # the same index: adopted, not built again
+    assert [v for v, _ in applied_versions(database)] == ["20240101000000"]
+    migration_project.write("20240102000000_other.sql", "create unique index concurrently t_name on t (name);")
+    with pytest.raises(StatementFailed) as caught:  # another index under that name: not taken for this one
+        migrate(migration_project.config(), database.url)
+    assert caught.value.sqlstate == "42P07"
+    with database.connect() as conn:
+        assert conn.execute("select indisunique from pg_index where indexrelid = 't_name'::regclass").fetchone() == (
+            False,
+        )

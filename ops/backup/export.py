@@ -322,13 +322,9 @@ def settings_json(settings: list[str]) -> bytes:
 def _connect_snapshot(source: Target) -> psycopg.Connection[Any]:
     import psycopg
 
-    try:
-        conn = psycopg.connect(source.url, connect_timeout=10, application_name="ops backup.export")
-    except psycopg.Error as exc:
-        raise ExternalError(
-            f"cannot connect to {source.display()}: {error_line(exc)}",
-            "check the database URL and that the server is reachable",
-        ) from None
+    from ops.pg.connect import connect
+
+    conn = connect(source.url, application_name="ops backup.export", autocommit=False, where=source.display())
     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     conn.read_only = True
     return conn

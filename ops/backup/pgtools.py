@@ -130,8 +130,9 @@ def hint_for(lines: list[str], where: Target) -> str:
 
 def error_line(exc: BaseException) -> str:
     """The first line of a driver error, masked (psycopg messages can be multi-line or empty)."""
-    lines = str(exc).strip().splitlines()
-    return mask(lines[0] if lines else type(exc).__name__)
+    from ops.pg.connect import error_text
+
+    return error_text(exc)
 
 
 def migration_head(conn: Any) -> str | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,6 @@ from ops.backup.pgtools import (
     Target,
     ToolStream,
     client_bindir,
-    error_line,
     exact_count,
     migration_head,
     run_tool,
@@ -21,51 +19,36 @@ from ops.backup.pgtools import (
 )
 from ops.backup.verify import dump_major
 from ops.errors import BinaryNotFound, CheckFailed, ExternalError, UsageError
-from ops.pg.cluster import quote_ident
+from ops.pg.cluster import alter_database_set
+from ops.pg.connect import connect as open_connection
 
 
 def connect(url: str) -> Any:
-    import psycopg
-
-    try:
-        return psycopg.connect(url, autocommit=True, connect_timeout=10, application_name="ops backup")
-    except psycopg.Error as exc:
-        where = target(url).display()
-        raise ExternalError(
-            f"cannot connect to {where}: {error_line(exc)}",
-            "check the database URL and that the server is reachable",
-        ) from None
+    return open_connection(url, application_name="ops backup", where=target(url).display())
 
 
 def create_database(server_url: str, name: str, settings: list[str]) -> None:
     """A fresh, empty database (from template0) with the source's database-level
     settings (``ALTER DATABASE ... SET``), which pg_dump leaves out."""
+    from psycopg import sql
+
+    database = sql.Identifier(name)
     with connect(server_url) as conn:
         if conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone():
             raise UsageError(
                 f"database {name} already exists on {target(server_url).display()}",
-                f"drop it (DROP DATABASE {quote_ident(name)}) or drill another backup",
+                f"drop it (DROP DATABASE {database.as_string(conn)}) or drill another backup",
             )
-        conn.execute(f"CREATE DATABASE {quote_ident(name)} TEMPLATE template0")
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(database))
         for entry in settings:
-            key, _, value = entry.partition("=")
-            if _SETTING_NAME.fullmatch(key):
-                conn.execute(f"ALTER DATABASE {quote_ident(name)} SET {key} TO {_literal_list(value)}")
-
-
-_SETTING_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
-
-
-def _literal_list(value: str) -> str:
-    # pg_db_role_setting stores search_path as '"$user", public, extensions':
-    # each element becomes its own literal, as SET expects.
-    parts = [part.strip().strip('"') for part in value.split(",")]
-    return ", ".join("'" + part.replace("'", "''") + "'" for part in parts)
+            conn.execute(alter_database_set(name, entry))
 
 
 def drop_database(server_url: str, name: str) -> None:
+    from psycopg import sql
+
     with connect(server_url) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)")
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def restore_args(dump: Path | str, into: Target, jobs: int) -> list[str]:

@@ -531,7 +531,9 @@ class _EngineChanges:
         forced = _forced_foreign_keys(changes.i_from, changes.i_target, before, after)
 
         def statements(creations_only: bool = False, drops_only: bool = False, **kwargs: Any) -> Any:
-            result = statements_for_changes(before, after, creations_only=creations_only, drops_only=drops_only, **kwargs)
+            result = statements_for_changes(
+                before, after, creations_only=creations_only, drops_only=drops_only, **kwargs
+            )
             if drops_only:
                 result += [before[key].drop_statement for key in forced]
             elif creations_only:
@@ -845,9 +847,10 @@ class Shadows:
         try:
             self.cluster.create_database(name, template=self.template)
         except psycopg.Error as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            from ops.pg.connect import error_text
+
             raise ExternalError(
-                f"cannot clone a shadow database from {self.template}: {reason}",
+                f"cannot clone a shadow database from {self.template}: {error_text(exc)}",
                 "close the sessions connected to it (pg_stat_activity); a dropped template is rebuilt by the next run",
             ) from None
         return url
@@ -939,8 +942,7 @@ def migrated_template(cfg: Config, cluster: Cluster, step: Step | None = None) -
     of it; templates of older files are dropped. Nothing stays connected to it:
     ``CREATE DATABASE ... TEMPLATE`` refuses a template that has sessions."""
     import psycopg
-
-    from ops.pg.cluster import quote_ident
+    from psycopg import sql
 
     step = step or _quiet
     cached = template_name(cfg)
@@ -951,11 +953,13 @@ def migrated_template(cfg: Config, cluster: Cluster, step: Step | None = None) -
         _build(cfg, cluster, building, step)
         with cluster.connection() as conn:
             try:
-                conn.execute(f"ALTER DATABASE {quote_ident(building)} RENAME TO {quote_ident(cached)}")  # type: ignore[arg-type]
+                conn.execute(
+                    sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(building), sql.Identifier(cached))
+                )
             except psycopg.errors.DuplicateDatabase:
                 pass  # a concurrent run built the same template first; ours is dropped below
             else:
-                conn.execute(f"ALTER DATABASE {quote_ident(cached)} IS_TEMPLATE true")  # type: ignore[arg-type]
+                conn.execute(sql.SQL("ALTER DATABASE {} IS_TEMPLATE true").format(sql.Identifier(cached)))
     finally:
         cluster.drop_database(building)  # a no-op once renamed
     drop_stale_templates(cluster, keep=cached)
@@ -965,8 +969,7 @@ def migrated_template(cfg: Config, cluster: Cluster, step: Step | None = None) -
 def drop_stale_templates(cluster: Cluster, keep: str | None = None) -> list[str]:
     """Drop the migrated templates other than ``keep``; returns their names."""
     import psycopg
-
-    from ops.pg.cluster import quote_ident
+    from psycopg import sql
 
     patterns = [prefix.replace("_", r"\_") + "%" for prefix in (TEMPLATE_PREFIX, _OLD_CACHE_PREFIX)]
     with cluster.connection() as conn:
@@ -981,8 +984,8 @@ def drop_stale_templates(cluster: Cluster, keep: str | None = None) -> list[str]
         for name in stale:
             try:
                 # A template cannot be dropped; this one waits for a concurrent clone of it to finish.
-                conn.execute(f"ALTER DATABASE {quote_ident(name)} IS_TEMPLATE false")  # type: ignore[arg-type]
-                conn.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)}")  # type: ignore[arg-type]
+                conn.execute(sql.SQL("ALTER DATABASE {} IS_TEMPLATE false").format(sql.Identifier(name)))
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
             except psycopg.Error:  # in use right now (a run of older files): a later run drops it
                 continue
             dropped.append(name)
@@ -1027,13 +1030,9 @@ def _local_cluster(cfg: Config) -> Cluster:
 
 @contextmanager
 def _connect(url: str) -> Iterator[Any]:
-    import psycopg
+    from ops.pg.connect import connect
 
-    try:
-        conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
-    except psycopg.OperationalError as exc:
-        detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else "connection failed"
-        raise ExternalError(f"cannot connect to {mask_url(url)}: {detail}", "check that the database is up") from None
+    conn = connect(url, application_name="ops db.diff")
     try:
         yield conn
     finally:

@@ -13,6 +13,7 @@ from typing import Any
 
 from ops.errors import ExternalError
 from ops.migrations.split import Statement, line_column
+from ops.pg.connect import error_text
 
 LOCK_NOT_AVAILABLE = "55P03"
 
@@ -48,7 +49,7 @@ def statement_failure(
 ) -> StatementFailed:
     diag = getattr(exc, "diag", None)
     sqlstate = getattr(exc, "sqlstate", None)
-    message = (diag.message_primary if diag is not None else None) or str(exc).strip().splitlines()[0]
+    message = (diag.message_primary if diag is not None else None) or error_text(exc)
     position = diag.statement_position if diag is not None else None
     offset = statement.offset + (int(position) - 1 if position else 0)
     line, column = line_column(text, offset)

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 from ops.config import Config
 from ops.errors import ExternalError
 from ops.pg.bootstrap import apply_bootstrap
-from ops.pg.cluster import Cluster, quote_ident
+from ops.pg.cluster import Cluster
+from ops.pg.connect import error_text
 
 if TYPE_CHECKING:
     from ops.console import Output
@@ -32,16 +33,17 @@ def recreate_database(cluster: Cluster, name: str) -> None:
     Works for the ``postgres`` database too: the drop runs from ``template1``.
     """
     import psycopg
+    from psycopg import sql
 
     try:
         with cluster.connection("template1") as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)".encode())
-            conn.execute(f"CREATE DATABASE {quote_ident(name)}".encode())
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         with cluster.connection(name) as conn:
             apply_bootstrap(conn)
     except psycopg.Error as exc:
         raise ExternalError(
-            f"recreating database {name} failed: {str(exc).strip().splitlines()[0]}", "check the local cluster's log"
+            f"recreating database {name} failed: {error_text(exc)}", "check the local cluster's log"
         ) from None
 
 

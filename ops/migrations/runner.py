@@ -26,8 +26,9 @@ from ops.migrations.files import MigrationFile, load_migrations
 from ops.migrations.lock import migration_lock
 from ops.migrations.plan import Plan, check_plan, make_plan
 from ops.migrations.settings import RunnerSettings, runner_settings
-from ops.migrations.split import Statement, invalid_index_target
+from ops.migrations.split import Statement, concurrent_index
 from ops.migrations.transactions import check_transaction_statements
+from ops.pg.connect import error_text
 
 if TYPE_CHECKING:
     from ops.console import Output
@@ -126,10 +127,11 @@ def _apply_all(
     conn: Any, plan: Plan, settings: RunnerSettings, report: MigrateReport, out: Output | None, progress: Any, task: Any
 ) -> None:
     import psycopg
+    from psycopg import sql
 
     if progress is not None:
         progress.update(task, description="applying migrations", total=len(plan.pending), completed=0)
-    conn.execute(f"set lock_timeout = '{_quote(settings.lock_timeout)}'".encode())
+    conn.execute(sql.SQL("set lock_timeout = {}").format(sql.Literal(settings.lock_timeout)))
     cursor = conn.cursor()
     try:
         for file in plan.pending:
@@ -145,7 +147,7 @@ def _apply_all(
                 raise
             except psycopg.Error as exc:  # the history row itself, or the connection
                 raise ExternalError(
-                    f"{file.filename}: recording it failed: {str(exc).strip().splitlines()[0]}",
+                    f"{file.filename}: recording it failed: {error_text(exc)}",
                     "check the database and run it again; this file was rolled back",
                 ) from None
             report.applied.append(
@@ -190,7 +192,7 @@ def _retry_lock_timeouts(
     attempt: Callable[[], bool],
     *,
     rolled_back: str,
-    before_retry: Callable[[], None] | None = None,
+    before_retry: Callable[[], object] | None = None,
 ) -> None:
     """Run ``attempt`` (True: done; False or a 55P03 ``StatementFailed``: hit
     lock_timeout and rolled back) again with exponential backoff, a bounded
@@ -241,9 +243,11 @@ def _apply_with_standalone(
     """Runs of transactional statements in transactions, standalone ones alone;
     the history row commits with the last run (or alone). Each run is retried
     on its own after a lock_timeout: the runs before it stay applied."""
-    _drop_invalid_indexes(conn, file)
+    adopted = _recover_concurrent_indexes(conn, file, out)
     groups: list[tuple[bool, list[tuple[int, Statement]]]] = []
     for number, statement in _numbered(file.parsed):
+        if statement.offset in adopted:
+            continue
         standalone = statement.kind == "standalone"
         if groups and not standalone and not groups[-1][0]:
             groups[-1][1].append((number, statement))
@@ -259,7 +263,7 @@ def _apply_with_standalone(
             functools.partial(_apply_group, conn, cursor, file, members, standalone=standalone, records=records),
             rolled_back="statements before the failing one stay applied",
             # a CONCURRENTLY build that timed out may leave an invalid index behind
-            before_retry=functools.partial(_drop_invalid_indexes, conn, file) if standalone else None,
+            before_retry=functools.partial(_recover_concurrent_indexes, conn, file) if standalone else None,
         )
     if not last_is_transactional:
         with conn.transaction():
@@ -286,31 +290,45 @@ def _apply_group(
     return True
 
 
-def _drop_invalid_indexes(conn: Any, file: MigrationFile) -> None:
-    """A failed or killed ``CREATE INDEX CONCURRENTLY`` leaves an invalid index
-    behind, and a rerun would fail on its name: drop it first."""
+def _recover_concurrent_indexes(conn: Any, file: MigrationFile, out: Output | None = None) -> set[int]:
+    """What an earlier run of ``file`` left of its ``CREATE INDEX CONCURRENTLY``
+    statements (a failure, a lock timeout, or a ``kill -9`` after the server
+    finished the build but before the history row): an invalid index is
+    dropped, so the statement builds it again; a valid one that is exactly the
+    index the statement builds is adopted. Returns the offsets of the adopted
+    statements, which are not run again."""
+    from psycopg import sql
+
+    adopted: set[int] = set()
     for statement in file.parsed:
-        target = invalid_index_target(statement) if statement.kind == "standalone" else None
-        if target is None:
+        index = concurrent_index(statement) if statement.kind == "standalone" else None
+        if index is None:
             continue
-        index_name, table = target
         row = conn.execute(
-            "select i.indexrelid::regclass::text from pg_index i join pg_class c on c.oid = i.indexrelid"
-            " where not i.indisvalid and c.relname = %s and i.indrelid = to_regclass(%s)",
-            (index_name, table),
+            "select n.nspname, c.relname, i.indisvalid, pg_get_indexdef(i.indexrelid)"
+            " from pg_index i join pg_class c on c.oid = i.indexrelid join pg_namespace n on n.oid = c.relnamespace"
+            " where c.relname = %s and i.indrelid = to_regclass(%s)",
+            (index.name, index.table),
         ).fetchone()
-        if row:
-            try:
-                conn.execute(f"drop index concurrently if exists {row[0]}".encode())
-            except Exception as exc:
-                raise ExternalError(
-                    f"{file.filename}: cannot drop the invalid index {row[0]} left by an earlier run: {exc}",
-                    f"drop it by hand: DROP INDEX CONCURRENTLY {row[0]}",
-                ) from None
-
-
-def _quote(value: str) -> str:
-    return value.replace("'", "''")
+        if row is None:
+            continue
+        schema, name, valid, definition = row
+        qualified = sql.Identifier(schema, name)
+        if valid:
+            if index.matches(definition):
+                adopted.add(statement.offset)
+                if out is not None:
+                    out.line(f"{file.filename}: adopted the index {schema}.{name} an interrupted run had built")
+            continue  # a different index under that name: the statement fails and says so
+        try:
+            conn.execute(sql.SQL("drop index concurrently if exists {}").format(qualified))
+        except Exception as exc:
+            raise ExternalError(
+                f"{file.filename}: cannot drop the invalid index {schema}.{name} left by an earlier run:"
+                f" {error_text(exc)}",
+                f"drop it by hand: DROP INDEX CONCURRENTLY {qualified.as_string(conn)}",
+            ) from None
+    return adopted
 
 
 class _NoProgress:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from ops.errors import UsageError
 
@@ -370,22 +371,58 @@ def normalise(statements: list[str] | tuple[str, ...]) -> list[str]:
     return result
 
 
-def invalid_index_target(statement: Statement) -> tuple[str, str] | None:
-    """(index name, qualified table) of a ``CREATE INDEX CONCURRENTLY name ON table``."""
+@dataclass(frozen=True)
+class ConcurrentIndex:
+    """A ``CREATE INDEX CONCURRENTLY name ON table ...`` statement."""
+
+    name: str
+    table: str  # as written, for to_regclass(): "schema"."table" or "table"
+    shape: str  # the statement's tree without what does not change the index (see ``_index_shape``)
+
+    def matches(self, definition: str) -> bool:
+        """Whether ``pg_get_indexdef()`` of an existing index describes the index this statement builds."""
+        body = _index_body(definition)
+        return body is not None and _index_shape(body) == self.shape
+
+
+def concurrent_index(statement: Statement) -> ConcurrentIndex | None:
+    """The index a ``CREATE INDEX CONCURRENTLY`` with a name builds, else None."""
+    body = _index_body(statement.text)
+    if not body or not body.get("concurrent") or not body.get("idxname"):
+        return None
+    relation = body["relation"]
+    table = ".".join(
+        '"' + part.replace('"', '""') + '"' for part in (relation.get("schemaname"), relation["relname"]) if part
+    )
+    return ConcurrentIndex(body["idxname"], table, _index_shape(body))
+
+
+def _index_body(sql: str) -> dict[str, Any] | None:
     from pglast import parser
 
     try:
-        tree = json.loads(parser.parse_sql_json(statement.text))
+        tree = json.loads(parser.parse_sql_json(sql))
     except parser.ParseError:
         return None
     node = (tree.get("stmts") or [{}])[0].get("stmt", {})
     body = node.get("IndexStmt")
-    if not body or not body.get("concurrent") or not body.get("idxname"):
-        return None
-    relation = body["relation"]
-    table = ".".join(_quote(p) for p in (relation.get("schemaname"), relation["relname"]) if p)
-    return body["idxname"], table
+    return body if isinstance(body, dict) else None
 
 
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
+def _index_shape(body: dict[str, Any]) -> str:
+    """The index a statement describes: without token positions, CONCURRENTLY,
+    IF NOT EXISTS and the table's schema (the caller checked the index is on
+    the statement's table; ``pg_get_indexdef`` always qualifies it)."""
+
+    def strip(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {key: strip(value) for key, value in node.items() if key != "location"}
+        if isinstance(node, list):
+            return [strip(value) for value in node]
+        return node
+
+    shape = strip(body)
+    for key in ("concurrent", "if_not_exists"):
+        shape.pop(key, None)
+    shape.get("relation", {}).pop("schemaname", None)
+    return json.dumps(shape, sort_keys=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import re
 import secrets
 import shutil
 import socket
@@ -57,10 +58,6 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
         except OSError:
             return True
     return False
-
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 @dataclass
@@ -466,9 +463,9 @@ class Cluster:
         )
 
     def connect(self, dbname: str = "postgres", autocommit: bool = True) -> psycopg.Connection[Any]:
-        import psycopg
+        from ops.pg.connect import connect
 
-        return psycopg.connect(self.url(dbname), autocommit=autocommit, connect_timeout=10)
+        return connect(self.url(dbname), autocommit=autocommit, application_name="ops cluster")
 
     @contextmanager
     def connection(self, dbname: str = "postgres") -> Iterator[psycopg.Connection[Any]]:
@@ -486,17 +483,21 @@ class Cluster:
         """Create ``name``, cloned from ``template`` if given. Database-level
         settings (the bootstrap's search_path) are not part of a template
         copy, so they are carried over explicitly."""
-        sql = f"CREATE DATABASE {quote_ident(name)}"
+        from psycopg import sql
+
+        create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
         if template:
-            sql += f" TEMPLATE {quote_ident(template)}"
+            create += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
         with self.connection() as conn:
-            conn.execute(sql)  # type: ignore[arg-type]
+            conn.execute(create)
             if template:
                 copy_database_settings(conn, template, name)
 
     def drop_database(self, name: str) -> None:
+        from psycopg import sql
+
         with self.connection() as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)")  # type: ignore[arg-type]
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def _others_can_run(bindir: Path) -> bool:
@@ -517,5 +518,35 @@ def copy_database_settings(conn: Any, source: str, target: str) -> None:
         (source,),
     ).fetchall()
     for (entry,) in rows:
-        key, _, value = entry.partition("=")
-        conn.execute(f"ALTER DATABASE {quote_ident(target)} SET {key} TO {value}")
+        conn.execute(alter_database_set(target, entry))
+
+
+# Settings whose value is a list: pg_db_role_setting keeps them as `"$user", public`.
+LIST_SETTINGS = frozenset(
+    {
+        "search_path",
+        "temp_tablespaces",
+        "local_preload_libraries",
+        "session_preload_libraries",
+        "shared_preload_libraries",
+    }
+)
+_LIST_ELEMENT = re.compile(r'\s*(?:"((?:[^"]|"")*)"|([^,]*?))\s*(?:,|$)')
+
+
+def alter_database_set(database: str, entry: str) -> Any:
+    """``ALTER DATABASE <database> SET <key> TO <value>`` for one ``key=value``
+    entry of ``pg_db_role_setting``, identifiers and values quoted by psycopg."""
+    from psycopg import sql
+
+    key, _, value = entry.partition("=")
+    if key in LIST_SETTINGS:
+        elements = [
+            quoted.replace('""', '"') or bare for quoted, bare in _LIST_ELEMENT.findall(value) if quoted or bare
+        ]
+        values = [sql.Literal(element) for element in elements] or [sql.Literal("")]
+    else:
+        values = [sql.Literal(value)]
+    return sql.SQL("ALTER DATABASE {} SET {} TO {}").format(
+        sql.Identifier(database), sql.Identifier(*key.split(".")), sql.SQL(", ").join(values)
+    )

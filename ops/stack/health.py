@@ -18,11 +18,15 @@ POLL_INTERVAL = 0.05
 def db_ok(url: str, timeout: float = 2.0) -> tuple[bool, str]:
     import psycopg
 
+    from ops.pg.connect import DatabaseUnreachable, connect, error_text
+
     try:
-        with psycopg.connect(url, connect_timeout=max(1, int(timeout)), autocommit=True) as conn:
+        with connect(url, application_name="ops health", connect_timeout=timeout) as conn:
             conn.execute("select 1")
+    except DatabaseUnreachable as exc:
+        return False, exc.reason
     except psycopg.Error as exc:
-        return False, str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return False, error_text(exc)
     return True, "ok"
 
 

@@ -130,14 +130,13 @@ def _applied_versions(cfg: Config) -> set[str] | None:
     """Versions applied to the local dev database; None when it is not running."""
     import psycopg
 
+    from ops.migrations import history
+    from ops.pg.connect import connect
     from ops.targets import db_url
 
     try:
-        with psycopg.connect(db_url(cfg, "local"), connect_timeout=5) as conn:
-            exists = conn.execute("select to_regclass('supabase_migrations.schema_migrations')").fetchone()
-            if not exists or exists[0] is None:
-                return set()
-            return {row[0] for row in conn.execute("select version from supabase_migrations.schema_migrations")}
+        with connect(db_url(cfg, "local"), application_name="ops db.lint", connect_timeout=5) as conn:
+            return set(history.read_applied(conn))
     except (OpsError, psycopg.Error):
         return None
 
