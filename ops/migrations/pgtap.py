@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ops.console import mask
 from ops.errors import BinaryNotFound, CheckFailed, ExternalError, UsageError
 
 if TYPE_CHECKING:
@@ -306,17 +305,19 @@ def _pg_prove() -> str:
 
 def _ensure_pgtap(url: str) -> None:
     import psycopg
+    from psycopg import sql
+
+    from ops.pg.connect import connect, error_text
 
     try:
-        with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+        with connect(url, application_name="ops db.test") as conn:
             if conn.execute("select 1 from pg_extension where extname = 'pgtap'").fetchone() is None:
                 has_extensions = conn.execute("select to_regnamespace('extensions') is not null").fetchone()
                 schema = "extensions" if has_extensions and has_extensions[0] else "public"
-                conn.execute(f"create extension pgtap with schema {schema}")  # type: ignore[arg-type]
+                conn.execute(sql.SQL("create extension pgtap with schema {}").format(sql.Identifier(schema)))
     except psycopg.Error as exc:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ExternalError(
-            f"cannot install pgTAP: {mask(detail)}", "install it there: create extension pgtap"
+            f"cannot install pgTAP: {error_text(exc)}", "install it there: create extension pgtap"
         ) from None
 
 
