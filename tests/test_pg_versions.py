@@ -55,8 +55,8 @@ def test_client_binaries_of_a_major_or_newer() -> None:
     assert any(str(inst.bindir / "pg_dump") == chosen and inst.major == lowest for inst in binaries.installations())
     with pytest.raises(BinaryNotFound) as info:
         binaries.client_bin("pg_restore", majors[-1] + 1)
-    assert info.value.one_line().startswith(f"error: pg_restore of PostgreSQL {majors[-1] + 1} or newer not found")
-    assert f"postgresql-client-{majors[-1] + 1}" in info.value.one_line()
+    assert info.value.one_line().startswith(f"error: no pg_restore of PostgreSQL {majors[-1] + 1} or newer (found: ")
+    assert f"apt-get install postgresql-client-{majors[-1] + 1}" in info.value.one_line()
 
 
 def _run_cluster(version: int) -> None:

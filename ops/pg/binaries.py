@@ -247,26 +247,9 @@ def _search_bindir(explicit: str | None, version: int | None) -> Path:
 
 def client_bin(name: str, min_major: int) -> str:
     """A client program (``pg_dump``, ``pg_restore``, ``psql``...) of PostgreSQL
-    ``min_major`` or newer, the closest such version first: pg_dump refuses a
-    newer server, and a much newer one writes SQL older servers reject.
-
-    Raises a one-line ``BinaryNotFound`` that says what to install.
-    """
-    explicit = os.environ.get("OPS_PG_BINDIR") or configured_bindir()
-    candidates: list[Installation] = []
-    if explicit:
-        path = Path(explicit).expanduser()
-        if (path / name).is_file():
-            candidates.append(Installation(path, _major_of(path.resolve()), "configured"))
-    candidates += [inst for inst in installations() if inst.program(name)]
-    fitting = sorted((inst for inst in candidates if inst.major >= min_major), key=lambda inst: inst.major)
-    if fitting:
-        return str(fitting[0].bindir / name)
-    found = [inst for inst in candidates if inst.major]
-    raise BinaryNotFound(
-        f"{name} of PostgreSQL {min_major} or newer not found (installed: {_describe(found)})",
-        install_hint(max(min_major, min(SUPPORTED_MAJORS)), client=True),
-    )
+    ``min_major`` or newer, the closest such version (see ``client_bindir``).
+    Raises a one-line ``BinaryNotFound`` that says what to install."""
+    return str(client_bindir(min_major, name) / name)
 
 
 def pg_bin(name: str, bindir: str | Path | None = None) -> str:
@@ -299,38 +282,13 @@ def client_major(bindir: str | Path, program: str = "pg_dump") -> int:
 
 
 def _client_candidates(program: str) -> list[Path]:
-    """Every bindir that has ``program``: Debian's versioned layout, pg_config,
-    PATH, then the embedded-Postgres wheels."""
-    found: list[Path] = []
-
-    def add(path: Path) -> None:
-        if (path / program).is_file() and path not in found:
-            found.append(path)
-
-    for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_version_key, reverse=True):
-        add(Path(candidate))
-    pg_config = shutil.which("pg_config")
-    if pg_config:
-        try:
-            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, timeout=10, check=True)
-            add(Path(out.stdout.strip()))
-        except (OSError, subprocess.SubprocessError):
-            pass
-    on_path = shutil.which(program)
-    if on_path:
-        add(Path(on_path).resolve().parent)
-    for module in ("postgresql", "pgserver"):
-        spec = importlib.util.find_spec(module) if _importable_name(module) else None
-        if spec and spec.submodule_search_locations:
-            for location in spec.submodule_search_locations:
-                for sub in ("bin", "pginstall/bin"):
-                    add(Path(location) / sub)
-    return found
+    """Every bindir that has ``program`` (see ``installations``), newest first."""
+    return [inst.bindir for inst in installations() if inst.program(program)]
 
 
 def client_bindir(server_major: int, program: str = "pg_dump") -> Path:
-    """A bindir whose ``program`` is of ``server_major`` or newer (the same major
-    preferred): a pg_dump older than the server refuses ("server version
+    """A bindir whose ``program`` is of ``server_major`` or newer (the closest major
+    first): a pg_dump older than the server refuses ("server version
     mismatch"). An explicit bindir ($OPS_PG_BINDIR, [tool.ops.pg] bindir) is the
     only one considered when set."""
     explicit = os.environ.get("OPS_PG_BINDIR") or configured_bindir()
@@ -353,5 +311,5 @@ def client_bindir(server_major: int, program: str = "pg_dump") -> Path:
     if not usable:
         have = ", ".join(f"{major} ({path})" for major, path in versions) or "none"
         raise BinaryNotFound(f"no {program} of PostgreSQL {server_major} or newer (found: {have})", install)
-    exact = [entry for entry in usable if entry[0] == server_major]
-    return (exact or sorted(usable, key=lambda entry: entry[0], reverse=True))[0][1]
+    # The closest major: a much newer pg_dump writes SQL older servers reject (17's transaction_timeout).
+    return sorted(usable, key=lambda entry: entry[0])[0][1]
