@@ -20,6 +20,8 @@ from invoke.parser import ParseError, Parser
 from ops.ci import select_steps
 from ops.config import load
 from ops.init import init
+from ops.migrations.types import TypesSettings
+from ops.settings import section
 from ops.tasks import build_namespace
 
 EVERY_FILE = [
@@ -402,9 +404,11 @@ def test_ci_yml_runs_the_configured_steps_after_starting_the_stack(scaffolded: d
     uses = [step.get("uses", "") for step in document["jobs"]["ci"]["steps"]]
     assert any(u.startswith("actions/setup-node@") for u in uses)
     assert "npm ci" in run_lines(document)
-    # The repo with generated types checks them in CI too.
+    # The repo with generated types checks them in CI too, at the path it keeps them.
     types_steps = select_steps(load(scaffolded["types"]))
     assert "inv db.types --check" in [step.workflow_run for step in types_steps]
+    assert tomllib.loads((scaffolded["types"] / "ops.toml").read_text())["types"] == {"output": "src/database.types.ts"}
+    assert section(load(scaffolded["types"]), TypesSettings).output == "src/database.types.ts"
 
 
 def test_deploy_workflows_migrate_then_deploy_functions_then_smoke_test(scaffolded: dict[str, Path]) -> None:

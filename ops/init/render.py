@@ -141,6 +141,9 @@ def config_text(project: Project) -> ConfigText:
     if project.presets:
         lines += [f"[{prefix}env]", f"presets = {toml_list(project.presets)}", ""]
 
+    if project.types_file:
+        lines += [f"[{prefix}types]", f"output = {toml_string(project.types_file)}   # db.types --check in CI", ""]
+
     steps = ci_step_names(project)
     lines.append(f"[{prefix}ci]")
     lines.append(f"steps = {toml_list(steps)}")

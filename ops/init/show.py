@@ -25,6 +25,9 @@ def show(out: Output, report: InitReport) -> None:
     for result in report.files:
         detail = f" ({result.detail})" if result.detail else ""
         out.line(f"{result.action:<{width}}  {result.path}{detail}")
+    if project.types_file and "@supabase/postgres-meta" not in project.dependencies:
+        out.line(f"note: CI checks {project.types_file} with db.types, which runs Supabase's generator:")
+        out.line(f"      {project.package_manager} add -D @supabase/postgres-meta".replace("npm add", "npm i"))
     if report.dry_run:
         out.line("dry run: nothing was written")
         return
