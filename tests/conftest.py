@@ -10,7 +10,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,6 +110,95 @@ def ops_cli():  # type: ignore[no-untyped-def]
     return run_ops
 
 
+# --- the command line in-process (issue 11.8) -------------------------------------
+# ``run_ops`` starts a real ``python -m ops`` (0.6-0.8 s each): keep it for what is
+# about start-up (the console script, import cost, signals). ``run_cli`` runs the
+# same Program in this process, with a fresh namespace (Invoke consumes help
+# strings while parsing), the given cwd and environment, and captures stdout and
+# stderr at the file-descriptor level, so the output of child processes (psql,
+# ruff, pg_prove) is captured too.
+
+
+@contextmanager
+def _process_state(cwd: Path | str, env: dict[str, str]) -> Iterator[None]:
+    """cwd, os.environ, argv and the signal handlers a task may change, restored afterwards."""
+    import signal
+
+    saved_cwd, saved_env, saved_argv = os.getcwd(), dict(os.environ), sys.argv
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        sys.argv = saved_argv
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+
+
+@contextmanager
+def _captured_output() -> Iterator[list[str]]:
+    """Capture fds 1 and 2 (and sys.stdout/sys.stderr on them) into the yielded [stdout, stderr]."""
+    captured: list[str] = []
+    with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file:
+        files = (out_file, err_file)
+        saved_fds = [os.dup(1), os.dup(2)]
+        saved_streams = (sys.stdout, sys.stderr)
+        for fd, handle in zip((1, 2), files, strict=True):
+            os.dup2(handle.fileno(), fd)
+        sys.stdout = open(1, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+        try:
+            yield captured
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                with suppress(OSError, ValueError):  # a task may have closed its pipe
+                    stream.flush()
+            sys.stdout, sys.stderr = saved_streams
+            for fd, saved in zip((1, 2), saved_fds, strict=True):
+                os.dup2(saved, fd)
+                os.close(saved)
+            for handle in files:
+                handle.seek(0)
+                captured.append(handle.read().decode("utf-8", errors="replace"))
+
+
+def run_cli(*args: str, cwd: Path | str = REPO, env: dict[str, str] | None = None, timeout: float = 300) -> CliResult:
+    """The ``ops`` command line run in this process: same arguments and result as ``run_ops``.
+
+    ``timeout`` is accepted for symmetry with ``run_ops`` and not enforced."""
+    from ops import __version__
+    from ops.tasks import build_namespace
+    from ops.tasks.program import OpsProgram
+
+    full_env = {**os.environ, **(env or {})}
+    if env is None or "OPS_PROJECT_ROOT" not in env:
+        full_env.pop("OPS_PROJECT_ROOT", None)
+    code = 0
+    with _process_state(cwd, full_env), _captured_output() as captured:
+        sys.argv = ["ops", *args]
+        program = OpsProgram(namespace=build_namespace(), version=__version__, name="ops", binary="ops")
+        try:
+            program.run(["ops", *args])
+        except SystemExit as exc:
+            if isinstance(exc.code, int):
+                code = exc.code
+            elif exc.code is not None:  # sys.exit("message"): printed, exit 1
+                print(exc.code, file=sys.stderr)
+                code = 1
+    return CliResult(code, captured[0], captured[1])
+
+
+@pytest.fixture
+def cli():  # type: ignore[no-untyped-def]
+    """``run_cli``: the command line in-process."""
+    return run_cli
+
+
 # --- unit vs integration (issue 8) -------------------------------------------
 # A test that uses a real service is an integration test: `inv ci` runs
 # `pytest -m "not integration"` first, then `pytest -m integration`. Tests that
@@ -151,7 +240,7 @@ class MigrationProject:
         unless ``env`` sets it: the suite itself runs in CI on v* tags (deploy-prod.yml),
         where the production guard would otherwise let everything through."""
         env = {"CI": "", "OPS_PROJECT_ROOT": str(self.root), **(env or {})}
-        return run_ops(*args, cwd=self.root, env=env, timeout=timeout)
+        return run_cli(*args, cwd=self.root, env=env, timeout=timeout)
 
 
 @pytest.fixture
