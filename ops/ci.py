@@ -187,13 +187,19 @@ class PipelineReport:
             "steps": [step.__dict__ for step in self.steps],
         }
 
-    def raise_for_status(self) -> None:
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else CheckFailed.exit_code
+
+    def failure(self) -> CheckFailed | None:
+        """The first failed step, as the one line the command ends with."""
         failed = next((step for step in self.steps if step.status == "failed"), None)
-        if failed is not None:
-            raise CheckFailed(
-                f"ci step '{failed.name}' failed (exit {failed.exit_code})",
-                f"fix it and rerun that step: inv ci --step {failed.name}",
-            )
+        if failed is None:
+            return None
+        return CheckFailed(
+            f"ci step '{failed.name}' failed (exit {failed.exit_code})",
+            f"fix it and rerun that step: inv ci --step {failed.name}",
+        )
 
 
 def run_pipeline(

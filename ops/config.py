@@ -126,6 +126,13 @@ def _has_ops_table(pyproject: Path) -> bool:
         return False
 
 
+def is_project_root(root: Path) -> bool:
+    """Whether ``root`` holds an ops project: an ops.toml, or ``[tool.ops]`` in pyproject.toml.
+
+    Read as bytes, without parsing TOML: every task asks this before it starts."""
+    return (root / OPS_TOML).is_file() or _has_ops_table(root / "pyproject.toml")
+
+
 def find_root(start: Path | None = None) -> Path:
     """The project root: ``$OPS_PROJECT_ROOT``, else the nearest directory up
     from ``start`` with an ops.toml or a pyproject.toml that has ``[tool.ops]``,

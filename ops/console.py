@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 MASK = "***"
 _SECRETS: set[str] = set()
+# How many JSON documents this process has written to stdout: the task layer
+# prints an error document on failure only when the command wrote none.
+_documents_written = 0
 # scheme://user:password@host -> scheme://user:***@host
 _URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*:)(?P<pw>[^@\s/]+)(?=@)")
 # password=... in libpq key/value strings and URL query strings
@@ -59,6 +62,11 @@ def mask_data(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [mask_data(v) for v in value]
     return value
+
+
+def documents_written() -> int:
+    """How many JSON documents ``Output.result`` has written in this process."""
+    return _documents_written
 
 
 class MaskingStream:
@@ -132,9 +140,11 @@ class Output:
 
     def result(self, document: Any) -> None:
         """Write the JSON document (only in json mode)."""
+        global _documents_written
         if not self.json_mode or self._json_written:
             return
         self._json_written = True
+        _documents_written += 1
         sys.stdout.write(json.dumps(mask_data(document), indent=2, default=str) + "\n")
         sys.stdout.flush()
 

@@ -1,11 +1,25 @@
-"""The single error hierarchy.
+"""The single error hierarchy, and the exit codes.
 
 Every expected failure raises an ``OpsError``: a one-line message, a hint that
-names the fix, and an exit code (DESIGN.md §2). The task layer turns it into
-``invoke.Exit``; library callers catch it like any exception.
+names the fix, and an exit code (README, "Exit codes"). Commands that run
+checks return a report instead of raising: its ``exit_code`` (0 ok, 1 problems
+found, 3 unreachable...) and, when it failed, ``failure()``, the one line that
+says why. The task layer turns either into the process exit; library callers
+catch the errors like any exception and read the reports.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+OK = 0
+CHECKS_FAILED = 1
+USAGE = 2
+EXTERNAL = 3
+# An unexpected exception: a bug in ops (sysexits' EX_SOFTWARE); the traceback goes to a crash log.
+INTERNAL = 70
+INTERRUPTED = 130
 
 
 class OpsError(Exception):
@@ -24,6 +38,40 @@ class OpsError(Exception):
         if self.hint:
             return f"error: {self.message} (fix: {self.hint})"
         return f"error: {self.message}"
+
+    def document(self) -> dict[str, Any]:
+        """The ``--json`` document of a failed command: the error, and what was
+        done before it (a partial report attached as ``report``)."""
+        error: dict[str, Any] = {"message": self.message, "hint": self.hint, "exit_code": self.exit_code}
+        for detail in ("sqlstate", "line", "excerpt"):  # a failing statement carries these
+            if getattr(self, detail, None):
+                error[detail] = getattr(self, detail)
+        document: dict[str, Any] = {"ok": False, "error": error}
+        partial = getattr(self, "report", None)
+        if partial is not None and hasattr(partial, "to_dict"):
+            document.update(partial.to_dict())
+        return document
+
+
+@runtime_checkable
+class Outcome(Protocol):
+    """What a command returns when its result decides the exit code (a report)."""
+
+    @property
+    def exit_code(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class ExitStatus:
+    """The exit status of a program a command ran in the foreground (psql), passed on as is."""
+
+    exit_code: int
+
+
+def failure_of(outcome: object) -> OpsError | None:
+    """The one-line reason a failed report gives (``failure()``), if it gives one."""
+    failure = getattr(outcome, "failure", None)
+    return failure() if callable(failure) else None
 
 
 class CheckFailed(OpsError):

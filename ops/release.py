@@ -1,8 +1,8 @@
 """Release gating: is HEAD a commit we may deploy to production?
 
 ``check_release(cfg)`` runs every check and returns a ``ReleaseReport`` (all
-problems at once, like a linter); ``ReleaseReport.raise_for_status()`` turns a
-failed check into exit 1. The checks, in order:
+problems at once, like a linter); its ``exit_code`` is 1 when a check failed,
+and ``failure()`` names the first one. The checks, in order:
 
 1. HEAD carries an annotated ``v*`` tag (a lightweight tag has no tagger, date
    or signature: it is refused).
@@ -69,13 +69,18 @@ class ReleaseReport:
             "checks": [asdict(check) for check in self.checks],
         }
 
-    def raise_for_status(self) -> None:
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else CheckFailed.exit_code
+
+    def failure(self) -> CheckFailed | None:
+        """The first failed check (and how many more), as the one line the command ends with."""
         if self.ok:
-            return
+            return None
         first = self.failures[0]
         others = len(self.failures) - 1
         more = f" (and {others} more failed check{'s' if others > 1 else ''})" if others else ""
-        raise CheckFailed(f"release check failed: {first.detail}{more}", first.hint)
+        return CheckFailed(f"release check failed: {first.detail}{more}", first.hint)
 
 
 def check_release(

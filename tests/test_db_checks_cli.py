@@ -70,17 +70,16 @@ def test_db_test_fails_on_a_broken_policy_and_shows_the_assertion(
     from ops.console import Output
 
     report = run_tests(load(broken_policy_project), cluster=pg_cluster)
-    with pytest.raises(CheckFailed) as failure:
-        render(Output(), report)
-    assert failure.value.exit_code == 1
+    render(Output(), report)
+    failure = report.failure()
+    assert report.exit_code == 1 and isinstance(failure, CheckFailed)
     out = capsys.readouterr().out.splitlines()
     assert "supabase/tests/rls_orders.sql: not ok 2 - Ann sees only her own order" in out
     at = out.index("supabase/tests/rls_orders.sql: not ok 2 - Ann sees only her own order")
     assert out[at + 1].strip() == "#     Results differ beginning at row 1:"
     assert not pg_cluster.database_exists(report.database)  # the test database is dropped
 
-    with pytest.raises(CheckFailed):  # --json: one document on stdout, the human text on stderr
-        render(Output(json_mode=True), report)
+    render(Output(json_mode=True), report)  # --json: one document on stdout, the human text on stderr
     captured = capsys.readouterr()
     document = json.loads(captured.out)
     assert document["ok"] is False and document["failed"] == len(report.files[0].failed)
@@ -139,9 +138,9 @@ def test_db_test_names_the_file_and_line_of_a_sql_error(
         ("supabase/tests/bad.sql", False, 1),
         ("supabase/tests/good.pg", True, 1),
     ]
-    with pytest.raises(CheckFailed) as failure:
-        render(Output(), report)
-    assert failure.value.message == "1 of 2 pgTAP file(s) failed (0 failing assertion(s))"
+    render(Output(), report)
+    failure = report.failure()
+    assert failure is not None and failure.message == "1 of 2 pgTAP file(s) failed (0 failing assertion(s))"
     assert (
         "supabase/tests/bad.sql: line 4: ERROR: function no_such_function() does not exist"
         in capsys.readouterr().out.splitlines()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -280,7 +281,9 @@ def test_written_migration_applies_and_empties_the_diff(
     assert templates(pg_cluster) == [(template_name(cfg), True, 0)]
     assert not pg_cluster.database_exists("ops_shadow_cached_0123456789abcdef")
     assert shadows(pg_cluster) == []
-    render(_output(), again, check=True)  # --check passes: nothing raised
+    again = replace(again, fail_on_changes=True)
+    render(_output(), again)
+    assert again.exit_code == 0 and again.failure() is None  # --check passes
     assert capsys.readouterr().out == "No schema changes found\n"
     written.written.unlink()
 
@@ -308,11 +311,11 @@ def test_self_check_rediffs_with_the_engine(changed: dict, pg_cluster: Cluster) 
 
 
 def test_check_gates_on_differences(changed: dict, capsys: pytest.CaptureFixture[str]) -> None:
-    report: DiffReport = changed["report"]
-    with pytest.raises(CheckFailed) as failure:
-        render(_output(), report, check=True)
-    assert failure.value.exit_code == 1
-    assert failure.value.one_line().startswith(
+    report: DiffReport = replace(changed["report"], fail_on_changes=True)
+    render(_output(), report)
+    failure = report.failure()
+    assert report.exit_code == 1 and isinstance(failure, CheckFailed)
+    assert failure.one_line().startswith(
         f"error: {report.target} differs from migrations: {len(report.statements)} statement(s)"
     )
     out = capsys.readouterr().out
@@ -360,9 +363,10 @@ def test_self_check_catches_what_the_engine_does_not_model(
         pg_cluster.drop_database(reference)
     assert report.statements == []
     assert len(report.missed) == 1 and report.missed[0].startswith(missed)
-    with pytest.raises(CheckFailed) as failure:
-        render(_output(), report)
-    assert failure.value.one_line() == (
+    render(_output(), report)
+    failure = report.failure()
+    assert report.exit_code == 1 and failure is not None
+    assert failure.one_line() == (
         "error: incomplete diff: the engine missed 1 difference(s) listed above"
         " (fix: add SQL for them by hand (in the migration), then run db.diff again)"
     )

@@ -194,11 +194,13 @@ def test_render_exits_1_only_on_errors(tmp_path: Path, capsys: pytest.CaptureFix
     from ops.console import Output
 
     warning_only = write(tmp_path, "w.sql", RULE_EXAMPLES["rls-enabled-no-policy"][0])
-    render(Output(), lint_paths([warning_only], root=tmp_path))  # no exception: warnings pass by default
+    passing = lint_paths([warning_only], root=tmp_path)
+    render(Output(), passing)
+    assert passing.exit_code == 0 and passing.failure() is None  # warnings pass by default
     assert capsys.readouterr().out.splitlines()[-1] == "1 file(s) linted: 0 error(s), 1 warning(s)"
-    with pytest.raises(CheckFailed) as failure:
-        render(Output(), lint_paths([write(tmp_path, "e.sql", RULE_EXAMPLES["view-bypasses-rls"][0])], root=tmp_path))
-    assert failure.value.exit_code == 1
+    failing = lint_paths([write(tmp_path, "e.sql", RULE_EXAMPLES["view-bypasses-rls"][0])], root=tmp_path)
+    render(Output(), failing)
+    assert failing.exit_code == 1 and isinstance(failing.failure(), CheckFailed)
 
 
 def git(root: Path, *args: str) -> None:

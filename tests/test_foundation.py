@@ -101,19 +101,3 @@ def test_missing_target_url_names_the_variable(tmp_path: Path, monkeypatch: pyte
 def test_ops_error_is_one_line() -> None:
     err = OpsError("bad\nthing  here", "do\nthis")
     assert err.one_line() == "error: bad thing here (fix: do this)"
-
-
-def test_a_bad_option_value_is_a_one_line_usage_error() -> None:
-    from tests.conftest import run_ops
-
-    result = run_ops("backup.export", "--jobs", "ten")
-    assert result.code == 2
-    assert result.stderr.strip() == "error: --jobs expects a whole number (fix: see 'ops --list' and 'ops --help TASK')"
-    assert "Traceback" not in result.output
-
-
-def test_an_unknown_task_is_a_usage_error() -> None:
-    from tests.conftest import run_ops
-
-    result = run_ops("nope.task")
-    assert result.code == 2 and "No idea what 'nope.task' is!" in result.stderr

@@ -48,6 +48,11 @@ class Report:
     def ok(self) -> bool:
         return not self.errors
 
+    @property
+    def exit_code(self) -> int:
+        """1 when a finding is an error (warnings alone pass)."""
+        return 0 if self.ok else 1
+
     def summary(self) -> str:
         sources = ", ".join(self.sources) or "no sources"
         label = self.label or f"env.check {self.environment}"

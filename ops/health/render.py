@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ops.console import Output
-from ops.health import HealthReport, describe, wait_seconds
+from ops.health.report import HealthReport, describe
 
 
 def render(out: Output, report: HealthReport) -> None:
@@ -25,9 +25,9 @@ def render(out: Output, report: HealthReport) -> None:
 
 
 @contextmanager
-def waiting(out: Output, wait: float | str) -> Iterator[Callable[[HealthReport, float], None] | None]:
+def waiting(out: Output, wait: float) -> Iterator[Callable[[HealthReport, float], None] | None]:
     """A progress line on stderr while ``--wait`` polls; None (no display) without --wait."""
-    if wait_seconds(wait) <= 0:
+    if wait <= 0:
         yield None
         return
     with out.progress() as progress:

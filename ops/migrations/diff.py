@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ops.console import mask_url
-from ops.errors import ExternalError, UsageError
+from ops.errors import CheckFailed, ExternalError, OpsError, UsageError
 
 if TYPE_CHECKING:
     from ops.config import Config
@@ -102,6 +102,8 @@ class DiffReport:
     missed: list[str] = field(default_factory=list)
     self_checked: bool = False
     written: Path | None = None
+    # --check: any difference fails (CI: the database matches the migrations)
+    fail_on_changes: bool = False
 
     @property
     def sql(self) -> str:
@@ -114,6 +116,24 @@ class DiffReport:
     @property
     def complete(self) -> bool:
         return not self.missed
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.failure() is None else 1
+
+    def failure(self) -> OpsError | None:
+        """An incomplete diff, or (``fail_on_changes``) any difference."""
+        if self.missed:
+            return CheckFailed(
+                f"incomplete diff: the engine missed {len(self.missed)} difference(s) listed above",
+                "add SQL for them by hand (in the migration), then run db.diff again",
+            )
+        if self.fail_on_changes and self.statements:
+            return CheckFailed(
+                f"{self.target} differs from {self.source}: {len(self.statements)} statement(s)",
+                "run: inv db.diff -f NAME, review the file and commit it",
+            )
+        return None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -1063,12 +1083,9 @@ def write_migration(cfg: Config, name: str, sql: str, now: datetime | None = Non
 # -- rendering -----------------------------------------------------------------------
 
 
-def render(out: Any, report: DiffReport, *, check: bool = False) -> None:
+def render(out: Any, report: DiffReport) -> None:
     """Print the diff (or where it was written), warn on DROPs, write the JSON
-    document; raise ``CheckFailed`` for an incomplete diff, or for any
-    difference under ``check``."""
-    from ops.errors import CheckFailed
-
+    document (``report.failure()`` is the closing error line)."""
     for statement in report.drops:
         out.warn(f"DROP statement: {_first_line(statement)}")
     if report.written:
@@ -1080,13 +1097,3 @@ def render(out: Any, report: DiffReport, *, check: bool = False) -> None:
     for line in report.missed:
         out.line(f"  {line}")
     out.result(report.to_dict())
-    if report.missed:
-        raise CheckFailed(
-            f"incomplete diff: the engine missed {len(report.missed)} difference(s) listed above",
-            "add SQL for them by hand (in the migration), then run db.diff again",
-        )
-    if check and report.statements:
-        raise CheckFailed(
-            f"{report.target} differs from {report.source}: {len(report.statements)} statement(s)",
-            "run: inv db.diff -f NAME, review the file and commit it",
-        )

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ops.errors import BinaryNotFound, CheckFailed, ExternalError, UsageError
+from ops.errors import BinaryNotFound, CheckFailed, ExternalError, OpsError, UsageError
 
 if TYPE_CHECKING:
     from ops.config import Config
@@ -77,11 +77,25 @@ class TestReport:
     database: str
     files: list[FileResult]
     kept: bool = False
-    exit_code: int = 0
+    prove_exit_code: int = 0  # pg_prove's own
 
     @property
     def ok(self) -> bool:
-        return self.exit_code == 0 and all(f.ok for f in self.files)
+        return self.prove_exit_code == 0 and all(f.ok for f in self.files)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+    def failure(self) -> OpsError | None:
+        failed = [r for r in self.files if not r.ok]
+        if not failed:
+            return None
+        total = sum(len(r.failed) for r in failed)
+        return CheckFailed(
+            f"{len(failed)} of {len(self.files)} pgTAP file(s) failed ({total} failing assertion(s))",
+            "see the failing assertions above",
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -184,7 +198,7 @@ def _prove(
     except subprocess.TimeoutExpired:
         raise ExternalError("pg_prove ran for more than 10 minutes", "look for a test that waits on a lock") from None
     report = TestReport(database=database, files=parse_verbose(result.stdout, result.stderr, shown))
-    report.exit_code = result.returncode
+    report.prove_exit_code = result.returncode
     if result.returncode != 0 and all(f.ok for f in report.files):
         detail = (result.stderr or result.stdout).strip().splitlines()
         raise ExternalError(f"pg_prove failed: {detail[-1] if detail else result.returncode}", "run pg_prove by hand")
@@ -374,7 +388,7 @@ def _display(path: Path, root: Path | None) -> str:
 
 def render(out: Any, report: TestReport) -> None:
     """A per-file summary, each failing assertion with its diagnostics, the
-    JSON document; ``CheckFailed`` when anything failed."""
+    JSON document (``report.failure()`` is the closing error line)."""
     rows = []
     for result in report.files:
         planned = "?" if result.planned is None else str(result.planned)
@@ -391,11 +405,5 @@ def render(out: Any, report: TestReport) -> None:
     if report.kept:
         out.line(f"kept the test database {report.database}")
     out.result(report.to_dict())
-    failed = [r for r in report.files if not r.ok]
-    if failed:
-        total = sum(len(r.failed) for r in failed)
-        raise CheckFailed(
-            f"{len(failed)} of {len(report.files)} pgTAP file(s) failed ({total} failing assertion(s))",
-            "see the failing assertions above",
-        )
-    out.line(f"All {sum(r.passed for r in report.files)} pgTAP assertions passed in {len(report.files)} file(s)")
+    if report.ok:
+        out.line(f"All {sum(r.passed for r in report.files)} pgTAP assertions passed in {len(report.files)} file(s)")

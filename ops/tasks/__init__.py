@@ -41,33 +41,8 @@ def _fresh(collection: Collection) -> Collection:
         clone.add_task(task_copy, name=name, default=(collection.default == name))
     for child in collection.collections.values():
         clone.add_collection(_fresh(child))
-    clone.configure(copy.deepcopy(collection._configuration))
+    clone.configure(collection.configuration())  # a copy
     return clone
-
-
-def _parse_errors_for_bad_values() -> None:
-    """Invoke casts option values (``int("ten")``) while parsing and lets the
-    ValueError escape as a traceback; make it a parse error, which both ``inv``
-    and ``ops`` print as one line."""
-    from invoke.parser import Argument, ParseError
-
-    original = Argument.set_value
-    if getattr(original, "_ops_wrapped", False):
-        return
-
-    def set_value(self: Argument, value: object, cast: bool = True) -> None:
-        try:
-            original(self, value, cast)
-        except (TypeError, ValueError):
-            kind = getattr(self.kind, "__name__", str(self.kind))
-            expected = {"int": "a whole number", "float": "a number"}.get(kind, kind)
-            raise ParseError(f"--{(self.name or '').replace('_', '-')} expects {expected}") from None
-
-    set_value._ops_wrapped = True  # type: ignore[attr-defined]
-    Argument.set_value = set_value  # type: ignore[method-assign]
-
-
-_parse_errors_for_bad_values()
 
 
 def build_namespace() -> Collection:

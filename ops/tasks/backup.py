@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ops.tasks._base import ops_task
+from ops.tasks._base import number_option, ops_task
 
 _JSON = "print one JSON document on stdout"
 
@@ -19,7 +19,12 @@ _JSON = "print one JSON document on stdout"
     }
 )
 def export(
-    c: Any, env: str = "production", jobs: int = 0, storage: bool = False, keep_local: bool = False, json_: bool = False
+    c: Any,
+    env: str = "production",
+    jobs: str = "",
+    storage: bool = False,
+    keep_local: bool = False,
+    json_: bool = False,
 ) -> None:
     """Back up a database from one exported snapshot into the repository, with a manifest."""
     from ops.backup import export as export_backup
@@ -28,7 +33,8 @@ def export(
     from ops.console import Output
 
     out = Output(json_)
-    manifest = export_backup(load(), env, jobs=jobs or None, storage=storage, keep_local=keep_local, out=out)
+    jobs_count = number_option(jobs, "--jobs", minimum=1)
+    manifest = export_backup(load(), env, jobs=jobs_count, storage=storage, keep_local=keep_local, out=out)
     render_export(out, manifest)
     out.result(manifest)
 
@@ -63,7 +69,7 @@ def verify(
     env: str = "production",
     deep: bool = False,
     json_: bool = False,
-) -> int:
+) -> dict[str, Any]:
     """Recompute checksums and read pg_restore --list; exit 1 names each damaged file, 3 if it cannot run."""
     from ops.backup import verify as verify_backup
     from ops.backup.render import render_verify
@@ -77,7 +83,7 @@ def verify(
     result = verify_backup(load(), backup, env, deep=deep)
     render_verify(out, result)
     out.result(result)
-    return int(result["exit_code"])
+    return result
 
 
 @ops_task(help={"env": "environment whose backups to prune", "apply": "really delete", "json_": _JSON})
@@ -111,9 +117,9 @@ def drill(
     to: str | None = None,
     backup: str | None = None,
     keep: bool = False,
-    jobs: int = 0,
+    jobs: str = "",
     json_: bool = False,
-) -> int:
+) -> dict[str, Any]:
     """Restore a backup into a fresh database, check it, smoke-test the app; report RTO/RPO."""
     from ops.backup import drill as run_drill
     from ops.backup.render import render_drill
@@ -121,10 +127,11 @@ def drill(
     from ops.console import Output
 
     out = Output(json_)
-    report = run_drill(load(), from_env=from_, to_env=to, backup_id=backup, keep=keep, jobs=jobs or None, out=out)
+    jobs_count = number_option(jobs, "--jobs", minimum=1)
+    report = run_drill(load(), from_env=from_, to_env=to, backup_id=backup, keep=keep, jobs=jobs_count, out=out)
     render_drill(out, report)
     out.result(report)
-    return int(report["exit_code"])
+    return report
 
 
 @ops_task(

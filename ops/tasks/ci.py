@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ops.tasks._base import ops_task
+
+if TYPE_CHECKING:
+    from ops.ci import PipelineReport
 
 
 @ops_task(
@@ -14,7 +17,7 @@ from ops.tasks._base import ops_task
         "json_": "print one JSON document on stdout (step output goes to stderr)",
     }
 )
-def ci(c: Any, fast: bool = False, step: str | None = None, json_: bool = False) -> int:
+def ci(c: Any, fast: bool = False, step: str | None = None, json_: bool = False) -> PipelineReport:
     """Run the CI pipeline locally: the steps of [tool.ops.ci], as ci.yml runs them."""
     from ops.ci import run_pipeline
     from ops.config import load
@@ -23,5 +26,4 @@ def ci(c: Any, fast: bool = False, step: str | None = None, json_: bool = False)
     out = Output(json_)
     report = run_pipeline(load(), fast=fast, only=step, out=out)
     out.result(report.to_dict())
-    report.raise_for_status()
-    return 0
+    return report

@@ -37,29 +37,27 @@ def migrate(
     from ops.config import load
     from ops.console import Output
     from ops.migrations import commands
-    from ops.migrations.render import json_errors, render_migrate
+    from ops.migrations.render import render_migrate
 
     out = Output(json_)
-    with json_errors(out):
-        report = commands.migrate(load(), env, dry_run=dry_run, include_all=include_all, yes=yes, out=out)
+    report = commands.migrate(load(), env, dry_run=dry_run, include_all=include_all, yes=yes, out=out)
     render_migrate(out, report)
     out.result(report.to_dict())
 
 
 @ops_task(iterable=["env"], help={"env": ENV_HELP + "; give it twice for a parity table", "json_": JSON_HELP})
-def status(c: Any, env: list[str] | None = None, json_: bool = False) -> int:
+def status(c: Any, env: list[str] | None = None, json_: bool = False) -> Any:
     """Every version: applied or pending, drift, when applied; parity across environments."""
     from ops.config import load
     from ops.console import Output
     from ops.migrations import commands
-    from ops.migrations.render import json_errors, render_status
+    from ops.migrations.render import render_status
 
     out = Output(json_)
-    with json_errors(out):
-        report = commands.status(load(), list(env or []))
+    report = commands.status(load(), list(env or []))
     render_status(out, report)
     out.result(report.to_dict())
-    return report.exit_code
+    return report
 
 
 @ops_task(
@@ -77,11 +75,10 @@ def repair(c: Any, versions: str, status: str = "", env: str = "local", yes: boo
     from ops.config import load
     from ops.console import Output
     from ops.migrations import commands
-    from ops.migrations.render import json_errors, render_repair
+    from ops.migrations.render import render_repair
 
     out = Output(json_)
-    with json_errors(out):
-        report = commands.repair(load(), versions.replace(",", " ").split(), status, env, yes=yes)
+    report = commands.repair(load(), versions.replace(",", " ").split(), status, env, yes=yes)
     render_repair(out, report)
     out.result(report.to_dict())
 
@@ -94,11 +91,10 @@ def seed(c: Any, env: str = "local", force: bool = False, json_: bool = False) -
     from ops.config import load
     from ops.console import Output
     from ops.migrations import commands
-    from ops.migrations.render import json_errors, render_seed
+    from ops.migrations.render import render_seed
 
     out = Output(json_)
-    with json_errors(out):
-        report = commands.seed(load(), env, force=force, out=out)
+    report = commands.seed(load(), env, force=force, out=out)
     render_seed(out, report)
     out.result(report.to_dict())
 
@@ -109,11 +105,10 @@ def reset(c: Any, env: str = "local", no_seed: bool = False, json_: bool = False
     from ops.config import load
     from ops.console import Output
     from ops.migrations import commands
-    from ops.migrations.render import json_errors, render_reset
+    from ops.migrations.render import render_reset
 
     out = Output(json_)
-    with json_errors(out):
-        report = commands.reset(load(), env, seed=not no_seed, out=out)
+    report = commands.reset(load(), env, seed=not no_seed, out=out)
     render_reset(out, report)
     out.result(report.to_dict())
 

@@ -10,9 +10,14 @@ import shlex
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ops.tasks._base import ops_task
+
+if TYPE_CHECKING:
+    from ops.migrations.diff import DiffReport
+    from ops.migrations.lint import LintReport
+    from ops.migrations.pgtap import TestReport
 
 JSON_HELP = "print one JSON document on stdout"
 
@@ -52,8 +57,10 @@ def diff(
     schema: list[str] | None = None,
     check: bool = False,
     json_: bool = False,
-) -> None:
+) -> DiffReport:
     """SQL that turns the migrations (or --from) into the target schema; self-checked."""
+    from dataclasses import replace
+
     from ops.config import load
     from ops.console import Output
     from ops.migrations.diff import diff as run_diff
@@ -62,7 +69,9 @@ def diff(
     out = Output(json_)
     with _steps(out) as step:
         report = run_diff(load(), source=from_, target=to, schemas=schema or [], name=file, step=step)
-    render(out, report, check=check)
+    report = replace(report, fail_on_changes=check)
+    render(out, report)
+    return report
 
 
 @ops_task(
@@ -73,7 +82,7 @@ def diff(
         "json_": JSON_HELP,
     },
 )
-def lint(c: Any, file: list[str] | None = None, all_: bool = False, json_: bool = False) -> None:
+def lint(c: Any, file: list[str] | None = None, all_: bool = False, json_: bool = False) -> LintReport:
     """squawk plus RLS/security rules on the pending and changed migrations; exit 1 on errors."""
     from ops.config import load
     from ops.console import Output
@@ -81,7 +90,9 @@ def lint(c: Any, file: list[str] | None = None, all_: bool = False, json_: bool 
     from ops.migrations.lint import render
 
     out = Output(json_)
-    render(out, run_lint(load(), _paths(c, file), include_all=all_))
+    report = run_lint(load(), _paths(c, file), include_all=all_)
+    render(out, report)
+    return report
 
 
 @ops_task(
@@ -93,7 +104,7 @@ def lint(c: Any, file: list[str] | None = None, all_: bool = False, json_: bool 
         "json_": JSON_HELP,
     },
 )
-def test(c: Any, path: list[str] | None = None, keep: bool = False, env: str = "", json_: bool = False) -> None:
+def test(c: Any, path: list[str] | None = None, keep: bool = False, env: str = "", json_: bool = False) -> TestReport:
     """pgTAP tests with pg_prove on a fresh database built from the migrations and seeds (or --env staging)."""
     from ops.config import load
     from ops.console import Output
@@ -106,3 +117,4 @@ def test(c: Any, path: list[str] | None = None, keep: bool = False, env: str = "
         else:
             report = run_tests(load(), _paths(c, path), keep=keep, step=step)
     render(out, report)
+    return report

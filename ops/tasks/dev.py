@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ops.tasks._base import ops_task
+from ops.tasks._base import number_option, ops_task
+
+if TYPE_CHECKING:
+    from ops.errors import ExitStatus
 
 
 def _render_services(out: Any, services: list[dict[str, Any]]) -> None:
@@ -41,7 +44,7 @@ def up(c: Any, provider: str = "", seed: bool = True, json_: bool = False) -> No
 
 
 @ops_task(help={"json_": "print one JSON document on stdout"})
-def status(c: Any, json_: bool = False) -> int:
+def status(c: Any, json_: bool = False) -> None:
     """Each service with its state, pid, port and health."""
     from ops.config import load
     from ops.console import Output
@@ -51,7 +54,6 @@ def status(c: Any, json_: bool = False) -> int:
     report = stack_status(load())
     _render_services(out, report["services"])
     out.result(report)
-    return 0
 
 
 @ops_task(help={"purge": "also delete the stack's state: database, logs, Caddy CA"})
@@ -72,15 +74,16 @@ def down(c: Any, purge: bool = False) -> None:
 @ops_task(
     help={"service": "db, app or caddy (all when omitted)", "follow": "keep printing new lines", "lines": "how many"}
 )
-def logs(c: Any, service: str | None = None, follow: bool = False, lines: int = 50) -> None:
+def logs(c: Any, service: str | None = None, follow: bool = False, lines: str = "50") -> None:
     """Show the stack's logs."""
     from ops.config import load
     from ops.console import Output
     from ops.stack import follow as follow_logs
     from ops.stack import logs as read_logs
 
+    count = number_option(lines, "--lines")
     cfg, out = load(), Output()
-    for name, line in read_logs(cfg, service, lines):
+    for name, line in read_logs(cfg, service, 50 if count is None else count):
         out.line(f"{name:<5} | {line}")
     if follow:
         for name, line in follow_logs(cfg, service):
@@ -88,12 +91,13 @@ def logs(c: Any, service: str | None = None, follow: bool = False, lines: int = 
 
 
 @ops_task(help={"command": "run this SQL and exit instead of an interactive session"})
-def psql(c: Any, command: str = "") -> int:
-    """Open psql on the local database."""
+def psql(c: Any, command: str = "") -> ExitStatus:
+    """Open psql on the local database (exits with psql's own status)."""
     from ops.config import load
+    from ops.errors import ExitStatus
     from ops.stack import psql as run_psql
 
-    return run_psql(load(), command or None)
+    return ExitStatus(run_psql(load(), command or None))
 
 
 @ops_task(help={"reveal": "print the real secret values (for eval); masked otherwise"})

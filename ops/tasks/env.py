@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from ops.errors import ExitStatus
 from ops.tasks._base import ops_task
 
 
@@ -30,12 +31,13 @@ def _emit(lines: list[str], json_mode: bool) -> None:
         "json_": "print one JSON document on stdout",
     },
 )
-def check(c: Any, env: str = "local", file: list[str] | None = None, json_: bool = False) -> int:
+def check(c: Any, env: str = "local", file: list[str] | None = None, json_: bool = False) -> ExitStatus:
     """Validate env files and variables against the schema (exit 1 on findings)."""
-    # The same function as the commit hook's entry point (ops-env-check): same lines, same exit codes.
+    # The same function as the commit hook's entry point (ops-env-check): same lines, same exit
+    # codes; it prints its own failures, so its code is passed on as is.
     from ops.envcheck.cli import run
 
-    return run(env=env, files=file or (), json_mode=json_)
+    return ExitStatus(run(env=env, files=file or (), json_mode=json_))
 
 
 @ops_task(
@@ -44,7 +46,7 @@ def check(c: Any, env: str = "local", file: list[str] | None = None, json_: bool
         "json_": "print one JSON document on stdout",
     },
 )
-def example(c: Any, check: bool = False, json_: bool = False) -> int:
+def example(c: Any, check: bool = False, json_: bool = False) -> ExitStatus | None:
     """Write .env.example from the schema (secrets blank, descriptions as comments)."""
     from ops import config, envcheck
     from ops.console import Output
@@ -52,9 +54,9 @@ def example(c: Any, check: bool = False, json_: bool = False) -> int:
     if check:
         from ops.envcheck.cli import run
 
-        return run(example_check=True, json_mode=json_)
+        return ExitStatus(run(example_check=True, json_mode=json_))
     cfg = config.load()
     written = envcheck.write_example(cfg)
     _emit([f"wrote {written.display} ({written.variables} variables)"], json_)
     Output(json_).result({"path": str(written.path), "variables": written.variables})
-    return 0
+    return None

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ops.tasks._base import ops_task
+
+if TYPE_CHECKING:
+    from ops.release import ReleaseReport
 
 
 @ops_task(
@@ -14,7 +17,7 @@ from ops.tasks._base import ops_task
         "json_": "print one JSON document on stdout",
     }
 )
-def check(c: Any, env: str | None = None, fetch_tag: bool = False, json_: bool = False) -> None:
+def check(c: Any, env: str | None = None, fetch_tag: bool = False, json_: bool = False) -> ReleaseReport:
     """HEAD on an annotated v* tag (signed when required), a clean tree, no migration drift."""
     from ops.config import load
     from ops.console import Output
@@ -24,4 +27,4 @@ def check(c: Any, env: str | None = None, fetch_tag: bool = False, json_: bool =
     report = check_release(load(), env=env, fetch_tag=fetch_tag)
     render(out, report)
     out.result(report.to_dict())
-    report.raise_for_status()
+    return report

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ops.errors import OpsError, UsageError
+from ops.errors import CheckFailed, OpsError, UsageError
 from ops.migrations.lint.findings import Finding
 from ops.migrations.lint.rules import SchemaModel
 from ops.migrations.lint.squawk import run_squawk
@@ -45,6 +45,18 @@ class LintReport:
     @property
     def failed(self) -> bool:
         return bool(self.errors or (self.fail_on_warnings and self.warnings))
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+    def failure(self) -> OpsError | None:
+        if not self.failed:
+            return None
+        return CheckFailed(
+            f"db.lint found {self.errors} error(s) and {self.warnings} warning(s)",
+            "fix the findings above, or set a rule's severity in [tool.ops.lint]",
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -198,10 +210,8 @@ def _apply_severity(findings: list[Finding], settings: LintSettings) -> list[Fin
 
 
 def render(out: Any, report: LintReport) -> None:
-    """One line per finding, a summary, the JSON document; raise
-    ``CheckFailed`` when the findings fail the lint."""
-    from ops.errors import CheckFailed
-
+    """One line per finding, a summary, the JSON document (``report.failure()``
+    is the closing error line)."""
     for note in report.notes:
         out.line(f"note: {note}")
     if not report.files:
@@ -211,8 +221,3 @@ def render(out: Any, report: LintReport) -> None:
     if report.files:
         out.line(f"{len(report.files)} file(s) linted: {report.errors} error(s), {report.warnings} warning(s)")
     out.result(report.to_dict())
-    if report.failed:
-        raise CheckFailed(
-            f"db.lint found {report.errors} error(s) and {report.warnings} warning(s)",
-            "fix the findings above, or set a rule's severity in [tool.ops.lint]",
-        )
