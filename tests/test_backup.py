@@ -416,7 +416,10 @@ def test_bad_arguments_are_refused_before_anything_is_touched(project: Project, 
         "error: pass either --backup ID or --latest, not both (fix: drop one of them)",
     )
     result = project.ops("backup.drill", "--jobs", "-1")
-    assert (result.code, result.stderr.strip()) == (2, "error: --jobs must be at least 1 (fix: pass --jobs 1 or more)")
+    assert (result.code, result.stderr.strip()) == (
+        2,
+        "error: --jobs expects a whole number >= 1, got '-1' (fix: for example --jobs 4)",
+    )
     assert not (project.backups / "drills").exists() and drill_databases(environments) == []
     assert json.loads((Path(manifest["path"]) / "manifest.json").read_text())["verification"] is None
 

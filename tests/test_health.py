@@ -201,7 +201,7 @@ def test_bad_arguments_are_usage_errors() -> None:
     result = health("--url", "http://127.0.0.1:1", "--wait", "soon")
     assert (result.code, result.stderr.strip()) == (
         2,
-        "error: --wait must be a number, got 'soon' (fix: pass --wait as a float)",
+        "error: --wait expects a number >= 0, got 'soon' (fix: for example --wait 1)",
     )
 
 
