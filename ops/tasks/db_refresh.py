@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ops.tasks._base import ops_task
+from ops.tasks._base import number_option, ops_task
+
+if TYPE_CHECKING:
+    from ops.anonymize import CheckReport
 
 JSON_HELP = "print one JSON document on stdout"
 
@@ -29,9 +32,9 @@ def refresh(
     anonymize: bool = False,
     fresh: bool = False,
     yes: bool = False,
-    jobs: int = 0,
+    jobs: str = "",
     json_: bool = False,
-) -> int:
+) -> dict[str, Any]:
     """Copy production's data into staging with every personal value masked (data only, one transaction)."""
     from ops.anonymize import refresh as run_refresh
     from ops.anonymize.render import render_refresh
@@ -47,11 +50,11 @@ def refresh(
             anonymize=anonymize,
             fresh=fresh,
             yes=yes,
-            jobs=jobs or None,
+            jobs=number_option(jobs, "--jobs", minimum=1),
             progress=progress,
         )
     render_refresh(out, report)
-    return int(report["exit_code"])
+    return report
 
 
 @ops_task(
@@ -62,7 +65,7 @@ def refresh(
         "json_": JSON_HELP,
     },
 )
-def anonymize(c: Any, check: bool = False, db: str = "migrations", json_: bool = False) -> int:
+def anonymize(c: Any, check: bool = False, db: str = "migrations", json_: bool = False) -> CheckReport:
     """Lint the masking rules in [tool.ops.anonymize] against the migrated schema (--check)."""
     from ops.anonymize import check as run_check
     from ops.anonymize.render import render_check
@@ -76,7 +79,7 @@ def anonymize(c: Any, check: bool = False, db: str = "migrations", json_: bool =
     with _progress(out) as progress:
         report = run_check(load(), db, step=progress)
     render_check(out, report)
-    return report.exit_code
+    return report
 
 
 class _progress:
