@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ops.tasks._base import ops_task
+
+if TYPE_CHECKING:
+    from ops.migrations.status import ParityReport, TargetStatus
+    from ops.migrations.types import TypesReport
 
 ENV_HELP = "target environment: local (the dev stack), staging or production"
 JSON_HELP = "print one JSON document on stdout"
@@ -46,7 +50,7 @@ def migrate(
 
 
 @ops_task(iterable=["env"], help={"env": ENV_HELP + "; give it twice for a parity table", "json_": JSON_HELP})
-def status(c: Any, env: list[str] | None = None, json_: bool = False) -> Any:
+def status(c: Any, env: list[str] | None = None, json_: bool = False) -> TargetStatus | ParityReport:
     """Every version: applied or pending, drift, when applied; parity across environments."""
     from ops.config import load
     from ops.console import Output
@@ -121,19 +125,17 @@ def reset(c: Any, env: str = "local", no_seed: bool = False, json_: bool = False
         "json_": JSON_HELP,
     }
 )
-def types(c: Any, env: str = "local", output: str = "", check: bool = False, json_: bool = False) -> int:
+def types(c: Any, env: str = "local", output: str = "", check: bool = False, json_: bool = False) -> TypesReport:
     """TypeScript types for supabase-js, from Supabase's own generator (@supabase/postgres-meta)."""
     from ops.config import load
     from ops.console import Output
-    from ops.migrations.render import json_errors
     from ops.migrations.types import env_types
 
     out = Output(json_)
-    with json_errors(out):
-        report = env_types(load(), env, output=output or None, check=check)
+    report = env_types(load(), env, output=output or None, check=check)
     if check:
         out.line(f"{report.output} is {'stale: run inv db.types' if report.changed else 'up to date'}")
     else:
         out.line(f"{report.output}: {'written' if report.written else 'unchanged'} ({', '.join(report.schemas)})")
     out.result(report.to_dict())
-    return report.exit_code
+    return report
