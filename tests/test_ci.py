@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_ops
+from conftest import REPO, run_cli
 
 from ops.ci import select_steps, step_names
 from ops.config import load
@@ -92,13 +92,13 @@ def test_a_team_repo_gets_the_toolkit_checks_then_its_own_commands(tmp_path: Pat
 )
 def test_a_bad_ci_table_is_a_one_line_config_error(tmp_path: Path, table: str, message: str) -> None:
     root = team_project(tmp_path, table if table.startswith("[") else "[ci]\n" + table)
-    result = run_ops("ci", "--fast", cwd=root, env={"OPS_PROJECT_ROOT": str(root)})
+    result = run_cli("ci", "--fast", cwd=root, env={"OPS_PROJECT_ROOT": str(root)})
     assert (result.code, result.stderr.strip(), result.stdout) == (2, message, "")
 
 
 def test_a_command_that_does_not_exist_fails_its_step(tmp_path: Path) -> None:
     root = team_project(tmp_path, '[ci]\nsteps = ["lint"]\n\n[ci.commands.lint]\nrun = "no-such-linter --all"\n')
-    result = run_ops("ci", "--json", cwd=root, env={"OPS_PROJECT_ROOT": str(root)})
+    result = run_cli("ci", "--json", cwd=root, env={"OPS_PROJECT_ROOT": str(root)})
     assert result.code == 1
     assert json.loads(result.stdout)["steps"] == [
         {
@@ -114,7 +114,7 @@ def test_a_command_that_does_not_exist_fails_its_step(tmp_path: Path) -> None:
 
 
 def test_unknown_step_is_a_usage_error() -> None:
-    result = run_ops("ci", "--step", "deploy")
+    result = run_cli("ci", "--step", "deploy")
     assert result.code == 2
     assert result.stderr.strip() == (
         "error: unknown ci step 'deploy' (fix: steps: ruff, typecheck, env-example, db-lint, unit, integration)"
@@ -134,7 +134,7 @@ def lint_broken_project(tmp_path: Path) -> Path:
 
 
 def test_a_failing_step_stops_the_pipeline(lint_broken_project: Path) -> None:
-    result = run_ops(
+    result = run_cli(
         "ci", "--fast", "--json", cwd=lint_broken_project, env={"OPS_PROJECT_ROOT": str(lint_broken_project)}
     )
     assert result.code == 1
@@ -156,7 +156,7 @@ def test_a_failing_step_stops_the_pipeline(lint_broken_project: Path) -> None:
 
 def test_one_step_runs_alone(lint_broken_project: Path) -> None:
     (lint_broken_project / "module.py").write_text("import os\n\nprint(os.sep)\n")
-    result = run_ops(
+    result = run_cli(
         "ci", "--step", "ruff", cwd=lint_broken_project, env={"OPS_PROJECT_ROOT": str(lint_broken_project)}
     )
     assert result.code == 0, result.output
@@ -199,6 +199,6 @@ def test_tests_using_real_services_are_integration_the_rest_unit() -> None:
 # own static checks on the whole repo, as a developer's `inv ci --fast` does.
 @pytest.mark.integration
 def test_ci_fast_passes_on_this_repo() -> None:
-    result = run_ops("ci", "--fast", timeout=600)
+    result = run_cli("ci", "--fast", timeout=600)
     assert result.code == 0, result.output[-3000:]
     assert result.stdout.splitlines()[-1] == "ci: 4/4 steps passed"

@@ -15,14 +15,14 @@ from ops.errors import CheckFailed
 from ops.migrations.lint import lint
 from ops.migrations.pgtap import render, run_tests
 from ops.pg.cluster import Cluster
-from tests.conftest import REPO, LocalStack, run_ops
+from tests.conftest import REPO, LocalStack, run_cli
 
 if TYPE_CHECKING:
     from tests.conftest import TestDatabase
 
 
 def stack_cli(stack: LocalStack, *args: str):  # type: ignore[no-untyped-def]
-    return run_ops(*args, cwd=stack.root, env={"OPS_PROJECT_ROOT": str(stack.root)})
+    return run_cli(*args, cwd=stack.root, env={"OPS_PROJECT_ROOT": str(stack.root)})
 
 
 def test_diff_of_the_migrated_dev_database_is_empty(local_stack: LocalStack) -> None:

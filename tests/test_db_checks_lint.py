@@ -11,7 +11,7 @@ import pytest
 from ops.config import load
 from ops.errors import CheckFailed
 from ops.migrations.lint import lint, lint_paths, render
-from tests.conftest import REPO, run_ops
+from tests.conftest import REPO, run_cli
 
 # rule -> (bad example, good example). Each bad example breaks exactly that rule.
 RULE_EXAMPLES = {
@@ -184,7 +184,7 @@ def test_bad_lint_settings_exit_2_naming_the_key(tmp_path: Path, table: str, mes
     root = tmp_path / "project"
     write(root, "pyproject.toml", f"[tool.ops.lint]\n{table}\n")
     write(root / "supabase" / "migrations", "20250101000000_x.sql", RULE_EXAMPLES["rls-disabled-in-exposed-schema"][1])
-    result = run_ops("db.lint", "--all", cwd=root, env={"OPS_PROJECT_ROOT": str(root)})
+    result = run_cli("db.lint", "--all", cwd=root, env={"OPS_PROJECT_ROOT": str(root)})
     assert result.code == 2, result.output
     assert result.stderr.startswith(message) and len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.output
@@ -224,7 +224,7 @@ def git_project(tmp_path: Path) -> Path:
 
 
 def test_cli_lints_files_changed_in_git_by_default(git_project: Path) -> None:
-    result = run_ops("db.lint", cwd=git_project, env={"OPS_PROJECT_ROOT": str(git_project)})
+    result = run_cli("db.lint", cwd=git_project, env={"OPS_PROJECT_ROOT": str(git_project)})
     assert result.code == 1
     lines = result.stdout.splitlines()
     assert "supabase/migrations/20250101000000_ok.sql" not in result.stdout
@@ -241,7 +241,7 @@ def test_cli_lints_files_changed_in_git_by_default(git_project: Path) -> None:
 
 
 def test_cli_all_and_json(git_project: Path) -> None:
-    result = run_ops("db.lint", "--all", "--json", cwd=git_project, env={"OPS_PROJECT_ROOT": str(git_project)})
+    result = run_cli("db.lint", "--all", "--json", cwd=git_project, env={"OPS_PROJECT_ROOT": str(git_project)})
     assert result.code == 1
     document = json.loads(result.stdout)
     assert document["files"] == [
@@ -256,13 +256,13 @@ def test_cli_all_and_json(git_project: Path) -> None:
 def test_cli_takes_files_after_double_dash(git_project: Path) -> None:
     """The form pre-commit uses: ``ops db.lint -- FILE...``."""
     env = {"OPS_PROJECT_ROOT": str(git_project)}
-    result = run_ops("db.lint", "--", "supabase/migrations/20250101000000_ok.sql", cwd=git_project, env=env)
+    result = run_cli("db.lint", "--", "supabase/migrations/20250101000000_ok.sql", cwd=git_project, env=env)
     assert result.code == 0, result.output
     assert result.stdout.splitlines()[-1] == "1 file(s) linted: 0 error(s), 0 warning(s)"
 
 
 def test_shipped_migrations_pass_the_lint() -> None:
-    result = run_ops("db.lint", "--all")
+    result = run_cli("db.lint", "--all")
     assert result.code == 0, result.output
 
 

@@ -26,7 +26,7 @@ from ops.envcheck.kinds import KINDS
 from ops.envcheck.presets import PRESETS
 from ops.envcheck.settings import load_schema
 from ops.errors import ConfigError
-from tests.conftest import REPO, CliResult, run_ops
+from tests.conftest import REPO, CliResult, run_cli
 
 
 def _jwt(claims: dict[str, str]) -> str:
@@ -114,7 +114,7 @@ class Project:
         return subprocess.run(["git", *args], cwd=self.root, env=env, check=True, capture_output=True, text=True).stdout
 
     def run(self, *args: str, env: dict[str, str] | None = None) -> CliResult:
-        return run_ops(*args, cwd=self.root, env=env)
+        return run_cli(*args, cwd=self.root, env=env)
 
 
 @pytest.fixture
@@ -355,7 +355,7 @@ def test_fresh_clone_of_this_repo_passes_without_any_env_file(tmp_path: Path) ->
     for name in ("pyproject.toml", ".gitignore", ".env.example"):
         shutil.copy(REPO / name, tmp_path / name)
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
-    result = run_ops("env.check", cwd=tmp_path, env={"OPS_PROJECT_ROOT": str(tmp_path)})
+    result = run_cli("env.check", cwd=tmp_path, env={"OPS_PROJECT_ROOT": str(tmp_path)})
     assert result.code == 0, result.output
     assert lines(result) == ["env.check local: ok (0 variables set from no sources)"]
 
@@ -676,7 +676,7 @@ def test_new_supabase_key_names(tmp_path: Path) -> None:
 
 
 def test_repo_env_example_is_in_sync_with_the_schema() -> None:
-    result = run_ops("env.example", "--check")
+    result = run_cli("env.example", "--check")
     assert result.code == 0, result.output
 
 

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from ops.config import load
 from ops.envcheck import check
 from ops.envcheck.dotenv import parse_bytes, read_like_node, read_like_python_dotenv
-from tests.conftest import run_ops
+from tests.conftest import run_cli
 
 # dotenv's own test fixture (tests/.env in motdotla/dotenv) and what Node reads from it.
 NODE_CASES = {
@@ -138,7 +138,7 @@ def test_check_never_raises_and_findings_stay_on_one_line(fuzz_project: Path, da
 def test_cli_on_hostile_bytes_reports_without_traceback(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.ops]\n")
     (tmp_path / ".env.local").write_bytes(b'\xef\xbb\xbfA=1\nB="x\x00\r\n\xff\xfeC\n`D=\x1b[31m\nE="open\n')
-    result = run_ops("env.check", cwd=tmp_path)
+    result = run_cli("env.check", cwd=tmp_path)
     assert result.code == 1
     assert "Traceback" not in result.output and "\x1b" not in result.output
     assert ".env.local:1: ENV021 malformed line: starts with a byte-order mark; save it as UTF-8 without BOM" in (

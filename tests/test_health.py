@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import CliResult, LocalStack, run_ops
+from conftest import CliResult, LocalStack, run_cli
 
 from ops.health import EndpointResult, HealthReport, check, probe, ssl_context
 from ops.pg.cluster import free_port
@@ -18,7 +18,7 @@ from ops.pg.cluster import free_port
 
 def health(*args: str, root: Path | None = None) -> CliResult:
     env = {"OPS_PROJECT_ROOT": str(root)} if root else None
-    return run_ops("health", *args, cwd=root or Path.cwd(), env=env, timeout=120)
+    return run_cli("health", *args, cwd=root or Path.cwd(), env=env, timeout=120)
 
 
 def closed_port() -> int:
@@ -207,7 +207,7 @@ def test_bad_arguments_are_usage_errors() -> None:
 
 def test_missing_environment_url_names_the_variable(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.ops]\n")
-    result = run_ops("health", "--env", "staging", cwd=tmp_path, env={"OPS_PROJECT_ROOT": str(tmp_path)})
+    result = run_cli("health", "--env", "staging", cwd=tmp_path, env={"OPS_PROJECT_ROOT": str(tmp_path)})
     assert result.code == 2
     assert result.stderr.strip() == "error: no base URL for 'staging' (fix: set STAGING_BASE_URL)"
 

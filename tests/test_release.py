@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import CliResult, run_ops
+from conftest import CliResult, run_cli
 from conftest import TestDatabase as Database  # aliased: pytest would try to collect Test*
 
 GIT_IDENTITY = {
@@ -40,7 +40,7 @@ def git(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
 
 
 def release_check(repo: Path, *args: str, env: dict[str, str] | None = None) -> CliResult:
-    return run_ops("release.check", *args, cwd=repo, env={**GIT_IDENTITY, **(env or {})}, timeout=60)
+    return run_cli("release.check", *args, cwd=repo, env={**GIT_IDENTITY, **(env or {})}, timeout=60)
 
 
 @pytest.fixture
