@@ -119,6 +119,11 @@ def _pyproject(rules: str) -> str:
     )
 
 
+def bio(name: str, email: str) -> str:
+    # tabs, newlines and backslashes go through COPY's escapes both ways
+    return f"I am {name},\treach me at\n{email} \\o/"
+
+
 def seed_production(conn: psycopg.Connection[Any]) -> None:
     for index, (user_id, email, phone, name) in enumerate(USERS):
         meta = json.dumps({"full_name": name, "email": email, "avatar_url": f"https://cdn.test/{index}.png"})
@@ -142,7 +147,7 @@ def seed_production(conn: psycopg.Connection[Any]) -> None:
                 user_id,
                 profile_email,
                 name,
-                f"I am {name}, reach me at {email}",
+                bio(name, email),
                 f"192.0.2.{index + 10}",
                 json.dumps(settings),
             ),
@@ -292,10 +297,10 @@ def test_refresh_masks_everything_and_keeps_joins(project: Project) -> None:
             assert staging.execute(f"select count(*) from {table}").fetchone() == (0,), table
         assert staging.execute("select count(*) from auth.users where email like 'old-staging%'").fetchone() == (0,)
         # Masked shapes: same-length text, ip, json keys, phones; what is kept is kept.
-        bio, ip, settings = staging.execute(
+        masked_bio, ip, settings = staging.execute(
             "select bio, host(last_ip), settings from public.profiles where id = %s", (USERS[0][0],)
         ).fetchone()  # type: ignore[misc]
-        assert len(bio) == len(f"I am {USERS[0][3]}, reach me at {USERS[0][1]}")
+        assert len(masked_bio) == len(bio(USERS[0][3], USERS[0][1]))
         assert ip.startswith("10.")
         assert settings["theme"] == "dark" and settings["phone"].startswith("1555") and settings["nickname"] != "Ann"
         phone = staging.execute("select phone from auth.users where id = %s", (USERS[0][0],)).fetchone()[0]  # type: ignore[index]

@@ -165,17 +165,22 @@ class Mapper:
         """(original, fake) for each distinct normalised original."""
         ordered = sorted(set(originals))
         taken = set(ordered)  # no fake may equal any original
+        # The hot loop, by hand: the first attempt almost always succeeds.
+        kind, key, generate = self.kind, self._key, self._generate
+        first = f"{kind}\x000\x00"
         for original in ordered:
-            fake = None
-            for attempt in range(self.ATTEMPTS):
-                candidate = self._generate(self.digest(original, attempt), original)
-                if normalise(self.kind, candidate) not in taken:
-                    fake = candidate
-                    break
-            if fake is None:
-                fake = self._unique_fallback(original, taken)
-            taken.add(normalise(self.kind, fake))
+            fake = generate(hmac.digest(key, (first + original).encode(), "sha256"), original)
+            if normalise(kind, fake) in taken:
+                fake = self._retry(original, taken)
+            taken.add(normalise(kind, fake))
             yield original, fake
+
+    def _retry(self, original: str, taken: set[str]) -> str:
+        for attempt in range(1, self.ATTEMPTS):
+            candidate = self._generate(self.digest(original, attempt), original)
+            if normalise(self.kind, candidate) not in taken:
+                return candidate
+        return self._unique_fallback(original, taken)
 
     def _unique_fallback(self, original: str, taken: set[str]) -> str:
         base = self._generate(self.digest(original), original)

