@@ -20,6 +20,7 @@ from invoke.parser import ParseError, Parser
 from ops.ci import select_steps
 from ops.config import load
 from ops.init import init
+from ops.local.settings import DevSettings
 from ops.migrations.types import TypesSettings
 from ops.settings import section
 from ops.tasks import build_namespace
@@ -278,15 +279,16 @@ def test_a_monorepo_gets_one_service_per_app_and_redis(tmp_path: Path) -> None:
             "pnpm-lock.yaml": "lockfileVersion: '9.0'\n",
             "pnpm-workspace.yaml": "packages:\n  - 'apps/*'\n  - 'packages/*'\n",
             "turbo.json": "{}",
-            "apps/web/package.json": {
-                "name": "@monitor/web",
-                "scripts": {"dev": "next dev"},
-                "dependencies": {"next": "15"},
-            },
             "apps/api/package.json": {
                 "name": "@monitor/api",
                 "scripts": {"dev": "tsx watch src/server.ts"},
                 "dependencies": {"fastify": "5", "bullmq": "5"},
+            },
+            "apps/api/src/server.ts": "app.get('/healthz', async () => ({ status: 'ok' }));\n",
+            "apps/web/package.json": {
+                "name": "@monitor/web",
+                "scripts": {"dev": "next dev"},
+                "dependencies": {"next": "15"},
             },
             "apps/worker/package.json": {
                 "name": "@monitor/worker",
@@ -298,32 +300,42 @@ def test_a_monorepo_gets_one_service_per_app_and_redis(tmp_path: Path) -> None:
     )
     result = ops(root, "init")
     assert result.code == 0, result.output
-    assert result.stdout.splitlines()[0] == "detected: pnpm project; apps: api, web, worker; Redis"
+    assert result.stdout.splitlines()[0] == "detected: pnpm project; apps: web, api, worker; Redis"
     dev = tomllib.loads((root / "ops.toml").read_text())["dev"]
     assert "app_command" not in dev
     assert dev["services"] == {
-        "api": {
-            "command": "pnpm --filter @monitor/api run dev",
-            "port": 0,
-            "ready_path": "/",
-            "depends_on": ["redis"],
-        },
         "web": {
             "command": "pnpm --filter @monitor/web run dev --port {port}",
             "port": 0,
             "ready_path": "/",
             "depends_on": ["redis"],
         },
-        "worker": {
-            "command": "pnpm --filter @monitor/worker run dev",
+        "api": {
+            "command": "pnpm --filter @monitor/api run dev",
             "port": 0,
-            "ready_after": "2s",
+            "ready_path": "/healthz",
             "depends_on": ["redis"],
         },
+        "worker": {"command": "pnpm --filter @monitor/worker run dev", "ready_after": "2s", "depends_on": ["redis"]},
         "redis": {"kind": "redis"},
     }
+    assert dev["routes"] == {"/api/*": "api"}
+    # The dev stack accepts what init wrote: web is the default service, Redis starts first.
+    settings = section(load(root), DevSettings)
+    assert settings.default_service == "web"
+    assert settings.order()[0] == ["redis"]
     ci = (root / ".github" / "workflows" / "ci.yml").read_text()
     assert "pnpm/action-setup@v4" in ci and "pnpm install --frozen-lockfile" in ci and "redis-server" in ci
+
+
+def test_a_single_app_using_bullmq_gets_redis_next_to_it(tmp_path: Path) -> None:
+    root = next_app(tmp_path, dependencies={"next": "15.1.0", "bullmq": "5.0.0"})
+    assert ops(root, "init").code == 0
+    dev = tomllib.loads((root / "ops.toml").read_text())["dev"]
+    assert dev["services"] == {"redis": {"kind": "redis"}}
+    settings = section(load(root), DevSettings)
+    assert list(settings.service_table()) == ["app", "redis"] and settings.default_service == "app"
+    assert settings.service_table()["app"].command == "npm run dev -- --port {port}"
 
 
 def test_npm_workspaces_run_each_app_from_the_root(tmp_path: Path) -> None:

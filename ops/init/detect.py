@@ -49,7 +49,9 @@ class Service:
     name: str
     directory: str  # relative to the root
     command: str
-    ready_path: str | None  # None: a worker without a port (ready after it stays up)
+    ready_path: str | None  # None: ready when its port accepts connections
+    worker: bool = False  # no port: ready once it stays up
+    web: bool = False  # a web framework's dev server (Next.js, Vite...)
 
 
 @dataclass
@@ -109,6 +111,35 @@ def _dependencies(package: dict[str, Any]) -> set[str]:
 def _scripts(package: dict[str, Any]) -> dict[str, str]:
     scripts = package.get("scripts")
     return {str(k): str(v) for k, v in scripts.items()} if isinstance(scripts, dict) else {}
+
+
+def source_mentions(root: Path, words: tuple[str, ...]) -> set[str]:
+    """Which of ``words`` occur in the JavaScript/TypeScript sources under ``root`` (text or path)."""
+    found: set[str] = set()
+    skip = {"node_modules", ".git", ".next", "dist", "build", ".ops", ".venv", "coverage"}
+    budget = 3000  # files: a large repo is not read whole
+    stack = [root]
+    while stack and budget > 0 and len(found) < len(words):
+        directory = stack.pop()
+        try:
+            entries = sorted(directory.iterdir())
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name in skip or entry.is_symlink():
+                continue
+            if entry.is_dir():
+                stack.append(entry)
+            elif entry.suffix in {".js", ".mjs", ".cjs", ".ts", ".tsx", ".jsx"}:
+                budget -= 1
+                try:
+                    text = entry.read_text(encoding="utf-8", errors="replace")
+                except OSError:
+                    continue
+                # The route's text ("/readyz") or its place (Next.js: app/readyz/route.ts).
+                where = entry.relative_to(root).as_posix()
+                found.update(word for word in words if word in text or word in where)
+    return found
 
 
 def _workspace_globs(root: Path, package: dict[str, Any] | None) -> list[str]:
@@ -175,9 +206,15 @@ def _services(project: Project) -> list[Service]:
             seen.add(name)
             deps = _dependencies(package)
             project.dependencies |= deps
-            worker = "worker" in name or ("bullmq" in deps and not {"next", "fastify", "express"} & deps)
+            web = _takes_port_flag(scripts["dev"])
+            servers = {"next", "fastify", "express", "koa", "hono", "@nestjs/core", "vite"}
+            worker = not web and ("worker" in name or ("bullmq" in deps and not servers & deps))
+            mentioned = source_mentions(manifest.parent, ("readyz", "healthz"))
+            ready = next((f"/{word}" for word in ("readyz", "healthz") if word in mentioned), "/" if web else None)
             command = _workspace_command(project.package_manager, directory, package_name, scripts["dev"])
-            services.append(Service(name, directory, command, ready_path=None if worker else "/"))
+            services.append(Service(name, directory, command, ready, worker=worker, web=web))
+    # The first web app is the default service (Caddy sends it every path no route names).
+    services.sort(key=lambda service: not service.web)
     return services
 
 

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from ops.ci import Step
-from ops.init.detect import Project
+from ops.init.detect import Project, source_mentions
 from ops.resources import read_text
 
 _MARKER = re.compile(r"%%([a-z_]+)%%")
@@ -65,40 +65,12 @@ class ConfigText:
 
 def ready_path(project: Project) -> str:
     """What the app answers once ready: /readyz when the code mentions one, else /healthz, else /."""
-    mentioned = _source_mentions(project, ("readyz", "healthz"))
+    mentioned = source_mentions(project.root, ("readyz", "healthz"))
     if "readyz" in mentioned:
         return "/readyz"
     if "healthz" in mentioned:
         return "/healthz"
     return "/"
-
-
-def _source_mentions(project: Project, words: tuple[str, ...]) -> set[str]:
-    found: set[str] = set()
-    skip = {"node_modules", ".git", ".next", "dist", "build", ".ops", ".venv", "coverage"}
-    budget = 3000  # files: a large repo is not read whole
-    stack = [project.root]
-    while stack and budget > 0 and len(found) < len(words):
-        directory = stack.pop()
-        try:
-            entries = sorted(directory.iterdir())
-        except OSError:
-            continue
-        for entry in entries:
-            if entry.name in skip or entry.is_symlink():
-                continue
-            if entry.is_dir():
-                stack.append(entry)
-            elif entry.suffix in {".js", ".mjs", ".cjs", ".ts", ".tsx", ".jsx"}:
-                budget -= 1
-                try:
-                    text = entry.read_text(encoding="utf-8", errors="replace")
-                except OSError:
-                    continue
-                # The route's text ("/readyz") or its place (Next.js: app/readyz/route.ts).
-                where = entry.relative_to(project.root).as_posix()
-                found.update(word for word in words if word in text or word in where)
-    return found
 
 
 def config_text(project: Project) -> ConfigText:
@@ -127,16 +99,23 @@ def config_text(project: Project) -> ConfigText:
     for service in project.services:
         lines.append(f"[{prefix}dev.services.{service.name}]")
         lines.append(f"command = {toml_string(service.command)}")
-        lines.append("port = 0")
-        if service.ready_path:
-            lines.append(f"ready_path = {toml_string(service.ready_path)}")
+        if service.worker:
+            lines.append('ready_after = "2s"   # a worker: ready once it stays up that long')
         else:
-            lines.append('ready_after = "2s"')
+            lines.append("port = 0")
+            lines.append(
+                f"ready_path = {toml_string(service.ready_path)}" if service.ready_path else "ready_tcp = true"
+            )
         if project.redis:
             lines.append('depends_on = ["redis"]')
         lines.append("")
     if project.redis:
         lines += [f"[{prefix}dev.services.redis]", 'kind = "redis"', ""]
+    routes = api_routes(project)
+    if routes:
+        lines.append(f"[{prefix}dev.routes]   # through Caddy; every other path goes to the first web app")
+        lines += [f"{toml_string(path)} = {toml_string(name)}" for path, name in routes.items()]
+        lines.append("")
 
     if project.presets:
         lines += [f"[{prefix}env]", f"presets = {toml_list(project.presets)}", ""]
@@ -155,6 +134,14 @@ def config_text(project: Project) -> ConfigText:
             lines.append("fast = true")
         lines.append("")
     return ConfigText("\n".join(lines).rstrip("\n") + "\n", standalone)
+
+
+def api_routes(project: Project) -> dict[str, str]:
+    """``/api/*`` to an app named api (or server) when a web app serves everything else."""
+    names = {service.name for service in project.services}
+    web = [s for s in project.services if not s.worker and s.name not in {"api", "server"}]
+    target = next((name for name in ("api", "server") if name in names), None)
+    return {"/api/*": target} if target and web else {}
 
 
 def ci_step_names(project: Project) -> list[str]:
@@ -309,7 +296,7 @@ def refresh_workflow(project: Project, db_url_env: str, staging_db_url_env: str,
 
 def load_paths(project: Project) -> list[str]:
     """What the smoke scenario asks for: the app's health endpoints when it has them, and its home page."""
-    mentioned = _source_mentions(project, ("healthz", "readyz"))
+    mentioned = source_mentions(project.root, ("healthz", "readyz"))
     paths = [f"/{word}" for word in ("healthz", "readyz") if word in mentioned]
     return paths or ["/"]
 
