@@ -28,7 +28,7 @@ def stack_cli(stack: LocalStack, *args: str):  # type: ignore[no-untyped-def]
 def test_diff_of_the_migrated_dev_database_is_empty(local_stack: LocalStack) -> None:
     result = stack_cli(local_stack, "db.diff", "--check")
     assert result.code == 0, result.output
-    assert result.stdout == "No schema changes found\n"
+    assert result.stdout == "" and result.stderr.strip() == "No schema changes found"
 
 
 def test_diff_check_fails_on_a_changed_database_with_json(local_stack: LocalStack, database: TestDatabase) -> None:

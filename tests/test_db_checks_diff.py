@@ -284,7 +284,8 @@ def test_written_migration_applies_and_empties_the_diff(
     again = replace(again, fail_on_changes=True)
     render(_output(), again)
     assert again.exit_code == 0 and again.failure() is None  # --check passes
-    assert capsys.readouterr().out == "No schema changes found\n"
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == "No schema changes found\n"  # stdout is for SQL only
     written.written.unlink()
 
 
@@ -318,9 +319,10 @@ def test_check_gates_on_differences(changed: dict, capsys: pytest.CaptureFixture
     assert failure.one_line().startswith(
         f"error: {report.target} differs from migrations: {len(report.statements)} statement(s)"
     )
-    out = capsys.readouterr().out
-    assert 'warning: DROP statement: drop table "public"."retired";' in out
-    assert 'create table "public"."orders"' in out
+    captured = capsys.readouterr()
+    assert 'warning: DROP statement: drop table "public"."retired";' in captured.err
+    assert "warning" not in captured.out  # `inv db.diff > x.sql` gives clean SQL
+    assert 'create table "public"."orders"' in captured.out
 
 
 @pytest.mark.parametrize(
@@ -370,7 +372,7 @@ def test_self_check_catches_what_the_engine_does_not_model(
         "error: incomplete diff: the engine missed 1 difference(s) listed above"
         " (fix: add SQL for them by hand (in the migration), then run db.diff again)"
     )
-    assert capsys.readouterr().out == f"  {report.missed[0]}\n"
+    assert capsys.readouterr().err == f"  {report.missed[0]}\n"
 
 
 def test_managed_schemas_only_count_policies_and_triggers(

@@ -18,6 +18,7 @@ from ops.migrations.split import Statement, split_sql, stored_statements
 FILE_PATTERN = re.compile(r"^([0-9]+)_(.*)\.sql$")
 NAME_PATTERN = re.compile(r"^[a-z0-9_]+$")
 VERSION_FORMAT = "%Y%m%d%H%M%S"
+MAX_NAME_LENGTH = 200
 
 
 @dataclass
@@ -79,12 +80,21 @@ def load_migrations(directory: Path) -> list[MigrationFile]:
     return files
 
 
-def new_migration(directory: Path, name: str, *, now: datetime | None = None, body: str = "") -> Path:
-    """Write ``<UTC YYYYMMDDHHMMSS>_<name>.sql`` and return its path."""
+def check_name(name: str) -> None:
+    """Refuse a migration name ``db.new`` and ``db.diff -f`` would not write."""
+    if len(name) > MAX_NAME_LENGTH:  # the file name must fit in 255 bytes with the version and .sql
+        raise UsageError(
+            f"migration name is {len(name)} characters long", f"use at most {MAX_NAME_LENGTH}, e.g. add_orders"
+        )
     if not NAME_PATTERN.match(name):
         raise UsageError(
             f"invalid migration name '{name}'", "use lower-case letters, digits and underscores, e.g. add_orders"
         )
+
+
+def new_migration(directory: Path, name: str, *, now: datetime | None = None, body: str = "") -> Path:
+    """Write ``<UTC YYYYMMDDHHMMSS>_<name>.sql`` and return its path."""
+    check_name(name)
     version = (now or datetime.now(UTC)).strftime(VERSION_FORMAT)
     existing = {migration.version: migration for migration in load_migrations(directory)}
     if version in existing:

@@ -1,0 +1,399 @@
+"""``db.diff``: what SQL turns one schema into another.
+
+The source is usually "the migrations": a shadow database on the local
+cluster in the state the bootstrap and every migration leave, diffed against
+the target with the ``results`` engine (migra's maintained successor).
+Managed schemas are left out the way the Supabase CLI leaves them out
+(DESIGN.md §4).
+
+The migrated state is kept as a TEMPLATE database named after a hash of the
+bootstrap and the migration files, so a run does not migrate from scratch.
+The diff only reads the migrated catalog. The first run inspects the template
+itself (one short read-only session, closed before anything clones the
+template: ``CREATE DATABASE ... TEMPLATE`` refuses a template that has
+sessions) and caches that inspection, with our catalog inventory of it, in
+``<state_dir>/diff-cache/<hash>.pickle``, keyed by the template's hash, its
+oid (a rebuilt template is another one), the cluster and the engine's
+version; a cache that does not match, or does not load, is ignored. Later runs
+read the cache, so no session touches the template and the self-check's clone
+starts at once, while the target is inspected.
+
+Self-check: the generated SQL is applied to a fresh shadow cloned from the
+template (``CREATE DATABASE ... TEMPLATE``), which is then diffed against the
+target again, by the engine (whatever it would still change) and by a catalog
+inventory of our own (the server's deparsers over every object kind we diff,
+including kinds the engine does not model: publication membership, default
+privileges). The shadow is dropped when the run ends, failures and Ctrl-C
+included. When the engine finds nothing to change there is nothing to apply
+(a clone already started is dropped at once): the template's inventory is
+compared with the target's. Anything left over is an incomplete diff.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ops.console import mask_url
+from ops.errors import CheckFailed, OpsError, UsageError
+from ops.migrations.diff.cache import (
+    TemplateInspection,
+    inspect_template,
+    inspection_cache_path,
+    load_template_inspection,
+    save_template_inspection,
+)
+from ops.migrations.diff.catalog import compare_inventories, inventory, inventory_of
+from ops.migrations.diff.engine import EXCLUDED_SCHEMAS, connect_to, generate, inspect
+from ops.migrations.diff.selfcheck import TargetSnapshot, apply_sql, as_sql, first_line, verify
+from ops.migrations.diff.shadow import (
+    SHADOW_PREFIX,
+    TEMPLATE_PREFIX,
+    Shadows,
+    Step,
+    migrated_template,
+    quiet,
+    shadow_databases,
+    template_name,
+)
+from ops.migrations.files import check_name, new_migration
+
+if TYPE_CHECKING:
+    from ops.config import Config
+    from ops.pg.cluster import Cluster
+
+__all__ = [
+    "EXCLUDED_SCHEMAS",
+    "SHADOW_PREFIX",
+    "TEMPLATE_PREFIX",
+    "DiffReport",
+    "Shadows",
+    "TargetSnapshot",
+    "apply_sql",
+    "compare_inventories",
+    "diff",
+    "generate",
+    "inspect",
+    "inspect_template",
+    "inspection_cache_path",
+    "inventory",
+    "load_template_inspection",
+    "migrated_template",
+    "render",
+    "resolve_url",
+    "shadow_databases",
+    "template_name",
+    "verify",
+]
+
+_DROP = re.compile(r"^\s*(drop\s|alter\s+table\s+\S+\s+drop\s|alter\s+\w+.*\sdrop\s+(column|constraint)\s)", re.I)
+
+
+@dataclass
+class DiffReport:
+    """What ``diff`` found. ``missed`` lists what the self-check found left over."""
+
+    source: str
+    target: str
+    statements: list[str]
+    drops: list[str] = field(default_factory=list)
+    missed: list[str] = field(default_factory=list)
+    self_checked: bool = False
+    written: Path | None = None
+    # the written migration was recorded as applied on the local database (which has its changes)
+    recorded: bool = False
+    # why it was not (shown as a warning)
+    notes: list[str] = field(default_factory=list)
+    # --check: any difference fails (CI: the database matches the migrations)
+    fail_on_changes: bool = False
+
+    @property
+    def sql(self) -> str:
+        return as_sql(self.statements)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.statements) or bool(self.missed)
+
+    @property
+    def complete(self) -> bool:
+        return not self.missed
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.failure() is None else 1
+
+    def failure(self) -> OpsError | None:
+        """An incomplete diff, or (``fail_on_changes``) any difference."""
+        if self.missed:
+            return CheckFailed(
+                f"incomplete diff: the engine missed {len(self.missed)} difference(s) listed above",
+                "add SQL for them by hand (in the migration), then run db.diff again",
+            )
+        if self.fail_on_changes and self.statements:
+            return CheckFailed(
+                f"{self.target} differs from {self.source}: {len(self.statements)} statement(s)",
+                "run: inv db.diff -f NAME, review the file and commit it",
+            )
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "target": self.target,
+            "changed": self.changed,
+            "complete": self.complete,
+            "self_checked": self.self_checked,
+            "statements": self.statements,
+            "drops": self.drops,
+            "missed": self.missed,
+            "written": str(self.written) if self.written else None,
+            "recorded": self.recorded,
+            "notes": self.notes,
+        }
+
+
+def diff(
+    cfg: Config,
+    *,
+    source: str = "migrations",
+    target: str = "local",
+    schemas: Iterable[str] = (),
+    name: str | None = None,
+    cluster: Cluster | None = None,
+    self_check: bool = True,
+    cache: bool = True,
+    step: Step | None = None,
+) -> DiffReport:
+    """Diff ``source`` (``migrations``, an environment name or a URL) against
+    ``target`` (an environment name or a URL). With ``name``, write the SQL as a
+    new migration file. ``cluster`` hosts the shadow databases (default: the
+    local dev cluster); ``cache`` keeps the migrated template for later runs.
+    The self-check needs shadows, so it runs for ``source="migrations"`` only."""
+    step = step or quiet
+    schemas = tuple(schemas)
+    if name is not None:
+        check_name(name)  # before any work: a bad name is a usage error, not a late surprise
+    target_url = resolve_url(cfg, target)
+    if source == "migrations":
+        report = diff_migrations(
+            cfg, cluster or _local_cluster(cfg), target_url, schemas, self_check=self_check, cache=cache, step=step
+        )
+    else:
+        report = diff_urls(resolve_url(cfg, source), target_url, schemas=schemas)
+        report.source = _describe(source)
+    report.target = _describe(target)
+    if name and report.statements:
+        report.written = new_migration(cfg.migrations_dir, name, body=report.sql)
+        if target == "local" and report.complete:
+            _record_as_applied(cfg, target_url, report)
+    return report
+
+
+def _record_as_applied(cfg: Config, url: str, report: DiffReport) -> None:
+    """Record the migration ``-f`` just wrote as applied on the local database:
+    its changes are already there (the diff was taken from it), so running it
+    would fail (``column "age" already exists``). ``db.migrate`` then has
+    nothing to do and ``db.status`` shows it applied. Not when other
+    migrations are still pending there: recording a newer version first would
+    leave them out of order."""
+    from ops.migrations import history
+    from ops.migrations.connection import connect
+    from ops.migrations.files import load_migrations
+    from ops.migrations.repair import repair
+
+    assert report.written is not None
+    conn = connect(url, application_name="ops db.diff")
+    try:
+        applied = history.read_applied(conn)
+    finally:
+        conn.close()
+    local = load_migrations(cfg.migrations_dir)
+    written = next(m for m in local if m.path.name == report.written.name)
+    pending = [m.filename for m in local if m.version not in applied and m.version != written.version]
+    if pending:
+        report.notes.append(
+            f"{written.filename} is not recorded as applied on the local database: other migrations are pending"
+            f" there ({', '.join(pending[:3])}); run db.migrate --include-all after reviewing them,"
+            f" or db.repair {written.version} --status applied"
+        )
+        return
+    repair(cfg, url, [written.version], "applied")
+    report.recorded = True
+
+
+def diff_migrations(
+    cfg: Config,
+    cluster: Cluster,
+    target_url: str,
+    schemas: tuple[str, ...] = (),
+    *,
+    self_check: bool = True,
+    cache: bool = True,
+    step: Step | None = None,
+) -> DiffReport:
+    """The migrated template against ``target_url``; then the self-check, on a
+    shadow cloned from the template (dropped at the end, whatever happens).
+
+    The template's inspection is cached on disk (``load_template_inspection``): with
+    it, nothing connects to the template, so the self-check's clone starts at
+    once, alongside the target's inspection. Without it, the template is
+    inspected in place while the target is, and cloned afterwards (a clone
+    refuses a template that has sessions), only when there is SQL to apply."""
+    step = step or quiet
+    with shadow_databases(cfg, cluster, step=step, cache=cache) as shadows:
+        cached = load_template_inspection(cfg, cluster, shadows.template, schemas) if cache else None
+        if cached is not None:
+            return _diff_cached(shadows, cached, target_url, schemas, self_check=self_check, step=step)
+        return _diff_live(cfg, shadows, target_url, schemas, self_check=self_check, cache=cache, step=step)
+
+
+def _diff_cached(
+    shadows: Shadows,
+    migrated: TemplateInspection,
+    target_url: str,
+    schemas: tuple[str, ...],
+    *,
+    self_check: bool,
+    step: Step,
+) -> DiffReport:
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not self_check:
+        step("inspecting the target (the migrated template's inspection is cached)")
+        target = TargetSnapshot.take(target_url, schemas, False)
+        return _report("migrations", target.url, generate(migrated.inspector, target.inspector))
+    # Leaving the pool waits for the clone, so a Ctrl-C anywhere in here still finds it to drop.
+    with ThreadPoolExecutor(2) as pool:
+        clone = pool.submit(shadows.new)
+        expected = pool.submit(inventory_of, target_url, schemas)
+        step("inspecting the target while cloning a shadow (the template's inspection is cached)")
+        target = TargetSnapshot.take(target_url, schemas, False)
+        report = _report("migrations", target.url, generate(migrated.inspector, target.inspector))
+        target.inventory = expected.result()
+        checked_url = clone.result()
+    if report.statements:
+        step("self-check: applying the diff to the shadow and diffing again")
+        report.missed = verify(checked_url, target, report.statements, schemas)
+        step("dropping the shadow")
+    else:
+        shadows.drop(checked_url)  # nothing to apply to it
+        step("self-check: comparing the inventories of the migrated template and the target")
+        report.missed = compare_inventories(migrated.inventory, target.inventory)
+    report.self_checked = True
+    return report
+
+
+def _diff_live(
+    cfg: Config,
+    shadows: Shadows,
+    target_url: str,
+    schemas: tuple[str, ...],
+    *,
+    self_check: bool,
+    cache: bool,
+    step: Step,
+) -> DiffReport:
+    from concurrent.futures import ThreadPoolExecutor
+
+    # The pool is left (its work finished, the template's session closed) before anything clones the template.
+    with ThreadPoolExecutor(2) as pool:
+        # The target's inventory (for the self-check) is taken later, while the server is busy cloning.
+        snapshot = pool.submit(TargetSnapshot.take, target_url, schemas, False)
+        inspected = pool.submit(inspect_template, shadows.cluster, shadows.template, schemas, for_cache=cache)
+        step("inspecting the migrated template and the target")
+        migrated, target = inspected.result(), snapshot.result()
+    if cache:
+        save_template_inspection(cfg, shadows.cluster, shadows.template, schemas, migrated)
+    report = _report("migrations", target.url, generate(migrated.inspector, target.inspector))
+    if not self_check:
+        return report
+    if report.statements:
+        with ThreadPoolExecutor(1) as pool:
+            expected = pool.submit(inventory_of, target.url, schemas)
+            step("cloning a shadow from the migrated template for the self-check")
+            checked_url = shadows.new()
+            target.inventory = expected.result()
+        step("self-check: applying the diff to the shadow and diffing again")
+        report.missed = verify(checked_url, target, report.statements, schemas)
+        step("dropping the shadow")
+    else:
+        # Applying no SQL to a clone would leave the template's state and the same empty re-diff: no clone needed.
+        step("self-check: comparing the inventories of the migrated template and the target")
+        report.missed = compare_inventories(migrated.inventory, inventory_of(target.url, schemas))
+    report.self_checked = True
+    return report
+
+
+def diff_urls(source_url: str, target_url: str, *, schemas: Iterable[str] = ()) -> DiffReport:
+    """Diff two databases as they are (no shadow, so no self-check)."""
+    schemas = tuple(schemas)
+    with connect_to(source_url) as source_conn, connect_to(target_url) as target_conn:
+        statements = generate(inspect(source_conn, schemas), inspect(target_conn, schemas))
+    return _report(mask_url(source_url), target_url, statements)
+
+
+def _report(source: str, target_url: str, statements: list[str]) -> DiffReport:
+    return DiffReport(
+        source=source,
+        target=mask_url(target_url),
+        statements=statements,
+        drops=[s for s in statements if _DROP.match(s)],
+    )
+
+
+def resolve_url(cfg: Config, name: str) -> str:
+    """An environment name or a postgres URL -> a URL."""
+    if name.startswith(("postgres://", "postgresql://")):
+        from ops.targets import register_url_password
+
+        register_url_password(name)
+        return name
+    from ops.config import ENVIRONMENTS
+
+    if name not in ENVIRONMENTS:
+        raise UsageError(f"unknown database '{name}'", "use local, staging, production or a postgresql:// URL")
+    from ops.targets import db_url
+
+    return db_url(cfg, name)
+
+
+def _describe(name: str) -> str:
+    return mask_url(name)
+
+
+def _local_cluster(cfg: Config) -> Cluster:
+    from ops.local import local_cluster
+
+    return local_cluster(cfg)
+
+
+def _to_stderr(text: str) -> None:
+    from ops.console import MaskingStream
+
+    MaskingStream(sys.stderr).write(text + "\n")
+
+
+def render(out: Any, report: DiffReport) -> None:
+    """Print the diff (or where it was written), warn on DROPs, write the JSON
+    document (``report.failure()`` is the closing error line)."""
+    # Only SQL goes to stdout: `inv db.diff > x.sql` must give a clean file.
+    for statement in report.drops:
+        _to_stderr(f"warning: DROP statement: {first_line(statement)}")
+    for note in report.notes:
+        _to_stderr(f"warning: {note}")
+    if report.written:
+        out.line(f"Wrote {report.written} ({len(report.statements)} statements)")
+        if report.recorded:
+            out.line("Recorded it as applied on the local database, which already has these changes")
+    elif report.statements:
+        out.line(report.sql.rstrip())
+    elif not report.missed:
+        _to_stderr("No schema changes found")
+    for line in report.missed:
+        _to_stderr(f"  {line}")
+    out.result(report.to_dict())
