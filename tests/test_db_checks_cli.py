@@ -15,7 +15,7 @@ from ops.errors import CheckFailed
 from ops.migrations.lint import lint
 from ops.migrations.pgtap import render, run_tests
 from ops.pg.cluster import Cluster
-from tests.conftest import REPO, LocalStack, run_cli
+from tests.conftest import REPO, LocalStack, make_stack_project, reachable_tempdir, run_cli
 
 if TYPE_CHECKING:
     from tests.conftest import TestDatabase
@@ -145,3 +145,83 @@ def test_db_test_names_the_file_and_line_of_a_sql_error(
         "supabase/tests/bad.sql: line 4: ERROR: function no_such_function() does not exist"
         in capsys.readouterr().out.splitlines()
     )
+
+
+TEAM_SCHEMA = """\
+create table public.profiles (
+  id uuid primary key references auth.users (id) on delete cascade,
+  username text unique,
+  created_at timestamptz not null default now()
+);
+alter table public.profiles enable row level security;
+create policy "own profile" on public.profiles for select to authenticated using ((select auth.uid()) = id);
+create table public.posts (
+  id bigint generated always as identity primary key,
+  author uuid not null references auth.users (id),
+  body text
+);
+alter table public.posts enable row level security;
+create policy "own posts" on public.posts for all to authenticated using ((select auth.uid()) = author);
+"""
+
+
+@pytest.mark.integration
+def test_the_diff_loop_closes_after_a_hand_change() -> None:
+    """A team's schema with foreign keys to auth.users; `alter table profiles
+    add column age int` by hand; db.diff -f add_age writes just that, records it
+    as applied on the local database (which has it), so db.migrate has nothing
+    to do, db.status shows it applied, and db.lint passes with its defaults."""
+    import psycopg
+
+    from ops import stack
+
+    base = reachable_tempdir("ops-test-diff-loop-")
+    root = base / "project"
+    (root / "supabase" / "migrations").mkdir(parents=True)
+    (root / "supabase" / "migrations" / "20240101000000_team.sql").write_text(TEAM_SCHEMA)
+    # The team's app is not ours to run: a static server that answers the health checks will do.
+    (root / "healthz").write_text("ok\n")
+    make_stack_project(root, app_command="{python} -m http.server {port} --bind 127.0.0.1", app_ready_path="/healthz")
+    cfg = load(root)
+    env = {"OPS_PROJECT_ROOT": str(root)}
+    try:
+        stack.up(cfg, seed=False)
+        with psycopg.connect(stack.local_db_url(cfg), autocommit=True) as conn:
+            conn.execute("alter table profiles add column age int")
+
+        written = run_cli("db.diff", "-f", "add_age", cwd=root, env=env)
+        assert written.code == 0, written.output
+        [path] = sorted((root / "supabase" / "migrations").glob("*_add_age.sql"))
+        # The foreign key to auth.users did not change: it is neither dropped nor re-created.
+        assert path.read_text() == 'alter table "public"."profiles" add column "age" integer;\n'
+        assert written.stdout.splitlines() == [
+            f"Wrote {path} (1 statements)",
+            "Recorded it as applied on the local database, which already has these changes",
+        ]
+
+        migrated = run_cli("db.migrate", cwd=root, env=env)
+        assert migrated.code == 0, migrated.output
+        assert migrated.stdout.startswith("up to date: nothing to apply on postgresql://")
+        status = run_cli("db.status", "--json", cwd=root, env=env)
+        assert status.code == 0, status.output
+        versions = json.loads(status.stdout)["versions"]
+        assert [(v["version"], v["state"]) for v in versions] == [
+            ("20240101000000", "applied"),
+            (path.name.split("_")[0], "applied"),
+        ]
+        linted = run_cli("db.lint", "--all", cwd=root, env=env)
+        assert linted.code == 0, linted.output
+        assert "0 error(s)" in linted.stdout
+        again = run_cli("db.diff", "--check", cwd=root, env=env)
+        assert again.code == 0 and again.stdout == "", again.output
+        assert again.stderr.strip() == "No schema changes found"
+        # As SQL on stdout (no warnings mixed in) for a change that drops something.
+        with psycopg.connect(stack.local_db_url(cfg), autocommit=True) as conn:
+            conn.execute("alter table posts drop column body")
+        printed = run_cli("db.diff", cwd=root, env=env)
+        assert printed.code == 0, printed.output
+        assert printed.stdout == 'alter table "public"."posts" drop column "body";\n'
+        assert 'warning: DROP statement: alter table "public"."posts" drop column "body";' in printed.stderr
+    finally:
+        stack.down(cfg, purge=True)
+        shutil.rmtree(base, ignore_errors=True)
