@@ -254,6 +254,10 @@ def test_refresh_masks_everything_and_keeps_joins(project: Project) -> None:
     result, report = project.refresh()
     assert result.code == 0, result.output
     assert report["status"] == "ok" and report["backup"] == backup_id
+    summary = result.stderr.strip().splitlines()[-1]
+    assert summary.startswith(f"staging refreshed from production backup {backup_id}: {report['rows']} rows in"), (
+        summary
+    )
     assert [s["status"] for s in report["steps"]] == ["ok"] * 7
     assert "public.profiles.email" in report["masked_columns"] and "auth.users.email" in report["masked_columns"]
     assert report["tables"]["public.orders"] == 4 and report["tables"]["auth.users"] == 4

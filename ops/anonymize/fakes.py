@@ -162,8 +162,10 @@ class Mapper:
         return hmac.digest(self._key, f"{self.kind}\x00{attempt}\x00{original}".encode(), "sha256")
 
     def map(self, originals: Iterable[str]) -> Iterable[tuple[str, str]]:
-        """(original, fake) for each distinct normalised original."""
-        ordered = sorted(set(originals))
+        """(original, fake) for each distinct normalised original. The mapping
+        is computed once per refresh, so the order of ``originals`` (which only
+        decides who retries on a rare collision) needs no sorting."""
+        ordered = list(dict.fromkeys(originals))
         taken = set(ordered)  # no fake may equal any original
         # The hot loop, by hand: the first attempt almost always succeeds.
         kind, key, generate = self.kind, self._key, self._generate

@@ -268,7 +268,8 @@ def _mask(state: Refresh) -> str:
             f"masking verification failed ({len(verification.problems)} problem(s)): {verification.problems[0]}",
             "nothing was loaded; fix the rule for that column",
         )
-    return f"{sum(state.masked_rows.values())} values in {len(state.masked_rows)} columns; {verification.checks} checks"
+    masked = f"{sum(state.masked_rows.values())} values in {len(state.masked_rows)} columns and json keys"
+    return f"{masked}; {verification.checks} checks"
 
 
 def _check_foreign_keys(state: Refresh) -> str:
