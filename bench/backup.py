@@ -5,7 +5,9 @@ A throwaway cluster gets a ``pgbench -i`` database (scale 140 is about 2.1 GB;
 the default scale 10 is a quick ~150 MB run). Each pair runs interleaved for
 ``--rounds`` rounds (alternating which goes first, with a CHECKPOINT before
 each run) and the best time of each side is compared.
-Targets: export <= 1.05x raw pg_dump, restore <= 1.1x raw pg_restore.
+Targets: export <= 1.05x raw pg_dump, restore <= 1.05x raw pg_restore, and
+export into an S3 repository with age <= 1.1x the bare pipeline
+``pg_dump -Fc | age -r KEY |`` a boto3 upload of the same bytes.
 
     python bench/backup.py                 # quick: scale 10
     python bench/backup.py --scale 140     # the full >= 2 GB run
@@ -53,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=int, default=10, help="pgbench scale (140 = about 2.1 GB; default 10)")
     parser.add_argument("--jobs", type=int, default=2, help="pg_dump/pg_restore jobs (default 2)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per pair (default 3)")
+    parser.add_argument("--no-s3", action="store_true", help="skip the S3 repository comparison")
     args = parser.parse_args(argv)
 
     base = Path(tempfile.mkdtemp(prefix="ops-bench-backup-"))
@@ -96,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             return _timed(lambda: run_tool("pg_dump", dump_args(raw_dir, source, None, args.jobs, compression), source))
 
         def our_export() -> float:
-            for old in settings.env_dir("production").glob("*"):
+            for old in (settings.local_root / "production").glob("*"):
                 shutil.rmtree(old)
             checkpoint()
             return _timed(lambda: export(cfg, "production", jobs=args.jobs))
@@ -112,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
                 raw_dump_times.append(raw_dump())
                 export_times.append(our_export())
         backup = find(settings, "production")
-        print(f"dump size: {_size(backup.path / 'dump') / 2**20:.0f} MB (raw {_size(raw_dir) / 2**20:.0f} MB)")
+        print(f"dump size: {_size(Path(backup.path) / 'dump') / 2**20:.0f} MB (raw {_size(raw_dir) / 2**20:.0f} MB)")
 
         def raw_restore(name: str) -> float:
             into = target(with_database(url, name))
@@ -139,13 +142,100 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"\nflags: -Fd -j {args.jobs} -Z {settings.compression}; best of {args.rounds} interleaved rounds")
         _pair("export", min(export_times), "raw pg_dump", min(raw_dump_times), 1.05)
-        _pair("drill restore", min(restore_times), "raw pg_restore", min(raw_restore_times), 1.1)
+        _pair("drill restore", min(restore_times), "raw pg_restore", min(raw_restore_times), 1.05)
         print(f"all export times {_fmt(export_times)}; raw pg_dump {_fmt(raw_dump_times)}")
         print(f"all restore times {_fmt(restore_times)}; raw pg_restore {_fmt(raw_restore_times)}")
+        if not args.no_s3:
+            _bench_repository(args, base, url, source, cluster, checkpoint)
     finally:
         cluster.destroy()
         shutil.rmtree(base, ignore_errors=True)
     return 0
+
+
+def _bench_repository(args, base: Path, url: str, source, cluster, checkpoint) -> None:  # type: ignore[no-untyped-def]
+    """Export into an S3 repository with age against the bare pipeline it replaces:
+    ``pg_dump -Fc | age -r KEY |`` an upload of the same bytes with boto3 (one
+    process, boto3's managed multipart upload), to a moto S3 server process on loopback."""
+    import socket
+
+    import boto3
+    from boto3.s3.transfer import TransferConfig
+    from pyrage import x25519
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL_S3": endpoint,
+                "AWS_ACCESS_KEY_ID": "bench",
+                "AWS_SECRET_ACCESS_KEY": "bench-secret",
+                "AWS_REGION": "us-east-1",
+            }
+        )
+        s3 = boto3.client("s3", endpoint_url=endpoint)
+        s3.create_bucket(Bucket="bench-backups")
+        recipient = str(x25519.Identity.generate().to_public())
+        project = base / "project-s3"
+        project.mkdir()
+        (project / "pyproject.toml").write_text(
+            f'[tool.ops]\n[tool.ops.backup]\nrepository = "s3://bench-backups/db"\nencrypt_to = ["{recipient}"]\n'
+        )
+        cfg = load(project)
+        compression = load_settings(cfg).compression
+        transfer = TransferConfig(multipart_chunksize=16 << 20, max_concurrency=1)
+
+        def bare_pipeline() -> float:
+            checkpoint()
+
+            def run() -> None:
+                dump = subprocess.Popen(
+                    [pg_bin("pg_dump"), "--format=custom", f"--compress={compression}", f"--dbname={source.conninfo}"],
+                    env=source.env,
+                    stdout=subprocess.PIPE,
+                )
+                age = subprocess.Popen(["age", "-r", recipient], stdin=dump.stdout, stdout=subprocess.PIPE)
+                assert dump.stdout is not None and age.stdout is not None
+                dump.stdout.close()
+                s3.upload_fileobj(age.stdout, "bench-backups", "bare/dump.pgc.age", Config=transfer)
+                if dump.wait() or age.wait():
+                    raise RuntimeError("the bare pipeline failed")
+
+            return _timed(run)
+
+        def ours() -> float:
+            checkpoint()
+            return _timed(lambda: export(cfg, "production"))
+
+        ours_times, bare_times = [], []
+        for round_number in range(args.rounds):
+            if round_number % 2:
+                ours_times.append(ours())
+                bare_times.append(bare_pipeline())
+            else:
+                bare_times.append(bare_pipeline())
+                ours_times.append(ours())
+        size = s3.head_object(Bucket="bench-backups", Key="bare/dump.pgc.age")["ContentLength"]
+        print(f"\nS3 repository (moto server process), age-encrypted -Fc dump of {size / 2**20:.0f} MB:")
+        _pair("export to S3", min(ours_times), "pg_dump|age|s3", min(bare_times), 1.1)
+        print(f"all export-to-S3 times {_fmt(ours_times)}; bare pipeline {_fmt(bare_times)}")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def _fmt(times: list[float]) -> str:

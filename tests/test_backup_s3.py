@@ -234,10 +234,14 @@ def test_export_list_verify_and_drill_from_the_store(s3_project: S3Project, envi
     assert result.code == 0, result.output
     assert deep["status"] == "ok" and deep["level"] == "deep" and deep["toc_entries"] > 50
 
+    summary = s3_project.root / "step-summary.md"
+    s3_project.env["GITHUB_STEP_SUMMARY"] = str(summary)
     result, report = s3_project.ops_json("backup.drill", identity=True)
     assert result.code == 0, result.output
     steps = {s["name"]: s for s in report["steps"]}
     assert all(step["status"] == "ok" for step in report["steps"])
+    assert summary.read_text() == Path(report["report_markdown"]).read_text()
+    assert Path(report["report_markdown"]).stat().st_mode & 0o777 == 0o600
     assert steps["restore"]["detail"] == "streamed from the repository into pg_restore through age"
     checks = {c["name"]: (c["status"], c["actual"]) for c in report["checks"]}
     for table, count in real_counts(environments).items():

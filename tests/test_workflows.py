@@ -49,6 +49,7 @@ def inv_commands(workflow: dict[str, Any], job: str | None = None) -> list[str]:
 
 def test_the_workflows_exist() -> None:
     assert [path.name for path in WORKFLOW_FILES] == [
+        "backup.yml",
         "ci.yml",
         "deploy-prod.yml",
         "deploy-staging.yml",

@@ -16,9 +16,9 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from ops.console import mask
 from ops.errors import ExternalError
-from ops.pg.binaries import client_bindir, client_major, pg_bin
+from ops.pg.binaries import client_bindir, pg_bin
 
-__all__ = ["client_bindir", "client_major"]
+__all__ = ["client_bindir"]
 import contextlib
 
 from ops.targets import register_url_password

@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
+from ops.backup.repository import private_dir, private_file
 from ops.console import mask_data
 
 
 def write_report(directory: Path, report: dict[str, Any]) -> dict[str, str]:
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     safe = mask_data(report)
     json_path = directory / f"{report['drill_id']}.json"
     markdown_path = directory / f"{report['drill_id']}.md"
-    json_path.write_text(json.dumps(safe, indent=2) + "\n")
-    markdown_path.write_text(markdown(safe))
+    with private_file(json_path) as handle:
+        handle.write((json.dumps(safe, indent=2) + "\n").encode())
+    with private_file(markdown_path) as handle:
+        handle.write(markdown(safe).encode())
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        # In GitHub Actions the report also goes to the job summary (masked like the files).
+        with open(summary, "a", encoding="utf-8") as handle:
+            handle.write(markdown(safe))
     return {"report_json": str(json_path), "report_markdown": str(markdown_path)}
 
 
