@@ -65,5 +65,6 @@ def test_no_client_of_a_new_enough_major_is_one_line_that_says_what_to_install(m
         client_bindir(18, "pg_dump")
     error = caught.value
     assert error.exit_code == 3
-    assert error.message.startswith("pg_dump of PostgreSQL 18 or newer not found (installed: ")
+    assert error.message.startswith("no pg_dump of PostgreSQL 18 or newer (found: ")
+    assert "15 (/usr/lib/postgresql/15/bin)" in error.message
     assert "apt-get install postgresql-client-18" in (error.hint or "")

@@ -271,14 +271,45 @@ def server_version(bindir: str | Path | None = None) -> int:
     return int(match.group(1)) if match else 0
 
 
-def client_bindir(min_major: int, program: str = "pg_dump") -> Path:
-    """The directory of ``client_bin(program, min_major)``. An explicit bindir
-    ($OPS_PG_BINDIR, [tool.ops.pg] bindir) without ``program`` is an error, not
-    a reason to look elsewhere: the user chose it."""
+def client_major(bindir: str | Path, program: str = "pg_dump") -> int:
+    """Major version of a client program in ``bindir`` (0 when it does not run)."""
+    try:
+        out = subprocess.run([str(Path(bindir) / program), "--version"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    match = re.search(r"\)\s*(\d+)", out.stdout) or re.search(r"(\d+)(?:\.\d+)?", out.stdout)
+    return int(match.group(1)) if match else 0
+
+
+def _client_candidates(program: str) -> list[Path]:
+    """Every bindir that has ``program`` (see ``installations``), newest first."""
+    return [inst.bindir for inst in installations() if inst.program(program)]
+
+
+def client_bindir(server_major: int, program: str = "pg_dump") -> Path:
+    """A bindir whose ``program`` is of ``server_major`` or newer (the closest major
+    first): a pg_dump older than the server refuses ("server version
+    mismatch"). An explicit bindir ($OPS_PG_BINDIR, [tool.ops.pg] bindir) is the
+    only one considered when set."""
     explicit = os.environ.get("OPS_PG_BINDIR") or configured_bindir()
-    if explicit and not (Path(explicit).expanduser() / program).is_file():
-        raise BinaryNotFound(
-            f"PostgreSQL program '{program}' not found in the configured bindir {explicit}",
-            install_hint(max(min_major, min(SUPPORTED_MAJORS)), client=True),
-        )
-    return Path(client_bin(program, min_major)).parent
+    install = (
+        f"install the PostgreSQL {server_major} client (Debian/Ubuntu: apt-get install postgresql-client-{server_major}"
+        f" from apt.postgresql.org; macOS: brew install postgresql@{server_major}), or set $OPS_PG_BINDIR to its bindir"
+    )
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not (path / program).is_file():
+            raise BinaryNotFound(f"PostgreSQL program '{program}' not found in the configured bindir {path}", install)
+        major = client_major(path, program)
+        if major < server_major:
+            raise BinaryNotFound(
+                f"{program} {major} in {path} is older than the server (PostgreSQL {server_major})", install
+            )
+        return path
+    versions = [(client_major(path, program), path) for path in _client_candidates(program)]
+    usable = [(major, path) for major, path in versions if major >= server_major]
+    if not usable:
+        have = ", ".join(f"{major} ({path})" for major, path in versions) or "none"
+        raise BinaryNotFound(f"no {program} of PostgreSQL {server_major} or newer (found: {have})", install)
+    # The closest major: a much newer pg_dump writes SQL older servers reject (17's transaction_timeout).
+    return sorted(usable, key=lambda entry: entry[0])[0][1]
