@@ -179,3 +179,43 @@ def test_server_settings_from_the_dev_section_add_to_the_preload_list(tmp_path: 
     assert settings["shared_preload_libraries"] == "pg_stat_statements,auto_explain"
     assert settings["work_mem"] == "64MB"
     assert settings["jit"] == "off"
+
+
+def test_dev_up_restarts_the_server_when_a_migration_needs_pg_cron(tmp_path: Any) -> None:
+    """Issue 16.2 end to end: `dev.up`, then a migration that creates pg_cron, then `dev.up`
+    restarts Postgres with pg_cron preloaded, and `db.migrate` schedules a job."""
+    import shutil
+
+    from tests.conftest import REPO, make_stack_project, run_ops
+
+    lib = Cluster(tmp_path / "probe").pkglibdir()
+    if lib is None or not (lib / "pg_cron.so").is_file():
+        pytest.skip("pg_cron is not installed (Debian: postgresql-NN-cron)")
+    base = reachable_tempdir("ops-test-cron-stack-")
+    root = base / "project"
+    root.mkdir()
+    shutil.copytree(REPO / "supabase", root / "supabase")
+    make_stack_project(root)
+    env = {"OPS_PROJECT_ROOT": str(root)}
+    try:
+        first = run_ops("dev.up", "--json", cwd=root, env=env)
+        assert first.code == 0, first.output
+        assert json.loads(first.stdout)["steps"]["postgres"] == "initialised"
+        (root / "supabase" / "migrations" / "20990101000000_jobs.sql").write_text(
+            "create extension if not exists pg_cron with schema pg_catalog;\n"
+            "select cron.schedule('nightly', '0 3 * * *', 'vacuum');\n"
+        )
+        again = run_ops("dev.up", "--json", cwd=root, env=env)
+        assert again.code == 0, again.output
+        assert json.loads(again.stdout)["steps"]["postgres"] == (
+            "restarted (settings changed: cron.database_name, shared_preload_libraries)"
+        )
+        migrated = run_ops("db.migrate", cwd=root, env=env)
+        assert migrated.code == 0, migrated.output
+        jobs = run_ops("dev.psql", "-c", "select jobname from cron.job", cwd=root, env=env)
+        assert jobs.code == 0 and "nightly" in jobs.stdout, jobs.output
+        unchanged = run_ops("dev.up", "--json", cwd=root, env=env)
+        assert json.loads(unchanged.stdout)["steps"]["postgres"] == "running"
+    finally:
+        run_ops("dev.down", "--purge", cwd=root, env=env)
+        shutil.rmtree(base, ignore_errors=True)
