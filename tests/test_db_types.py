@@ -129,3 +129,19 @@ def test_check_exits_1_when_the_committed_file_is_stale(sample_project: Any, dat
     assert "src/db.ts is stale: run inv db.types" in stale.output
     assert (sample_project.root / "src" / "db.ts").read_text() == before  # --check writes nothing
     assert database.cluster.password not in stale.output
+
+
+def test_ops_init_points_db_types_at_the_repos_types_file(tmp_path: Path) -> None:
+    """The db-types CI step checks the file the repo already has, wherever it is."""
+    from ops.config import load
+    from ops.init import init
+    from ops.migrations.types import TypesSettings
+    from ops.settings import section
+    from tests.test_init import next_app, write
+
+    root = next_app(tmp_path / "shop")
+    write(root, {"src/lib/database.types.ts": "export type Database = {};\n"})
+    init(root)
+    cfg = load(root)
+    assert section(cfg, TypesSettings).output == "src/lib/database.types.ts"
+    assert "db-types" in cfg.raw["ci"]["steps"]
