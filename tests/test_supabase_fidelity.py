@@ -174,6 +174,8 @@ def test_server_settings_from_the_dev_section_add_to_the_preload_list(tmp_path: 
         '[tool.ops.dev]\nserver_settings = { shared_preload_libraries = "auto_explain", work_mem = "64MB",'
         " jit = false }\n"
     )
+    # A migration being written that does not parse yet does not stop dev.up here.
+    (root / "supabase" / "migrations" / "20240101000000_wip.sql").write_text("create tabel (")
     cluster = Cluster(tmp_path / "pg")
     settings = server_settings(load(root), cluster)
     assert settings["shared_preload_libraries"] == "pg_stat_statements,auto_explain"

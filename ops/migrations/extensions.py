@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ops.config import Config
-from ops.errors import ExternalError
+from ops.errors import ExternalError, OpsError
 from ops.migrations.split import Statement, split_sql
 
 _MAYBE_CREATE_EXTENSION = re.compile(r"create\s+extension", re.IGNORECASE)
@@ -267,8 +267,15 @@ def required_extensions(cfg: Config) -> list[str]:
 
     uses: list[ExtensionUse] = []
     for migration in load_migrations(cfg.migrations_dir):
-        uses += extensions_in(migration.parsed, migration.filename)
-    uses += extensions_in_files(_seed_texts(cfg))
+        try:
+            uses += extensions_in(migration.parsed, migration.filename)
+        except OpsError:
+            continue  # a file being written does not parse yet: applying it reports that
+    for name, text in _seed_texts(cfg):
+        try:
+            uses += extensions_in_files([(name, text)])
+        except OpsError:
+            continue
     return list(dict.fromkeys(use.name for use in uses))
 
 
