@@ -2,11 +2,13 @@
 
 The configuration lives in ``[tool.ops]`` of pyproject.toml or, in a repo with
 no Python packaging, in a standalone ``ops.toml`` holding the same keys at its
-top level. The core (root, paths, environments, public prefixes) is parsed
-here. Each domain owns a pydantic model for its own sub-table
-(``[tool.ops.backup]``, ``[tool.ops.load]``...) and loads it with
-``ops.settings.section(cfg, Model)``. Plain dataclasses and tomllib keep this
-module cheap to import: ``env.check`` runs on every commit.
+top level. The core (root, paths, environments, public prefixes) is read here;
+its contract is the pydantic model ``ops.settings.CoreSettings``. A plainly
+written table (known keys, the right types) is read without pydantic, because
+``env.check`` runs on every commit; anything else goes through the model, which
+names the bad key in one line (with a "did you mean" for a misspelt one). Each
+domain owns a pydantic model for its own sub-table (``[tool.ops.backup]``...)
+and loads it with ``ops.settings.section(cfg, Model)``.
 """
 
 from __future__ import annotations
@@ -177,19 +179,19 @@ def load(root: Path | str | None = None) -> Config:
     if source is None and ops_toml.is_file():
         table = _read_toml(ops_toml)
         source = ops_toml
-    if not isinstance(table, dict):
-        raise ConfigError("[tool.ops] must be a table", f"fix {source}")
-
-    environments = _parse_environments(table.get("environments", {}), source or pyproject)
-    prefixes = table.get("public_prefixes", list(DEFAULT_PUBLIC_PREFIXES))
-    if not isinstance(prefixes, list) or not all(isinstance(p, str) and p for p in prefixes):
-        raise ConfigError("public_prefixes must be a list of non-empty strings", f"fix [tool.ops] in {source}")
-    state_dir = Path(table.get("state_dir", ".ops"))
-    supabase_dir = Path(table.get("supabase_dir", "supabase"))
+    source_name = (source or pyproject).name
+    core = _plain_core(table)
+    if core is None:
+        core = _validated_core(table, source_name)
+    environments = {
+        name: _environment(name, {**_DEFAULT_ENVIRONMENTS[name], **core.environments.get(name, {})})
+        for name in ENVIRONMENTS
+    }
+    state_dir, supabase_dir = Path(core.state_dir), Path(core.supabase_dir)
     return Config(
         root=root,
         environments=environments,
-        public_prefixes=tuple(prefixes),
+        public_prefixes=core.public_prefixes,
         state_dir=state_dir if state_dir.is_absolute() else root / state_dir,
         supabase_dir=supabase_dir if supabase_dir.is_absolute() else root / supabase_dir,
         raw=table,
@@ -197,35 +199,90 @@ def load(root: Path | str | None = None) -> Config:
     )
 
 
-def _parse_environments(table: Any, pyproject: Path) -> dict[str, EnvironmentConfig]:
-    if not isinstance(table, dict):
-        raise ConfigError("[tool.ops.environments] must be a table", f"fix {pyproject}")
-    unknown = sorted(set(table) - set(ENVIRONMENTS))
-    if unknown:
-        raise ConfigError(
-            f"unknown environment '{unknown[0]}' in [tool.ops.environments]",
-            f"environments are {', '.join(ENVIRONMENTS)}",
-        )
-    environments: dict[str, EnvironmentConfig] = {}
-    for name in ENVIRONMENTS:
-        settings = {**_DEFAULT_ENVIRONMENTS[name], **(table.get(name) or {})}
-        allowed = {"env_files", "process_env", "db_url_env", "base_url_env", "db_url", "base_url"}
-        extra = sorted(set(settings) - allowed)
-        if extra:
+# The keys of [tool.ops] itself, and the sections the domains read (each validates its own).
+# ops.settings.CoreSettings holds the same names (a test keeps them equal).
+CORE_KEYS = frozenset({"environments", "public_prefixes", "state_dir", "supabase_dir"})
+SECTIONS = frozenset(
+    {"dev", "pg", "migrations", "lint", "types", "env", "backup", "anonymize", "load", "health", "release", "ci"}
+    | {"init"}
+)
+_ENVIRONMENT_KEYS = frozenset({"env_files", "process_env", "db_url_env", "base_url_env", "db_url", "base_url"})
+
+
+@dataclass(frozen=True)
+class _Core:
+    environments: dict[str, dict[str, Any]]
+    public_prefixes: tuple[str, ...]
+    state_dir: str
+    supabase_dir: str
+
+
+def _plain_core(table: Any) -> _Core | None:
+    """The core of a plainly written ``[tool.ops]`` (known keys, right types), read
+    without pydantic; None when only ``ops.settings.CoreSettings`` can judge it."""
+    if not isinstance(table, dict) or not (CORE_KEYS | SECTIONS).issuperset(table):
+        return None
+    if not all(isinstance(table[name], dict) for name in SECTIONS.intersection(table)):
+        return None
+    environments = table.get("environments", {})
+    if not isinstance(environments, dict) or not set(ENVIRONMENTS).issuperset(environments):
+        return None
+    for settings in environments.values():
+        if not _plain_environment(settings):
+            return None
+    prefixes = table.get("public_prefixes", list(DEFAULT_PUBLIC_PREFIXES))
+    if not (isinstance(prefixes, list) and all(_text(prefix) for prefix in prefixes)):
+        return None
+    state_dir, supabase_dir = table.get("state_dir", ".ops"), table.get("supabase_dir", "supabase")
+    if not (_text(state_dir) and _text(supabase_dir)):
+        return None
+    return _Core(environments, tuple(prefixes), state_dir, supabase_dir)
+
+
+def _plain_environment(settings: Any) -> bool:
+    if not isinstance(settings, dict) or not _ENVIRONMENT_KEYS.issuperset(settings):
+        return False
+    files = settings.get("env_files", [])
+    if not (isinstance(files, list) and all(isinstance(name, str) for name in files)):
+        return False
+    if not isinstance(settings.get("process_env", False), bool):
+        return False
+    return all(_text(settings[key]) for key in ("db_url_env", "base_url_env", "db_url", "base_url") if key in settings)
+
+
+def _environment(name: str, settings: dict[str, Any]) -> EnvironmentConfig:
+    return EnvironmentConfig(
+        name=name,
+        env_files=tuple(settings["env_files"]),
+        process_env=settings["process_env"],
+        db_url_env=settings["db_url_env"],
+        base_url_env=settings["base_url_env"],
+        db_url=settings.get("db_url"),
+        base_url=settings.get("base_url"),
+    )
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def _validated_core(table: Any, source_name: str) -> _Core:
+    """``[tool.ops]`` through its pydantic model: a one-line ``ConfigError`` naming the bad key."""
+    environments = table.get("environments") if isinstance(table, dict) else None
+    if isinstance(environments, dict):
+        unknown = sorted(set(environments) - set(ENVIRONMENTS))
+        if unknown:
             raise ConfigError(
-                f"unknown key '{extra[0]}' in [tool.ops.environments.{name}]",
-                f"allowed keys: {', '.join(sorted(allowed))}",
+                f"unknown environment '{unknown[0]}' in [tool.ops.environments]",
+                f"environments are {', '.join(ENVIRONMENTS)} (in {source_name})",
             )
-        files = settings["env_files"]
-        if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
-            raise ConfigError(f"[tool.ops.environments.{name}] env_files must be a list of paths", f"fix {pyproject}")
-        environments[name] = EnvironmentConfig(
-            name=name,
-            env_files=tuple(files),
-            process_env=bool(settings["process_env"]),
-            db_url_env=settings["db_url_env"],
-            base_url_env=settings["base_url_env"],
-            db_url=settings.get("db_url"),
-            base_url=settings.get("base_url"),
-        )
-    return environments
+    from ops.settings import validate_core
+
+    core = validate_core(table, source_name)
+    given = core.environments.model_dump(exclude_none=True) if core.environments else {}
+    return _Core(
+        environments={name: {**values} for name, values in given.items()},
+        public_prefixes=tuple(core.public_prefixes or DEFAULT_PUBLIC_PREFIXES),
+        state_dir=core.state_dir or ".ops",
+        supabase_dir=core.supabase_dir or "supabase",
+    )

@@ -22,19 +22,27 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field, StrictBool, StrictStr
 
 from ops.config import Config
 from ops.console import Output
 from ops.errors import BinaryNotFound, CheckFailed, ConfigError, ExternalError
+from ops.settings import Section, section
 
-DEFAULTS: dict[str, Any] = {
-    "tag_pattern": "v*",
-    "require_signed_tags": False,
+
+class ReleaseSettings(Section):
+    """``[tool.ops.release]``."""
+
+    section_name = "release"
+
+    # the glob a release tag matches (git tag --list)
+    tag_pattern: Annotated[StrictStr, Field(min_length=1)] = "v*"
+    require_signed_tags: StrictBool = False
     # An armored public-key file in the repo (e.g. ".github/release-keys.asc"): when set,
     # tags verify against exactly these keys, in a throwaway keyring, not the machine's.
-    "trusted_keys": "",
-}
+    trusted_keys: StrictStr = ""
 
 
 @dataclass
@@ -91,27 +99,26 @@ def check_release(
     ``fetch_tag`` first re-fetches HEAD's tags from ``origin``: actions/checkout
     replaces an annotated tag with a lightweight one (actions/checkout#290).
     """
-    settings = cfg.section("release", DEFAULTS)
+    settings = section(cfg, ReleaseSettings)
     git = Git(root or cfg.root)
     commit = git.head()
     if fetch_tag:
-        git.refetch_tags_at_head(str(settings["tag_pattern"]))
+        git.refetch_tags_at_head(settings.tag_pattern)
     report = ReleaseReport(root=str(git.root), commit=commit)
 
-    tag_check, tag = _check_tag(git, str(settings["tag_pattern"]))
+    tag_check, tag = _check_tag(git, settings.tag_pattern)
     report.tag = tag
     report.checks.append(tag_check)
-    keys = str(settings["trusted_keys"] or "")
-    trusted_keys = cfg.path(keys) if keys else None
+    trusted_keys = cfg.path(settings.trusted_keys) if settings.trusted_keys else None
     report.checks.append(_check_signature(git, tag, signed_required(git, settings), trusted_keys))
     report.checks.append(_check_clean(git))
     report.checks.append(_check_drift(cfg, env))
     return report
 
 
-def signed_required(git: Git, settings: dict[str, Any]) -> bool:
+def signed_required(git: Git, settings: ReleaseSettings) -> bool:
     """Signed tags are required by config or by the repo's own ``tag.gpgSign``."""
-    if settings.get("require_signed_tags"):
+    if settings.require_signed_tags:
         return True
     return git.run("config", "--bool", "--get", "tag.gpgSign", check=False).stdout.strip() == "true"
 

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, Protocol, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictStr, ValidationError
 
-from ops.config import Config
 from ops.errors import ConfigError
 
 __all__ = [
+    "CoreSettings",
     "Duration",
     "NonNegativeInt",
     "PgDuration",
@@ -32,8 +32,10 @@ __all__ = [
     "section",
 ]
 
-_UNITS = {"ms": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
-_DURATION = re.compile(r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|sec|min|m|h|d)?\s*$")
+# One spelling for every duration setting, the one PostgreSQL and k6 take ("5s", "500ms",
+# "2min"): a value in any other form ("5 sec", "5 seconds") is more likely a slip than a plan.
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION = re.compile(r"^\s*(?P<n>\d+(?:\.\d+)?)(?P<unit>ms|s|min|m|h|d)?\s*$")
 
 
 def parse_duration(value: Any) -> float:
@@ -79,12 +81,25 @@ class Section(BaseModel):
 S = TypeVar("S", bound=Section)
 
 
+class Settings(Protocol):
+    """What ``section`` needs of a ``ops.config.Config`` (this module sits beside config, not above it)."""
+
+    @property
+    def raw(self) -> dict[str, Any]: ...
+
+    @property
+    def cache(self) -> dict[Any, Any]: ...
+
+    @property
+    def source_name(self) -> str: ...
+
+
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...] | set[str]) -> str | None:
     close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
     return close[0] if close else None
 
 
-def section(cfg: Config, model: type[S], name: str | None = None) -> S:
+def section(cfg: Settings, model: type[S], name: str | None = None) -> S:
     """``[tool.ops.<name>]`` validated by ``model``, once per ``cfg``."""
     name = name or model.section_name
     if not name:
@@ -118,7 +133,7 @@ def config_error(
     error = exc.errors(include_url=False, include_input=False)[0]
     location = [str(part) for part in error["loc"]]
     key = ".".join(location) or "(table)"
-    table = f"[tool.ops.{name}]"
+    table = f"[tool.ops.{name}]" if name else "[tool.ops]"
     if error["type"] == "extra_forbidden":
         parent = _model_at(model, location[:-1])
         known = list(parent.model_fields) if parent is not None else []
@@ -130,7 +145,8 @@ def config_error(
 
 
 def _model_at(model: type[BaseModel], path: list[str]) -> type[BaseModel] | None:
-    """The nested model that a key path points into (``dict[str, Model]`` keys skipped)."""
+    """The nested model that a key path points into (``dict[str, Model]`` keys skipped,
+    ``Model | None`` unwrapped)."""
     current: type[BaseModel] | None = model
     skip_key = False
     for part in path:
@@ -144,9 +160,71 @@ def _model_at(model: type[BaseModel], path: list[str]) -> type[BaseModel] | None
             current = annotation
             continue
         args = getattr(annotation, "__args__", ())
-        inner = args[-1] if args else None
-        if isinstance(inner, type) and issubclass(inner, BaseModel):
-            current, skip_key = inner, True
-        else:
-            current = None
+        if getattr(annotation, "__origin__", None) is dict:
+            inner = args[-1] if args else None
+            current, skip_key = (
+                (inner, True) if isinstance(inner, type) and issubclass(inner, BaseModel) else (None, False)
+            )
+            continue
+        # ``Model | None``: the model
+        current = next((arg for arg in args if isinstance(arg, type) and issubclass(arg, BaseModel)), None)
     return current
+
+
+# -- the core: [tool.ops] itself -------------------------------------------------------------
+
+NonEmptyStr = Annotated[StrictStr, Field(min_length=1)]
+
+
+class EnvironmentSettings(Section):
+    """``[tool.ops.environments.<name>]``; an absent key keeps that environment's default."""
+
+    env_files: list[StrictStr] | None = None
+    process_env: StrictBool | None = None
+    db_url_env: NonEmptyStr | None = None
+    base_url_env: NonEmptyStr | None = None
+    db_url: NonEmptyStr | None = None
+    base_url: NonEmptyStr | None = None
+
+
+class EnvironmentsSettings(Section):
+    local: EnvironmentSettings | None = None
+    staging: EnvironmentSettings | None = None
+    production: EnvironmentSettings | None = None
+
+
+class CoreSettings(Section):
+    """The keys of ``[tool.ops]`` itself, and the sub-tables each domain validates on its own.
+
+    ``ops.config`` parses a plainly written table without pydantic (the commit hook
+    must start fast) and comes here for everything else, so both give the same answers."""
+
+    environments: EnvironmentsSettings | None = None
+    public_prefixes: list[NonEmptyStr] | None = None
+    state_dir: NonEmptyStr | None = None
+    supabase_dir: NonEmptyStr | None = None
+    # A domain's section is checked by its own model when the domain loads it; here only
+    # that it is a table, and that its name is known (a misspelt section is never read).
+    dev: dict[str, Any] | None = None
+    pg: dict[str, Any] | None = None
+    migrations: dict[str, Any] | None = None
+    lint: dict[str, Any] | None = None
+    types: dict[str, Any] | None = None
+    env: dict[str, Any] | None = None
+    backup: dict[str, Any] | None = None
+    anonymize: dict[str, Any] | None = None
+    load: dict[str, Any] | None = None
+    health: dict[str, Any] | None = None
+    release: dict[str, Any] | None = None
+    ci: dict[str, Any] | None = None
+    init: dict[str, Any] | None = None
+
+
+def validate_core(table: Any, source: str) -> CoreSettings:
+    """``[tool.ops]`` checked by ``CoreSettings``; a bad key or value is one ``ConfigError`` naming it."""
+    if not isinstance(table, dict):
+        raise ConfigError("[tool.ops] must be a table", f"fix {source}")
+    try:
+        return CoreSettings.model_validate(table)
+    except ValidationError as exc:
+        raise config_error(exc, "", CoreSettings, source) from None

@@ -461,7 +461,8 @@ def test_reset_recreates_the_local_database_end_to_end(private_stack: Any, ops_c
             "error: [tool.ops.migrations] unknown key 'lock_retrys' (fix: did you mean 'lock_retries'?",
         ),
         ('retry_backoff_seconds = "soon"', "error: [tool.ops.migrations] retry_backoff_seconds: "),
-        ('lock_timeout = "5 sec"', None),  # a unit PostgreSQL would not take is normalised: it works
+        ('lock_timeout = "5 sec"', "error: [tool.ops.migrations] lock_timeout: "),  # one spelling: "5s"
+        ('lock_timeout = "5s"', None),
         ('lock_timeout = "5 seconds"', "error: [tool.ops.migrations] lock_timeout: "),
     ],
 )

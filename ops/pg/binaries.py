@@ -203,14 +203,11 @@ def find_installation(explicit: str | None = None, version: int | None = None) -
 def configured_bindir() -> str | None:
     """``[tool.ops.pg] bindir`` of the current project, resolved against its root."""
     from ops.config import load
+    from ops.pg.settings import pg_settings
 
     cfg = load()
-    value = cfg.section("pg", {"bindir": None})["bindir"]
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value:
-        raise ConfigError("[tool.ops.pg] bindir must be a directory path", "fix bindir in pyproject.toml")
-    return str(cfg.path(value))
+    bindir = pg_settings(cfg).bindir
+    return str(cfg.path(bindir)) if bindir else None
 
 
 @lru_cache(maxsize=16)
