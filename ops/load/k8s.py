@@ -23,7 +23,7 @@ from typing import Any
 
 from ops.config import Config
 from ops.errors import CheckFailed, UsageError
-from ops.load.k6 import SUMMARY_TREND_STATS, k6_thresholds, render_entry
+from ops.load.k6 import SUMMARY_TREND_STATS, blocked_targets, k6_thresholds, render_entry
 from ops.load.settings import format_duration, parse_count
 from ops.load.target import guard
 
@@ -80,7 +80,7 @@ def k8s_manifests(
 ) -> K8sManifests:
     """The ConfigMap and the validated ``TestRun`` for one scenario, aimed at ``env``'s base URL."""
     from ops.load.runner import plan_run
-    from ops.targets import base_url
+    from ops.targets import base_url, configured_url
 
     guard(cfg, env)
     plan = plan_run(cfg, scenario, engine="k6", vus=vus, duration=duration, script=script)
@@ -97,8 +97,10 @@ def k8s_manifests(
     name = _resource_name(f"ops-load-{plan.scenario}")
     files = _script_files(plan.script)
     # In the pod the scenario sits next to the entry module.
+    # The runner pods block production's host too (resolved here, when the manifest is written).
+    blocked = blocked_targets(configured_url(cfg, "production", "base"), target)
     files["entry.js"] = render_entry(
-        f"./{plan.script.name}", k6_thresholds(plan.settings.thresholds), plan.settings.expected_statuses
+        f"./{plan.script.name}", k6_thresholds(plan.settings.thresholds), plan.settings.expected_statuses, blocked
     )
     labels = {"app.kubernetes.io/managed-by": "ops-toolkit", "ops/scenario": plan.scenario}
     metadata: dict[str, Any] = {"name": name, "labels": labels}

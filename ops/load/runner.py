@@ -29,6 +29,7 @@ from ops.load.settings import (
 )
 from ops.load.summary import LoadSummary, ThresholdResult, judge, parse_artillery, parse_k6, read_json
 from ops.load.target import Target, guard, resolve_target, trust_bundle
+from ops.targets import configured_url
 
 if TYPE_CHECKING:
     from ops.console import Output
@@ -116,13 +117,20 @@ def run(
     guard(cfg, env)
     plan = plan_run(cfg, scenario, engine=engine, vus=vus, duration=duration, script=script)
     target = resolve_target(cfg, env, plan.settings, plan.scenario, base_url)
+    # Refusals and checks that need no run: an Artillery script naming another host, the k6 release.
+    if plan.engine == "artillery":
+        artillery_engine.refuse_other_hosts(
+            artillery_engine.read_script(plan.script), plan.script.name, target.base_url
+        )
+    else:
+        k6_engine.check_version(k6_engine.find_k6(), cfg.state_dir / "cache")
     run_dir = new_run_dir(cfg, plan)
     if out is not None:
         for warning in target.warnings:
             out.warn(warning)
     started = time.monotonic()
     if plan.engine == "k6":
-        code, summary, summary_file = _run_k6(plan, target, run_dir, out)
+        code, summary, summary_file = _run_k6(cfg, plan, target, run_dir, out)
     else:
         code, summary, summary_file = _run_artillery(cfg, plan, target, run_dir, out)
     return LoadReport(
@@ -184,10 +192,14 @@ def new_run_dir(cfg: Config, plan: RunPlan) -> Path:
     return run_dir
 
 
-def _run_k6(plan: RunPlan, target: Target, run_dir: Path, out: Output | None) -> tuple[int, LoadSummary, Path]:
+def _run_k6(
+    cfg: Config, plan: RunPlan, target: Target, run_dir: Path, out: Output | None
+) -> tuple[int, LoadSummary, Path]:
     k6 = k6_engine.find_k6()
     expressions = k6_engine.k6_thresholds(plan.settings.thresholds)
-    entry = k6_engine.write_entry(run_dir, plan.script, expressions, plan.settings.expected_statuses)
+    # Production's host is blocked inside k6 too: a script that ignores BASE_URL cannot reach it.
+    blocked = k6_engine.blocked_targets(configured_url(cfg, "production", "base"), target.base_url)
+    entry = k6_engine.write_entry(run_dir, plan.script, expressions, plan.settings.expected_statuses, blocked)
     summary_file = run_dir / "k6-summary.json"
     argv = k6_engine.k6_argv(
         k6, entry, summary_file, vus=plan.vus, duration=format_duration(plan.duration_s), iterations=plan.iterations
@@ -208,22 +220,23 @@ def _run_artillery(
     cfg: Config, plan: RunPlan, target: Target, run_dir: Path, out: Output | None
 ) -> tuple[int, LoadSummary, Path]:
     artillery = artillery_engine.find_artillery(cfg)
+    script = artillery_engine.read_script(plan.script)
     report_file = run_dir / "artillery-report.json"
-    override = artillery_engine.overrides(
-        plan.settings.thresholds, vus=plan.vus, duration_s=plan.duration_s, iterations=plan.iterations
-    )
+    override = artillery_engine.overrides(vus=plan.vus, duration_s=plan.duration_s, iterations=plan.iterations)
     argv = artillery_engine.artillery_argv(artillery, plan.script, report_file, target.base_url, override)
     env = artillery_engine.artillery_env(dict(os.environ), target.variables, target.ca_files, run_dir)
     code = _execute(plan, target, argv, env, run_dir, out)
-    # Artillery exits 1 both when an ensure check fails and when it could not run at all;
-    # only a report with counters tells the first case apart.
+    # Artillery exits 1 (or 21, a failed expectation) both when a check fails and when it could
+    # not run at all; only a report with counters tells the first case apart.
     report = read_json(report_file, "artillery") if report_file.is_file() else {}
-    if code not in (0, 1) or not report.get("aggregate", {}).get("counters"):
+    if code not in artillery_engine.RAN_EXIT_CODES or not report.get("aggregate", {}).get("counters"):
         raise ExternalError(
             f"artillery exited with {code}: {tail(run_dir / 'engine.log')}", f"see {run_dir / 'engine.log'}"
         )
     summary = parse_artillery(report, plan.settings.expected_statuses)
     _require_traffic(summary, run_dir)
+    checks = artillery_engine.script_ensure_checks(script)
+    summary.script_thresholds = artillery_engine.judge_script_checks(artillery, checks, report_file, run_dir)
     return code, summary, report_file
 
 

@@ -30,6 +30,7 @@ class ThresholdResult:
     limit: float
     actual: float | None
     passed: bool
+    source: str = "config"  # "config": [tool.ops.load]; "script": the script's own thresholds
 
 
 @dataclass
@@ -44,15 +45,25 @@ class LoadSummary:
     status_codes: dict[str, int]
     latency_ms: dict[str, float | None] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
+    # The script's own checks: k6 check()s, Artillery expectations and captures.
+    checks_passed: int = 0
+    checks_failed: int = 0
     # Verdicts the engine wrote itself, by threshold key (k6 only).
     engine_verdicts: dict[str, bool] = field(default_factory=dict)
-    # Thresholds found in a user's own script, beyond ours: name -> passed (k6 only).
+    # The script's own thresholds (k6 options.thresholds, Artillery ensure): name -> passed.
     script_thresholds: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def checks_rate(self) -> float | None:
+        """The share of passing checks, None when the script has none."""
+        total = self.checks_passed + self.checks_failed
+        return round(self.checks_passed / total, 6) if total else None
 
     def to_dict(self) -> dict[str, Any]:
         document = asdict(self)
         document.pop("engine_verdicts")
         document.pop("script_thresholds")
+        document["checks_rate"] = self.checks_rate
         return document
 
 
@@ -101,6 +112,7 @@ def parse_k6(data: dict[str, Any], k6_expressions: dict[str, tuple[str, str]]) -
         for expression, crossed in values.get("thresholds", {}).items()
         if (metric, expression) not in ours and not _is_status_counter(metric, expression)
     }
+    checks = metrics.get("checks", {})
     return LoadSummary(
         engine="k6",
         requests=requests,
@@ -120,17 +132,26 @@ def parse_k6(data: dict[str, Any], k6_expressions: dict[str, tuple[str, str]]) -
             "max": _ms(duration.get("max")),
         },
         errors=errors,
+        checks_passed=int(checks.get("passes", 0)),
+        checks_failed=int(checks.get("fails", 0)),
         engine_verdicts=verdicts,
         script_thresholds=script_thresholds,
     )
 
 
+# Artillery counts a failed capture or match under errors.*, next to the network errors: it is the
+# script's check failing, not a request failing.
+ARTILLERY_CHECK_ERRORS = frozenset({"Failed capture or match"})
+
+
 def parse_artillery(data: dict[str, Any], expected_statuses: tuple[int, ...]) -> LoadSummary:
     """Parse Artillery's ``--output`` report (its ``aggregate`` section).
 
-    Artillery counts a request without a response under ``errors.<code>``; the
-    error rate is those plus the responses whose status is neither 2xx/3xx nor
-    expected by the scenario, over all requests sent (k6's ``http_req_failed``).
+    The error rate is k6's ``http_req_failed``: requests that got no response
+    (``http.requests`` - ``http.responses``) plus responses whose status is
+    neither 2xx/3xx nor expected by the scenario, over the requests sent, so it
+    never exceeds 100%. Failed expectations (the expect plugin) and failed
+    captures are the script's checks, counted apart.
     """
     aggregate: dict[str, Any] = data.get("aggregate", {})
     counters: dict[str, int] = aggregate.get("counters", {})
@@ -140,13 +161,16 @@ def parse_artillery(data: dict[str, Any], expected_statuses: tuple[int, ...]) ->
         for name, count in counters.items()
         if name.startswith("http.codes.")
     }
-    errors = {
+    all_errors = {
         name.removeprefix("errors."): int(count) for name, count in counters.items() if name.startswith("errors.")
     }
+    errors = {name: count for name, count in all_errors.items() if name not in ARTILLERY_CHECK_ERRORS}
+    failed_captures = sum(count for name, count in all_errors.items() if name in ARTILLERY_CHECK_ERRORS)
     requests = int(counters.get("http.requests", 0))
-    unexpected = sum(count for code, count in statuses.items() if not _expected(int(code), expected_statuses)) + sum(
-        errors.values()
-    )
+    responses = int(counters.get("http.responses", sum(statuses.values())))
+    unanswered = max(0, requests - responses)
+    unexpected = sum(count for code, count in statuses.items() if not _expected(int(code), expected_statuses))
+    failed = min(requests, unanswered + unexpected)
     # Artillery stamps the first and last metric in ms; their gap is the run's measured span.
     first, last = aggregate.get("firstMetricAt"), aggregate.get("lastMetricAt")
     span_s = (float(last) - float(first)) / 1000 if first and last and last > first else 0.0
@@ -157,7 +181,7 @@ def parse_artillery(data: dict[str, Any], expected_statuses: tuple[int, ...]) ->
         p50_ms=_ms(times.get("median", times.get("p50"))),
         p95_ms=_ms(times.get("p95")),
         p99_ms=_ms(times.get("p99")),
-        error_rate=round(unexpected / requests, 6) if requests else (1.0 if errors else 0.0),
+        error_rate=round(failed / requests, 6) if requests else (1.0 if errors else 0.0),
         status_codes=dict(sorted(statuses.items())),
         latency_ms={
             "min": _ms(times.get("min")),
@@ -169,6 +193,8 @@ def parse_artillery(data: dict[str, Any], expected_statuses: tuple[int, ...]) ->
             "max": _ms(times.get("max")),
         },
         errors=errors,
+        checks_passed=int(counters.get("plugins.expect.ok", 0)),
+        checks_failed=int(counters.get("plugins.expect.failed", 0)) + failed_captures,
     )
 
 
@@ -181,11 +207,13 @@ def judge(summary: LoadSummary, thresholds: tuple[Threshold, ...]) -> list[Thres
             passed = summary.engine_verdicts[threshold.key]
         elif threshold.kind == "status_seen":
             passed = bool(actual)
+        elif threshold.kind == "checks":
+            passed = actual is None or actual >= threshold.limit  # a script without checks has none failing
         else:
             passed = actual is not None and actual < threshold.limit
         results.append(ThresholdResult(threshold.name, threshold.key, threshold.limit, actual, passed))
     for name, passed in summary.script_thresholds.items():
-        results.append(ThresholdResult(name, "script", 0.0, None, passed))
+        results.append(ThresholdResult(name, "script", 0.0, None, passed, source="script"))
     return results
 
 
@@ -194,6 +222,8 @@ def _actual(summary: LoadSummary, threshold: Threshold) -> float | None:
         return summary.latency_ms.get(threshold.stat)
     if threshold.kind == "error_rate":
         return summary.error_rate
+    if threshold.kind == "checks":
+        return summary.checks_rate
     return float(summary.status_codes.get(str(int(threshold.limit)), 0))
 
 
