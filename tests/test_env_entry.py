@@ -74,6 +74,7 @@ REPOS: dict[str, tuple[str, dict[str, str]]] = {
     "no-presets": ("[tool.ops]\n", {".env": "A=1\nB='x\n"}),
     "bad-config": (PYPROJECT + 'example_fle = "x"\n', {}),
     "no-example": (PYPROJECT, {".env.example": ""}),
+    "not-a-project": ('[project]\nname = "x"\n', {".env": "A=1\n"}),
 }
 
 

@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ops.envcheck.runner import Report
-    from ops.errors import OpsError
 
 USAGE = "usage: ops-env-check [--env local|staging|production] [--file PATH]... [--example-check] [--json]"
-CRASH_EXIT = 70  # an unexpected failure (EX_SOFTWARE), as the task layer reports it
 
 
 def render(report: Report, json_mode: bool) -> int:
@@ -99,34 +97,33 @@ def run(*, env: str = "local", files: Sequence[str] = (), json_mode: bool = Fals
     documented exit code; ``inv env.check`` calls this too.
     """
     from ops.console import mask
-    from ops.errors import OpsError
+    from ops.errors import INTERNAL, INTERRUPTED, ConfigError, OpsError
 
     try:
         from ops import config
         from ops.envcheck.runner import check
         from ops.envcheck.runner import example_check as check_example
 
+        if not config.is_project_root(config.find_root()):
+            raise ConfigError("not an ops project here", "run ops init")
         cfg = config.load()
         report = check_example(cfg) if example_check else check(cfg, env, files=files)
         return render(report, json_mode)
     except OpsError as exc:
-        _fail(mask(exc.one_line()), {"ok": False, "error": _error(exc)}, json_mode)
+        _fail(mask(exc.one_line()), exc.document(), json_mode)
         return exc.exit_code
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
-        return 130
+        return INTERRUPTED
     except Exception as exc:  # a bug: one line and a crash log, never a traceback on the terminal
         log = _crash_log(exc)
-        line = f"error: env.check failed unexpectedly: {type(exc).__name__} (details in {log})"
-        _fail(mask(line), {"ok": False, "error": {"message": line, "exit_code": CRASH_EXIT}}, json_mode)
-        return CRASH_EXIT
+        message = mask(f"internal error: {type(exc).__name__}: {exc}"[:200])
+        line = f"error: {message} (fix: a bug in ops; the traceback is in {log}; OPS_DEBUG=1 prints it)"
+        _fail(line, {"ok": False, "error": {"message": message, "crash_log": log, "exit_code": INTERNAL}}, json_mode)
+        return INTERNAL
 
 
-def _error(exc: OpsError) -> dict[str, object]:
-    return {"message": exc.message, "hint": exc.hint, "exit_code": exc.exit_code}
-
-
-def _fail(line: str, document: dict[str, object], json_mode: bool) -> None:
+def _fail(line: str, document: dict[str, Any], json_mode: bool) -> None:
     print(line, file=sys.stderr)
     if json_mode:
         from ops.console import Output
@@ -144,6 +141,7 @@ def _crash_log(exc: BaseException) -> str:
     text = mask("".join(traceback.format_exception(exc)))
     if os.environ.get("OPS_DEBUG") == "1":
         sys.stderr.write(text)
+    # The task layer's crash logs go under the state dir; the hook keeps to a private temp file.
     handle, path = tempfile.mkstemp(prefix="ops-env-check-crash-", suffix=".log")  # 0600
     with os.fdopen(handle, "w") as log:
         log.write(text)
