@@ -478,3 +478,22 @@ def test_init_is_reachable_as_inv_init_and_refuses_a_missing_root(tmp_path: Path
         2,
         f"error: {tmp_path / 'nope'} is not a directory (fix: run ops init in your repository's root)",
     )
+
+
+def test_workflows_install_the_toolkit_the_team_names(tmp_path: Path) -> None:
+    root = next_app(tmp_path)
+    wanted = "ops-toolkit[all] @ git+https://github.com/example/ops-toolkit@v0.1.0"
+    assert ops(root, "init", "--toolkit", wanted).code == 0
+    for name in ("ci.yml", "deploy-staging.yml", "deploy-prod.yml", "backup.yml"):
+        document = workflow(root, name)
+        assert document["env"] == {"OPS_TOOLKIT": wanted}
+        assert 'python -m pip install "$OPS_TOOLKIT"' in run_lines(document)
+
+
+def test_a_broken_package_json_is_a_one_line_error_and_nothing_is_written(tmp_path: Path) -> None:
+    write(tmp_path, {"package.json": '{"name": "x",'})
+    result = ops(tmp_path, "init")
+    assert result.code == 2
+    assert result.stderr.strip().startswith(f"error: {tmp_path / 'package.json'} is not valid JSON: ")
+    assert result.stderr.strip().endswith("(fix: fix package.json, then run ops init again)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["package.json"]
