@@ -133,6 +133,13 @@ def config_text(project: Project) -> ConfigText:
         if script != "test":
             lines.append("fast = true")
         lines.append("")
+    lines += [
+        "# Backups off the machine (backup.yml runs them): an S3-compatible repository (AWS_* secrets)",
+        "# and the age recipients that encrypt them; the identity stays in the OPS_BACKUP_IDENTITY secret.",
+        f"# [{prefix}backup]",
+        '# repository = "s3://my-bucket/backups"',
+        '# encrypt_to = ["age1..."]',
+    ]
     return ConfigText("\n".join(lines).rstrip("\n") + "\n", standalone)
 
 
