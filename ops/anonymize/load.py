@@ -85,6 +85,9 @@ def load(
                 f"the loaded data breaks {len(problems)} foreign key(s): {problems[0]}",
                 "nothing was changed in the target; add the referencing table to the refresh or to skip_tables",
             )
+    progress("analyzing the loaded tables")
+    for table, _ in loaded:  # fresh statistics, so staging's plans (and load tests) see the new data
+        target.execute(sql.SQL("analyze {}").format(table_sql(table)))
     return result
 
 

@@ -36,22 +36,34 @@ def empty_tables(conn: Any, plan: MaskPlan) -> None:
 
 
 def mask(conn: Any, plan: MaskPlan, key: bytes, password_hash: str | None, progress: Progress) -> dict[str, int]:
-    """Apply every source of ``plan``; returns rows updated per masked column label."""
-    updated: dict[str, int] = {}
+    """Apply every source of ``plan``; returns rows updated per masked column
+    (``schema.table.column``). A json column is rewritten once, all its keys
+    in one UPDATE, however many keys its rule names."""
+    mappings: dict[str, sql.Identifier] = {}
     for kind in MAPPED:
         sources = plan.by_kind(kind)
-        if not sources:
-            continue
-        progress(f"mapping {kind} values")
-        mapping = _load_mapping(conn, kind, sources, key)
-        for source in sources:
-            progress(f"masking {source.label} ({kind})")
-            updated[source.label] = _update_mapped(conn, source, mapping)
+        if sources:
+            progress(f"mapping {kind} values")
+            looked_up = any(source.json_key is not None for source in sources)
+            mappings[kind] = _load_mapping(conn, kind, sources, key, index=looked_up)
+    updated: dict[str, int] = {}
+    json_columns: dict[tuple[tuple[str, str], str], list[Source]] = {}
     for source in plan.sources:
-        if source.kind in ("null", "fixed", "password"):
-            progress(f"masking {source.label} ({source.kind})")
+        if source.kind == "keep":
+            continue
+        if source.json_key is not None:
+            json_columns.setdefault((source.table.key, source.column.name), []).append(source)
+            continue
+        progress(f"masking {source.label} ({source.kind})")
+        if source.kind in MAPPED:
+            updated[source.label] = _update_mapped(conn, source, mappings[source.kind])
+        else:
             value = password_hash if source.kind == "password" else source.value
             updated[source.label] = _update_constant(conn, source, value)
+    for sources in json_columns.values():
+        label = f"{sources[0].table.qualified}.{sources[0].column.name}"
+        progress(f"masking {label} (json keys {', '.join(str(s.json_key) for s in sources)})")
+        updated[label] = _update_json(conn, sources, mappings, password_hash)
     return updated
 
 
@@ -93,7 +105,7 @@ def _escape(value: str) -> str:
     return value
 
 
-def _load_mapping(conn: Any, kind: str, sources: list[Source], key: bytes) -> sql.Identifier:
+def _load_mapping(conn: Any, kind: str, sources: list[Source], key: bytes, *, index: bool) -> sql.Identifier:
     name = sql.Identifier(f"ops_map_{kind}")
     conn.execute(sql.SQL("drop table if exists {}").format(name))
     conn.execute(sql.SQL("create temporary table {} (original text not null, fake text not null)").format(name))
@@ -106,47 +118,71 @@ def _load_mapping(conn: Any, kind: str, sources: list[Source], key: bytes) -> sq
                 copy.write("".join(chunk))
                 chunk.clear()
         copy.write("".join(chunk))
+    if index:  # json keys look their fakes up one row at a time
+        conn.execute(sql.SQL("create index on {} (original)").format(name))
     conn.execute(sql.SQL("analyze {}").format(name))
     return name
 
 
 def _update_mapped(conn: Any, source: Source, mapping: sql.Identifier) -> int:
     column = sql.Identifier(source.column.name)
-    column_type = sql.SQL(source.column.type_sql)
-    if source.json_key is None:
-        new_value = sql.SQL("m.fake::{}").format(column_type)
-    else:
-        new_value = sql.SQL("jsonb_set(t.{col}::jsonb, {path}, to_jsonb(m.fake))::{type}").format(
-            col=column, path=sql.Literal([source.json_key]), type=column_type
-        )
-    query = sql.SQL("update only {table} t set {col} = {value} from {mapping} m where {original} = m.original").format(
-        table=table_sql(source.table), col=column, value=new_value, mapping=mapping, original=normalised(source)
+    template = "update only {table} t set {col} = m.fake::{type} from {mapping} m where {original} = m.original"
+    query = sql.SQL(template).format(
+        table=table_sql(source.table),
+        col=column,
+        type=sql.SQL(source.column.type_sql),
+        mapping=mapping,
+        original=normalised(source),
     )
     return int(conn.execute(query).rowcount)
 
 
 def _update_constant(conn: Any, source: Source, value: str | None) -> int:
     column = sql.Identifier(source.column.name)
-    column_type = sql.SQL(source.column.type_sql)
     table = table_sql(source.table)
-    if source.json_key is None:
-        if source.kind == "null":
-            query = sql.SQL("update only {} t set {} = null where t.{} is not null").format(table, column, column)
-        else:
-            query = sql.SQL("update only {} t set {} = {}::{} where t.{} is not null").format(
-                table, column, sql.Literal(value), column_type, column
-            )
-        return int(conn.execute(query).rowcount)
-    key = sql.Literal(source.json_key)
-    if source.kind == "null":  # a json key masked with null is removed
-        new_value = sql.SQL("(t.{}::jsonb - {})::{}").format(column, key, column_type)
+    if source.kind == "null":
+        query = sql.SQL("update only {} t set {} = null where t.{} is not null").format(table, column, column)
     else:
-        new_value = sql.SQL("jsonb_set(t.{}::jsonb, {}, to_jsonb({}::text))::{}").format(
-            column, sql.Literal([source.json_key]), sql.Literal(value), column_type
+        query = sql.SQL("update only {} t set {} = {}::{} where t.{} is not null").format(
+            table, column, sql.Literal(value), sql.SQL(source.column.type_sql), column
         )
+    return int(conn.execute(query).rowcount)
+
+
+def _update_json(
+    conn: Any, sources: list[Source], mappings: dict[str, sql.Identifier], password_hash: str | None
+) -> int:
+    """One UPDATE for every key of one json column: each mapped key is looked
+    up in its mapping, fixed keys set, null keys removed."""
+    column = sql.Identifier(sources[0].column.name)
+    document = sql.SQL("t.{}::jsonb").format(column)
+    value: sql.Composable = document
+    for source in sources:
+        key = sql.Literal(source.json_key)
+        if source.kind == "null":
+            value = sql.SQL("({} - {})").format(value, key)
+            continue
+        if source.kind in MAPPED:
+            replacement: sql.Composable = sql.SQL(
+                "(select jsonb_build_object({key}, m.fake) from {mapping} m where m.original = {original})"
+            ).format(key=key, mapping=mappings[source.kind], original=normalised(source))
+        else:
+            constant = password_hash if source.kind == "password" else source.value
+            replacement = sql.SQL(
+                "case when {doc} ? {key} then jsonb_build_object({key}, {constant}::text) end"
+            ).format(doc=document, key=key, constant=sql.Literal(constant))
+        value = sql.SQL("({} || coalesce({}, '{{}}'::jsonb))").format(value, replacement)
+    keys = sql.Literal([source.json_key for source in sources])
     query = sql.SQL(
-        "update only {} t set {} = {} where jsonb_typeof(t.{}::jsonb) = 'object' and t.{}::jsonb ? {}"
-    ).format(table, column, new_value, column, column, key)
+        "update only {table} t set {col} = {value}::{type} where jsonb_typeof({doc}) = 'object' and {doc} ?| {keys}"
+    ).format(
+        table=table_sql(sources[0].table),
+        col=column,
+        value=value,
+        type=sql.SQL(sources[0].column.type_sql),
+        doc=document,
+        keys=keys,
+    )
     return int(conn.execute(query).rowcount)
 
 

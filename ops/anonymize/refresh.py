@@ -222,7 +222,16 @@ def _restore(state: Refresh) -> str:
         state.scratch_server_url = state.scratch_cluster.url("postgres")
         where = "a throwaway cluster"
     state.scratch_url = state.scratch_server_url  # marks the database as ours to drop from here on
-    state.scratch_url = restore_backup(state.backup, state.scratch_server_url, state.scratch_database, jobs)
+    try:
+        state.scratch_url = restore_backup(state.backup, state.scratch_server_url, state.scratch_database, jobs)
+    except OpsError as exc:
+        if "extension" not in exc.message:
+            raise
+        raise type(exc)(
+            exc.message,
+            "the scratch server lacks an extension production uses: point scratch_db_url_env at a server"
+            " that has it (the Supabase CLI's local database, a Supabase branch)",
+        ) from None
     return f"{state.scratch_database} on {where}, pg_restore --jobs={jobs}"
 
 
@@ -268,7 +277,7 @@ def _mask(state: Refresh) -> str:
             f"masking verification failed ({len(verification.problems)} problem(s)): {verification.problems[0]}",
             "nothing was loaded; fix the rule for that column",
         )
-    masked = f"{sum(state.masked_rows.values())} values in {len(state.masked_rows)} columns and json keys"
+    masked = f"{sum(state.masked_rows.values())} values in {len(state.masked_rows)} columns"
     return f"{masked}; {verification.checks} checks"
 
 
