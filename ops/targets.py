@@ -94,6 +94,8 @@ def register_url_password(url: str) -> None:
 # refuses too little is not fixed at all.
 
 LOOPBACK = "loopback"
+# Supavisor: one host per region for every project; the user name is "<role>.<project ref>".
+SHARED_POOLER_SUFFIX = ".pooler.supabase.com"
 _NUMERIC_IPV4 = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}\.?$")
 
 
@@ -140,9 +142,12 @@ class DatabaseTarget:
     servers: frozenset[tuple[str, int]]
     dbname: str
     ports: tuple[int, ...]
+    # On a shared pooler (Supabase's Supavisor), the project the user name selects: every
+    # project of a region shares the pooler's host and port, so the tenant tells them apart.
+    tenant: str | None = None
 
     def same_server(self, other: DatabaseTarget) -> bool:
-        return bool(self.servers & other.servers)
+        return bool(self.servers & other.servers) and self.tenant == other.tenant
 
     def same_database(self, other: DatabaseTarget) -> bool:
         return self.same_server(other) and self.dbname == other.dbname
@@ -182,7 +187,10 @@ def database_target(conninfo: str) -> DatabaseTarget:
             servers.add((_server_host(""), port))
     user = str(params.get("user") or os.environ.get("PGUSER") or _os_user())
     dbname = str(params.get("dbname") or os.environ.get("PGDATABASE") or user)
-    return DatabaseTarget(frozenset(servers), dbname, ports)
+    tenant = None
+    if servers and all(host.endswith(SHARED_POOLER_SUFFIX) for host, _port in servers) and "." in user:
+        tenant = user.split(".", 1)[1].lower()
+    return DatabaseTarget(frozenset(servers), dbname, ports, tenant)
 
 
 def _split(value: str) -> list[str]:

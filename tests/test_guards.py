@@ -70,6 +70,20 @@ def test_loopback_spellings_reach_the_same_server(variant: str) -> None:
     assert targets.same_database(variant, "postgresql://postgres@localhost:7000/prod")
 
 
+def test_supabase_pooler_projects_are_told_apart_by_the_user_name() -> None:
+    """Supavisor serves every project of a region on one host and port; the user picks the project."""
+    pooler = "aws-0-eu-west-1.pooler.supabase.com:5432/postgres"
+    production = f"postgresql://postgres.prodref:pw@{pooler}"
+    assert not targets.same_database(f"postgresql://postgres.stagingref:pw@{pooler}", production)
+    assert not targets.same_server(f"postgresql://postgres.stagingref:pw@{pooler}", production)
+    assert targets.same_database(
+        "postgresql://other.PRODREF:x@AWS-0-eu-west-1.pooler.supabase.com./postgres", production
+    )
+    assert targets.same_database(
+        "host=aws-0-eu-west-1.pooler.supabase.com user=postgres.prodref dbname=postgres", production
+    )
+
+
 def test_defaults_are_libpqs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PGPORT", raising=False)
     monkeypatch.delenv("PGDATABASE", raising=False)
