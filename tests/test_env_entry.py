@@ -170,3 +170,17 @@ def test_plain_reading_agrees_with_the_model(table: dict[str, Any]) -> None:
     assert plain.example_file == model.example_file
     assert plain.presets == tuple(model.presets) and plain.exclude == tuple(model.exclude)
     assert plain.variables == {name: declaration.to_variable(name) for name, declaration in model.variables.items()}
+
+
+def test_the_console_script_is_declared() -> None:
+    """pre-commit hooks (ours, the published ones, ops init's) run ``ops-env-check``."""
+    import importlib
+    import tomllib
+
+    from tests.conftest import REPO
+
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    module, _, function = scripts["ops-env-check"].partition(":")
+    assert callable(getattr(importlib.import_module(module), function))
+    for hooks in (".pre-commit-hooks.yaml", "ops/resources/init/pre-commit-config.yaml"):
+        assert "entry: ops-env-check\n" in (REPO / hooks).read_text()

@@ -151,8 +151,8 @@ def test_init_scaffolds_a_next_js_repo_with_no_python(tmp_path: Path) -> None:
     ]
     hooks = yaml.safe_load((root / ".pre-commit-config.yaml").read_text())["repos"][0]["hooks"]
     assert [(hook["id"], hook["entry"]) for hook in hooks] == [
-        ("env-check", "ops env.check"),
-        ("env-example", "ops env.example --check"),
+        ("env-check", "ops-env-check"),
+        ("env-example", "ops-env-check --example-check"),
         ("db-lint", "ops db.lint --"),
     ]
     # The scaffolded repo passes the toolkit's own static checks at once.
