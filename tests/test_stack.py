@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 from conftest import CliResult, LocalStack, make_stack_project, reachable_tempdir, run_ops
 
@@ -91,9 +92,9 @@ def test_up_from_nothing_serves_catalog_rows_from_postgres_over_https(project: P
     assert f"  CA:           {ca}" in lines
     trust = lines[lines.index("trust the CA:") + 1 :]
     assert trust[:3] == [
-        f"  curl:   curl --cacert {ca} https://localhost:{ports['https']}/healthz",
+        f"  curl:   curl --cacert {ca} https://localhost:{ports['https']}/",
         f"  node:   export NODE_EXTRA_CA_CERTS={ca}",
-        f"  system: caddy trust --address 127.0.0.1:{ports['admin']}",
+        f"  system: caddy trust --address unix/{project.paths.caddy_dir / 'admin.sock'}",
     ]
 
     response = get_products(f"https://localhost:{ports['https']}", ca)
@@ -113,7 +114,7 @@ def test_second_up_is_a_quick_no_op(project: Project) -> None:
         "ports": "ok",
         "postgres": "running",
         "schema": "up to date",
-        "app": "running",
+        "services": "running",
         "caddy": "running",
         "ready": "healthy",
     }
@@ -150,14 +151,20 @@ def test_status_lists_each_service_with_state_pid_port_and_health(project: Proje
 def _kill9_and_wait(pid: int) -> None:
     os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
-    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                break
+        except psutil.NoSuchProcess:
             break
         time.sleep(0.02)
 
 
-@pytest.mark.parametrize(("service", "step"), [("db", "postgres"), ("app", "app"), ("caddy", "caddy")])
-def test_up_repairs_a_service_killed_with_sigkill(project: Project, service: str, step: str) -> None:
+@pytest.mark.parametrize(
+    ("service", "step", "action"),
+    [("db", "postgres", "started"), ("app", "services", "started app"), ("caddy", "caddy", "started")],
+)
+def test_up_repairs_a_service_killed_with_sigkill(project: Project, service: str, step: str, action: str) -> None:
     project.up_json()
     before = {row["service"]: row for row in project.status()["services"]}
     _kill9_and_wait(before[service]["pid"])
@@ -167,7 +174,7 @@ def test_up_repairs_a_service_killed_with_sigkill(project: Project, service: str
 
     report = project.up_json()
     assert report["changed"] is True
-    assert report["steps"][step] == "started"
+    assert report["steps"][step] == action
     assert report["steps"]["schema"] == "up to date"
     repaired = {row["service"]: row for row in project.status()["services"]}
     assert repaired[service]["state"] == "running" and repaired[service]["pid"] != before[service]["pid"]
@@ -191,7 +198,7 @@ def test_up_does_not_trust_a_stale_pid_file_whose_pid_now_belongs_to_another_pro
         assert (after["app"]["state"], after["caddy"]["state"]) == ("stopped", "stopped")
 
         report = project.up_json()
-        assert (report["steps"]["app"], report["steps"]["caddy"]) == ("started", "started")
+        assert (report["steps"]["services"], report["steps"]["caddy"]) == ("started app", "started")
         assert stranger.poll() is None  # never signalled
         repaired = {row["service"]: row for row in project.status()["services"]}
         assert repaired["app"]["pid"] not in {stranger.pid, before["app"]["pid"]}
@@ -289,17 +296,17 @@ def test_busy_port_is_a_one_line_error_naming_the_port_and_its_key(tmp_path: Pat
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the root path only exists when the suite runs as root")
-def test_as_root_postgres_runs_as_the_postgres_user(local_stack: LocalStack) -> None:
-    from ops.stack import local_cluster
+def test_as_root_postgres_and_caddy_run_as_the_postgres_user(local_stack: LocalStack) -> None:
+    from ops.local import local_cluster
+    from ops.local.pids import live_pid
 
-    pid = local_cluster(local_stack.cfg).pid()
-    assert pid is not None
-    status = Path(f"/proc/{pid}/status").read_text()
-    uid = int(re.search(r"^Uid:\s+(\d+)", status, re.MULTILINE).group(1))  # type: ignore[union-attr]
-    import pwd
-
-    assert pwd.getpwuid(uid).pw_name == "postgres"
-    assert os.geteuid() == 0  # while the app and Caddy run as us
+    postmaster = local_cluster(local_stack.cfg).pid()
+    caddy = live_pid(StackPaths.of(local_stack.cfg).pidfile("caddy"))  # type: ignore[arg-type]
+    app = live_pid(StackPaths.of(local_stack.cfg).pidfile("app"))  # type: ignore[arg-type]
+    assert postmaster and caddy and app
+    assert psutil.Process(postmaster).username() == "postgres"
+    assert psutil.Process(caddy).username() == "postgres"
+    assert psutil.Process(app).username() == "root"  # the project's own programs run as us
 
 
 def _cli(stack: LocalStack, *args: str) -> CliResult:
@@ -387,10 +394,10 @@ def test_as_root_a_state_dir_the_postgres_user_cannot_enter_is_refused_and_nothi
     result = run_ops("dev.up", cwd=root, env={"OPS_PROJECT_ROOT": str(root)})
     assert result.code == 2
     assert result.stderr.strip() == (
-        f"error: PostgreSQL runs as 'postgres', who cannot enter {private}"
+        f"error: Caddy runs as 'postgres', who cannot enter {private}"
         f" (fix: chmod o+x {private}, or keep the state dir under a directory others can enter)"
     )
-    # Caddy had started before the database step failed: the failed run stopped it again.
+    # Refused before anything started: nothing runs.
     paths = StackPaths.of(load(root))
     assert not paths.pidfile("caddy").exists()
     status = run_ops("dev.status", "--json", cwd=root, env={"OPS_PROJECT_ROOT": str(root)})

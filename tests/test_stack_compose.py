@@ -208,3 +208,36 @@ def test_lookups_before_any_dev_up_say_how_to_start_the_stack(tmp_path: Path) ->
         with pytest.raises(ExternalError) as caught:
             lookup(cfg)
         assert caught.value.one_line() == "error: the local dev stack has not been started (fix: run: inv dev.up)"
+
+
+def test_docker_provider_renders_the_services_into_its_compose_project(tmp_path: Path) -> None:
+    from test_stack_services import make_team_repo
+
+    stack = ComposeStack.load(load(make_team_repo(tmp_path / "repo")))
+    stack.state.ensure_tokens()
+    document = json.loads(stack.write_project().read_text())
+    services = document["services"]
+    assert set(services) == {"db", "caddy", "redis", "web", "api", "worker"}  # no sample app
+    ports = stack.ports
+    assert services["redis"]["image"] == "redis:7"
+    assert services["redis"]["ports"] == [f"127.0.0.1:{ports['redis']}:6379"]
+    api = services["api"]
+    assert api["image"] == "node:22-bookworm-slim" and api["command"] == ["sh", "-c", "node api.js"]
+    assert api["environment"]["REDIS_URL"] == "redis://:${REDIS_PASSWORD}@redis:6379/0"
+    assert api["environment"]["WEB_URL"] == f"http://web:{ports['web']}"
+    assert api["environment"]["PORT"] == str(ports["api"])
+    assert api["ports"] == [f"127.0.0.1:{ports['api']}:{ports['api']}"]
+    assert "ports" not in services["worker"] and services["worker"]["depends_on"]["api"]
+    caddy_env = services["caddy"]["environment"]
+    assert caddy_env["OPS_ROUTES"] == f"reverse_proxy /api/* api:{ports['api']}"
+    assert caddy_env["OPS_APP_UPSTREAM"] == f"web:{ports['web']}"
+    # Every published port binds to loopback; no secret is written into the file.
+    assert all(p.startswith("127.0.0.1:") for s in services.values() for p in s.get("ports", []))
+    assert stack.state.redis_password not in stack.rendered_file.read_text()
+
+    config = [*compose_validator(), *stack.base_command()[2:], "config", "--quiet"]
+    accepted = stack.run(config, check=False)
+    assert (accepted.returncode, accepted.stderr) == (0, "")
+    stack.state.redis_password = ""
+    refused = stack.run(config, check=False)
+    assert refused.returncode != 0 and "set REDIS_PASSWORD (inv dev.up does)" in refused.stderr

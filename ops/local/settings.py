@@ -31,7 +31,7 @@ _SERVICE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,30}$")
 STACK_PORT_KEYS: dict[str, str] = {"db": "db_port", "http": "http_port", "https": "https_port", "admin": "admin_port"}
 
 
-def command_argv(command: str, port: int | None, *, what: str = "app_command") -> list[str]:
+def command_argv(command: str, port: int | None) -> list[str]:
     """``command`` split like a shell would, with ``{port}``, ``{host}`` and ``{python}`` filled in."""
     try:
         return shlex.split(command.format(python=shlex.quote(sys.executable), host=HOST, port=port or 0))
@@ -64,6 +64,8 @@ class ServiceSettings(Section):
     env: dict[str, str] = Field(default_factory=dict)
     cwd: str | None = None
     depends_on: list[str] = Field(default_factory=list)
+    # The docker provider only: the image the command runs in (a Node command defaults to Node's).
+    image: str | None = None
 
     @field_validator("env", mode="before")
     @classmethod

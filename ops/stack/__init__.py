@@ -16,7 +16,7 @@ from ops.local import (
     local_db_name,
     local_db_url,
 )
-from ops.stack.commands import down, env_exports, follow, logs, psql, status, up
+from ops.stack.commands import down, env_exports, follow, logs, psql, restart, status, up
 
 __all__ = [
     "down",
@@ -31,6 +31,7 @@ __all__ = [
     "local_db_url",
     "logs",
     "psql",
+    "restart",
     "status",
     "up",
 ]

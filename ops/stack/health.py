@@ -36,8 +36,12 @@ def _tls_context(cafile: str, mtime: float) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=cafile)
 
 
-def http_ok(url: str, *, cafile: Path | None = None, timeout: float = 2.0) -> tuple[bool, str]:
-    """GET ``url``; ok on a 2xx. HTTPS is verified against ``cafile`` only (no verify=False anywhere)."""
+def http_ok(
+    url: str, *, cafile: Path | None = None, timeout: float = 2.0, accept: Callable[[int], bool] | None = None
+) -> tuple[bool, str]:
+    """GET ``url``; ok on a 2xx (or what ``accept`` accepts). HTTPS is verified against ``cafile``
+    only (no verify=False anywhere)."""
+    accepts = accept or (lambda status: 200 <= status < 300)
     context = None
     if url.startswith("https://"):
         if cafile is None or not cafile.is_file():
@@ -46,9 +50,9 @@ def http_ok(url: str, *, cafile: Path | None = None, timeout: float = 2.0) -> tu
     request = urllib.request.Request(url, headers={"User-Agent": "ops-dev-stack"})
     try:
         with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
-            return 200 <= response.status < 300, f"HTTP {response.status}"
+            return accepts(response.status), f"HTTP {response.status}"
     except urllib.error.HTTPError as exc:
-        return False, f"HTTP {exc.code}"
+        return accepts(exc.code), f"HTTP {exc.code}"
     except (urllib.error.URLError, OSError, ssl.SSLError) as exc:
         reason = getattr(exc, "reason", exc)
         return False, str(reason)

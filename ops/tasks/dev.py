@@ -31,6 +31,8 @@ def up(c: Any, provider: str = "", seed: bool = True, json_: bool = False) -> No
     out = Output(json_)
     report = stack_up(load(), provider=provider or None, seed=seed, out=out)
     state = "ready" if report["changed"] else "already running (nothing to do)"
+    for note in report["notes"]:
+        out.warn(note)
     out.line(f"dev stack {state} ({report['provider']}, {report['elapsed_s']:.1f}s)")
     out.line(f"  app (https):  {report['base_url']}")
     out.line(f"  app (direct): {report['app_url']}")
@@ -70,9 +72,24 @@ def down(c: Any, purge: bool = False) -> None:
         out.line(f"deleted {report['state_dir']}")
 
 
+@ops_task(help={"service": "the service to restart: db, caddy or one of [tool.ops.dev.services]"})
+def restart(c: Any, service: str) -> None:
+    """Restart one service of the local stack (after changing its code) and wait until it is ready."""
+    from ops.config import load
+    from ops.console import Output
+    from ops.stack import restart as restart_service
+
+    report = restart_service(load(), service)
+    Output().line(f"restarted {', '.join(report['restarted'])} ({report['elapsed_s']:.1f}s)")
+
+
 # SERVICE is an option (-s app): Invoke has no optional positional arguments.
 @ops_task(
-    help={"service": "db, app or caddy (all when omitted)", "follow": "keep printing new lines", "lines": "how many"}
+    help={
+        "service": "db, caddy or a service name (all when omitted)",
+        "follow": "keep printing new lines",
+        "lines": "how many",
+    }
 )
 def logs(c: Any, service: str | None = None, follow: bool = False, lines: str = "50") -> None:
     """Show the stack's logs."""
@@ -83,11 +100,13 @@ def logs(c: Any, service: str | None = None, follow: bool = False, lines: str = 
 
     count = number_option(lines, "--lines")
     cfg, out = load(), Output()
-    for name, line in read_logs(cfg, service, 50 if count is None else count):
-        out.line(f"{name:<5} | {line}")
+    rows = read_logs(cfg, service, 50 if count is None else count)
+    width = max([5, *(len(name) for name, _ in rows)])  # names line up; "caddy" is the shortest column
+    for name, line in rows:
+        out.line(f"{name:<{width}} | {line}")
     if follow:
         for name, line in follow_logs(cfg, service):
-            out.line(f"{name:<5} | {line}")
+            out.line(f"{name:<{width}} | {line}")
 
 
 @ops_task(help={"command": "run this SQL and exit instead of an interactive session"})
