@@ -14,6 +14,8 @@ import shutil
 import signal
 import socket
 import ssl
+import stat
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -453,3 +455,68 @@ def test_a_users_own_app_command_runs_in_the_project_root(tmp_path: Path) -> Non
         assert httpx.get(f"{app.url}/marker.txt", timeout=5).text == "served from the project root"
     finally:
         assert app.stop() is True
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("runuser") or not shutil.which("curl"), reason="needs root to act as nobody"
+)
+def test_another_local_user_can_read_no_state_and_cannot_reach_caddys_admin_api(local_stack: LocalStack) -> None:
+    paths = StackPaths.of(local_stack.cfg)  # type: ignore[arg-type]
+    secrets_and_data = [
+        paths.state_file,
+        paths.log("app"),
+        paths.log("caddy"),
+        paths.caddyfile,
+        paths.ca_path.parent / "root.key",
+    ]
+    for path in secrets_and_data:
+        assert path.is_file(), path
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
+        tried = subprocess.run(["runuser", "-u", "nobody", "--", "cat", str(path)], capture_output=True, text=True)
+        assert tried.returncode != 0 and "Permission denied" in tried.stderr, path
+    for directory in (paths.logs_dir, paths.caddy_dir, paths.root / "pids"):
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700, directory
+    # Caddy's admin API is a unix socket in its private directory: no TCP door, none for nobody.
+    admin = paths.caddy_dir / "admin.sock"
+    assert admin.is_socket()
+    caddy_pid = int(paths.pidfile("caddy").read_text().split()[0])
+    listening = {c.laddr.port for c in psutil.Process(caddy_pid).net_connections("tcp") if c.status == "LISTEN"}
+    ports = json.loads(paths.state_file.read_text())["ports"]
+    assert listening == {ports["http"], ports["https"]}
+    curl = ["curl", "-sS", "--unix-socket", str(admin), "http://localhost/config/"]
+    assert subprocess.run(curl, capture_output=True).returncode == 0  # we can use it
+    refused = subprocess.run(["runuser", "-u", "nobody", "--", *curl], capture_output=True, text=True)
+    assert refused.returncode == 7, refused.stderr  # curl: could not connect (the socket is out of its reach)
+
+
+def test_up_restarts_a_postgres_whose_binaries_changed_under_it(tmp_path: Path) -> None:
+    from ops.pg.binaries import find_bindir
+
+    base = reachable_tempdir("ops-test-stack-upgrade-")
+    # A bin directory of links to the real binaries: replacing a link is what a package upgrade
+    # does to the files under a running server.
+    bindir = base / "bin"
+    bindir.mkdir()
+    for binary in find_bindir().iterdir():
+        (bindir / binary.name).symlink_to(binary)
+    root = make_stack_project(base / "project")
+    env = {"OPS_PROJECT_ROOT": str(root), "OPS_PG_BINDIR": str(bindir)}
+    try:
+        first = run_ops("dev.up", "--json", cwd=root, env=env, timeout=120)
+        assert first.code == 0, first.output
+        before = {row["service"]: row["pid"] for row in json.loads(first.stdout)["services"]}
+        time.sleep(1.5)  # process start times are known to about a second
+        replacement = bindir / "postgres.new"
+        replacement.symlink_to((bindir / "postgres").resolve())
+        replacement.replace(bindir / "postgres")
+
+        second = run_ops("dev.up", cwd=root, env=env, timeout=120)
+        assert second.code == 0, second.output
+        assert f"warning: postgres restarted: {bindir / 'postgres'} changed since the server started" in second.output
+        report = json.loads(run_ops("dev.up", "--json", cwd=root, env=env).stdout)
+        assert report["steps"]["postgres"] == "running"  # once restarted, it is current again
+        after = {row["service"]: row["pid"] for row in report["services"]}
+        assert after["db"] != before["db"] and after["app"] == before["app"]
+    finally:
+        run_ops("dev.down", "--purge", cwd=root, env=env)
+        shutil.rmtree(base, ignore_errors=True)

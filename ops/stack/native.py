@@ -12,7 +12,6 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ops.config import Config
@@ -22,7 +21,6 @@ from ops.local import DB_NAME, cluster_for, https_url, postmaster_pid, service_e
 from ops.local.pids import created
 from ops.local.settings import HOST, DevSettings, dev_settings, port_key
 from ops.local.state import StackPaths, StackState
-from ops.pg.binaries import find_bindir
 from ops.pg.cluster import Cluster, free_port, port_in_use
 from ops.stack import caddy, database
 from ops.stack.health import db_ok, http_ok, wait_until
@@ -73,7 +71,9 @@ class NativeStack:
 
     @property
     def db_url(self) -> str:
-        return self.cluster.url(DB_NAME)
+        """The database URL with its password; empty before the cluster exists."""
+        cluster = self.cluster
+        return cluster.url(DB_NAME) if cluster.initialized else ""
 
     @property
     def app_url(self) -> str:
@@ -449,8 +449,9 @@ def binaries_changed_since(cluster: Cluster, pid: int) -> str | None:
     started = created(pid)
     if started is None:
         return None
-    bindir = Path(cluster.bindir or find_bindir())
-    for path in (bindir / "postgres", bindir.parent / "lib" / "plpgsql.so"):
+    bindir = cluster.server_bindir()
+    libdir = cluster.pkglibdir() or bindir.parent / "lib"
+    for path in (bindir / "postgres", libdir / "plpgsql.so"):
         try:
             changed = max(path.stat().st_ctime, os.lstat(path).st_ctime)
         except OSError:
