@@ -276,3 +276,17 @@ def test_services_settings_are_checked_before_anything_starts(tmp_path: Path) ->
     assert (result.code, result.stdout) == (2, "")
     assert "service 'loop' depends on 'nope', which is not a service" in result.stderr
     assert not (team.root / ".ops").exists()
+
+
+def test_health_checks_each_http_services_ready_path(team: Team) -> None:
+    team.up()
+    healthy = team.cli("health", "--json")
+    assert healthy.code == 0, healthy.output
+    paths = [endpoint["path"] for endpoint in json.loads(healthy.stdout)["endpoints"]]
+    assert paths == ["/", "/ (web)", "/healthz (api)"]
+    # A service that stops answering fails the check, named.
+    os.kill(team.services()["api"]["pid"], signal.SIGKILL)
+    unhealthy = team.cli("health", "--json", "--retries", "0")
+    assert unhealthy.code != 0
+    failed = [e["path"] for e in json.loads(unhealthy.stdout)["endpoints"] if not e["healthy"]]
+    assert failed == ["/healthz (api)"]

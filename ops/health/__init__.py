@@ -47,6 +47,10 @@ def check_environment(
 
     settings = health_settings(cfg)
     cfg.env(env)  # an unknown environment is a usage error even with a URL
+    endpoints: tuple[str, ...] = ENDPOINTS
+    services: dict[str, tuple[str, str]] = {}
+    if url is None and env == "local":
+        endpoints, services = local_service_endpoints(cfg)
     if url is None:
         from ops.targets import base_url
 
@@ -55,13 +59,37 @@ def check_environment(
             from ops.local import local_ca_path
 
             ca_file = local_ca_path(cfg)
-    return check(
+    timeout = settings.timeout if timeout is None else timeout
+    report = check(
         url,
         ca_file=ca_file,
-        timeout=settings.timeout if timeout is None else timeout,
+        timeout=timeout,
         retries=settings.retries if retries is None else retries,
         retry_delay=settings.retry_delay,
         wait=wait,
         wait_interval=settings.wait_interval,
+        endpoints=endpoints,
         on_round=on_round,
     )
+    # Each HTTP service of the local stack answers its own ready path too (directly, not via Caddy).
+    context = ssl_context(None)
+    for name, (service_url, ready_path) in services.items():
+        result = probe(service_url + ready_path, context=context, timeout=timeout)
+        result.path = f"{ready_path} ({name})"
+        report.endpoints.append(result)
+    return report
+
+
+def local_service_endpoints(cfg: Config) -> tuple[tuple[str, ...], dict[str, tuple[str, str]]]:
+    """For a local stack with ``[tool.ops.dev.services]``: the default service's ready path
+    (through Caddy) and every HTTP service's own (direct URL, ready path). A single-app
+    project keeps ``/healthz`` and ``/readyz``."""
+    from ops.local import local_http_services
+    from ops.local.settings import dev_settings
+
+    dev = dev_settings(cfg)
+    if not dev.services:
+        return ENDPOINTS, {}
+    services = local_http_services(cfg)
+    default = services.get(dev.default_service)
+    return ((default[1],) if default else ENDPOINTS), services
