@@ -373,6 +373,21 @@ def test_a_failure_during_masking_leaves_staging_untouched(project: Project) -> 
         )
 
 
+def test_a_lock_held_on_staging_times_out_and_changes_nothing(project: Project) -> None:
+    project.set_rules(RULES + 'lock_timeout = "1s"\n')
+    take_verified_backup(project)
+    before = staging_snapshot(project)
+    with project.connect(project.staging) as reader:
+        reader.execute("begin")
+        reader.execute("lock table public.orders in access share mode")  # a long read by the staging app
+        result, report = project.refresh()
+        reader.execute("rollback")
+    assert result.code == 3, result.output
+    assert report["steps"][-1]["name"] == "load into target" and report["steps"][-1]["status"] == "failed"
+    assert "lock timeout" in report["error"] and "raise lock_timeout" in report["hint"]
+    assert staging_snapshot(project) == before
+
+
 def test_refresh_needs_anonymize_and_yes(project: Project) -> None:
     result = project.ops("db.refresh", "--yes")
     assert result.code == 2 and "pass --anonymize" in result.stderr

@@ -41,6 +41,7 @@ def load(
     target_catalog: Catalog,
     expected_counts: dict[str, int],
     progress: Progress,
+    lock_timeout: str = "30s",
 ) -> LoadResult:
     """Replace the data of the planned tables in ``target`` (a connection
     outside any transaction) with ``source``'s; commits only if all checks pass."""
@@ -60,6 +61,8 @@ def load(
 
     with target.transaction():
         target.execute("set local session_replication_role = replica")
+        target.execute("set local statement_timeout = 0")
+        target.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(lock_timeout)))
         truncated = [table for table, _ in loaded] + emptied
         if truncated:
             progress(f"emptying {len(truncated)} table(s) in the target")

@@ -265,6 +265,7 @@ def _mask(state: Refresh) -> str:
     password = test_password(state.settings)
     with connect(state.scratch_url) as conn:
         conn.execute("set session_replication_role = replica")
+        conn.execute("set statement_timeout = 0")
         masking.empty_tables(conn, state.plan)
         state.counts = row_counts(conn, state.plan.copied_tables)
         record_originals(conn, state.plan, state.key)
@@ -303,7 +304,16 @@ def _load(state: Refresh) -> str:
     assert state.scratch_url is not None and state.plan is not None and state.catalog is not None
     with connect(state.scratch_url) as source, connect(state.target_url) as target:
         target_catalog = read_catalog(target)
-        state.loaded = load(source, target, state.plan, state.catalog, target_catalog, state.counts, state.progress)
+        state.loaded = load(
+            source,
+            target,
+            state.plan,
+            state.catalog,
+            target_catalog,
+            state.counts,
+            state.progress,
+            lock_timeout=state.settings.lock_timeout,
+        )
     return f"{sum(state.loaded.tables.values())} rows into {len(state.loaded.tables)} tables, one transaction"
 
 
@@ -333,7 +343,10 @@ def _run_step(state: Refresh, name: str, run: Callable[[Refresh], str]) -> OpsEr
     except psycopg.Error as exc:
         from ops.backup.pgtools import error_line
 
-        failure = ExternalError(f"{name} failed: {error_line(exc)}", f"nothing was changed in {state.to_env}")
+        hint = f"nothing was changed in {state.to_env}"
+        if isinstance(exc, psycopg.errors.LockNotAvailable):
+            hint += "; a session holds a lock on its tables: stop it, or raise lock_timeout in [tool.ops.anonymize]"
+        failure = ExternalError(f"{name} failed: {error_line(exc)}", hint)
     if failure is not None:
         entry["status"], entry["detail"] = "failed", failure.message
     entry["seconds"] = round(time.monotonic() - began, 3)

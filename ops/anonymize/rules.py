@@ -33,6 +33,8 @@ BUILTIN_RULES: dict[str, str] = {
     # Bucket names and object paths are the app's own keys.
     "storage.buckets.name": "keep",
     "storage.objects.name": "keep",
+    "storage.prefixes.name": "keep",
+    "auth.oauth_clients.client_name": "keep",
 }
 
 # Emptied in staging: sign-in state and secrets (never copy a session).

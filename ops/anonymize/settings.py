@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from ops.config import Config
-from ops.settings import Section, did_you_mean, section
+from ops.settings import PgDuration, Section, did_you_mean, section
 
 # Strategies that replace a value through the per-refresh mapping (same input, same output).
 MAPPED = ("email", "phone", "name", "first_name", "last_name", "address", "ip", "text")
@@ -107,6 +107,9 @@ class AnonymizeSettings(Section):
     skip_tables: list[str] = Field(default_factory=list)
     # Schemas never touched, on top of the platform ones (extensions, vault...).
     skip_schemas: list[str] = Field(default_factory=list)
+    # How long the load waits for its locks on the target's tables (a session
+    # of the staging app holding one) before it gives up, changing nothing.
+    lock_timeout: PgDuration = "30s"
     rules: dict[str, Strategy] = Field(default_factory=dict)
 
     @model_validator(mode="before")
