@@ -108,10 +108,10 @@ def _prepare(
         )
     if to_env == from_env:
         raise UsageError(f"--from and --to are both '{to_env}'", "refresh another environment (--to staging)")
-    target_url = db_url(cfg, to_env)
-    refuse_production_target(cfg, to_env, "db.refresh", db_url=target_url)
     if not yes:
         raise GuardRefused(f"db.refresh replaces every row of {to_env}'s data", "pass --yes to confirm")
+    target_url = db_url(cfg, to_env)
+    refuse_production_target(cfg, to_env, "db.refresh", db_url=target_url)
     settings = anonymize_settings(cfg)
     server_url = _scratch_server(cfg, settings)
     database = SCRATCH_PREFIX + secrets.token_hex(5)

@@ -35,6 +35,7 @@ BUILTIN_RULES: dict[str, str] = {
     "storage.objects.name": "keep",
     "storage.prefixes.name": "keep",
     "auth.oauth_clients.client_name": "keep",
+    "auth.saml_providers.name_id_format": "keep",
 }
 
 # Emptied in staging: sign-in state and secrets (never copy a session).
