@@ -271,3 +271,16 @@ def test_k6_version_is_checked_once_per_binary(tmp_path: Path) -> None:
     with pytest.raises(ExternalError) as info:
         k6_engine.check_version(Path("/bin/true"), tmp_path)
     assert info.value.one_line().startswith("error: k6 at /bin/true does not report a version, expected v1.1.0")
+
+
+def test_an_unwritable_state_dir_is_one_line(team: Path, staging: Site) -> None:
+    """Issue 14 item 13: no traceback when the run directory cannot be made (a file stands in the way:
+    permissions would not stop root)."""
+    (team / "pyproject.toml").write_text('[tool.ops]\nstate_dir = "blocker/state"\n')
+    (team / "blocker").write_text("not a directory\n")
+    script = team / "smoke.js"
+    script.write_text("import http from 'k6/http';\nexport default function () { http.get(`${__ENV.BASE_URL}/`); }\n")
+    result = run_load(team, script, {"STAGING_BASE_URL": staging.url})
+    assert result.code == 2, result.output
+    assert result.stderr.splitlines()[-1].startswith("error: cannot create the run directory ")
+    assert "Traceback" not in result.output and staging.hits == []

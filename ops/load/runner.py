@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ops.config import Config
-from ops.errors import ExternalError, UsageError
+from ops.errors import ConfigError, ExternalError, UsageError
 from ops.load import artillery as artillery_engine
 from ops.load import k6 as k6_engine
 from ops.load.process import ProgressCallback, run_engine, tail
@@ -181,12 +181,19 @@ def plan_run(
 
 
 def new_run_dir(cfg: Config, plan: RunPlan) -> Path:
-    """A fresh directory for the run's files; only the newest runs are kept."""
+    """A fresh private directory for the run's files (engine logs may hold what the app
+    answered); only the newest runs are kept."""
     root = cfg.state_dir / "load"
-    root.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     run_dir = root / f"{stamp}-{plan.scenario}-{plan.engine}-{os.getpid()}"
-    run_dir.mkdir()
+    try:
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        run_dir.mkdir(mode=0o700)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the run directory {run_dir}: {exc.strerror}",
+            f"make {cfg.state_dir} writable, or set state_dir in [tool.ops]",
+        ) from None
     for old in sorted(path for path in root.iterdir() if path.is_dir())[:-RUNS_KEPT]:
         shutil.rmtree(old, ignore_errors=True)
     return run_dir
