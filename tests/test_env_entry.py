@@ -184,3 +184,17 @@ def test_the_console_script_is_declared() -> None:
     assert callable(getattr(importlib.import_module(module), function))
     for hooks in (".pre-commit-hooks.yaml", "ops/resources/init/pre-commit-config.yaml"):
         assert "entry: ops-env-check\n" in (REPO / hooks).read_text()
+
+
+def test_an_unwritable_example_is_one_line(tmp_path: Path) -> None:
+    root = _repo(
+        tmp_path / "r",
+        PYPROJECT.replace("[tool.ops.env]\n", '[tool.ops.env]\nexample_file = "no/such/.env.example"\n'),
+        {},
+    )
+    result = _inv(root, "env.example")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "error: cannot write no/such/.env.example: No such file or directory"
+        " (fix: check the directory and its permissions)"
+    ]
