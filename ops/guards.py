@@ -35,7 +35,9 @@ def production_match(
     if db_url:
         production = configured_url(cfg, "production", "db")
         if production:
-            target, reference = database_target(db_url), database_target(production)
+            variable = cfg.env("production").db_url_env
+            target = database_target(db_url, "the target database URL")
+            reference = database_target(production, f"production's database URL ({variable or 'db_url'})")
             if target.same_database(reference):
                 return "database"
             if whole_server and target.same_server(reference):

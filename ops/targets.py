@@ -153,17 +153,17 @@ class DatabaseTarget:
         return self.same_server(other) and self.dbname == other.dbname
 
 
-def database_target(conninfo: str) -> DatabaseTarget:
+def database_target(conninfo: str, what: str = "a database URL") -> DatabaseTarget:
     """Parse a URL or keyword DSN as libpq does, with libpq's defaults (``PGHOST``, ``PGPORT``,
     ``PGDATABASE``, ``PGUSER``, a service file); a string libpq rejects is a ``ConfigError``
-    that never shows the string."""
+    that names it by ``what`` and never shows it."""
     from psycopg import ProgrammingError
     from psycopg.conninfo import conninfo_to_dict
 
     try:
         params: dict[str, Any] = conninfo_to_dict(conninfo.strip())
     except (ProgrammingError, ValueError):
-        raise ConfigError("a database URL is not a valid connection string", "check its syntax") from None
+        raise ConfigError(f"{what} is not a valid connection string", "check its syntax") from None
     params = {**_service_params(params), **{key: value for key, value in params.items() if value is not None}}
     hosts = _split(params.get("host") or os.environ.get("PGHOST", ""))
     addresses = _split(params.get("hostaddr") or os.environ.get("PGHOSTADDR", ""))
@@ -172,7 +172,7 @@ def database_target(conninfo: str) -> DatabaseTarget:
     try:
         ports = tuple(int(port) if port else 5432 for port in ports_text) or (5432,)
     except ValueError:
-        raise ConfigError("a database URL has a port that is not a number", "fix the port") from None
+        raise ConfigError(f"{what} has a port that is not a number", "fix the port") from None
     if len(ports) == 1:
         ports = ports * count
     servers: set[tuple[str, int]] = set()

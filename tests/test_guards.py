@@ -378,3 +378,13 @@ def test_load_run_sends_nothing_to_production_spellings(
         assert result.code == 2, (host, result.output)
         assert "reaches production's base URL" in result.stderr
     assert counter.hits == 0
+
+
+def test_a_malformed_production_url_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = config.load(_project(tmp_path))
+    monkeypatch.setenv("SUPABASE_DB_URL", "postgresql://u:s3cret@db.example.com:port/postgres")
+    with pytest.raises(ConfigError) as info:
+        guards.refuse_production_target(cfg, "staging", "db.seed", db_url="postgresql://u@staging.example.com/x")
+    assert info.value.one_line() == (
+        "error: production's database URL (SUPABASE_DB_URL) has a port that is not a number (fix: fix the port)"
+    )
