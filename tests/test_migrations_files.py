@@ -158,3 +158,12 @@ def test_new_writes_a_utc_timestamped_file_and_refuses_bad_names_and_duplicates(
         "error: invalid migration name 'Add-Orders'"
         " (fix: use lower-case letters, digits and underscores, e.g. add_orders)"
     )
+
+
+def test_a_name_too_long_for_a_file_name_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError) as long_name:
+        new_migration(tmp_path, "a" * 300)
+    assert long_name.value.one_line() == (
+        "error: migration name is 300 characters long (fix: use at most 200, e.g. add_orders)"
+    )
+    assert list(tmp_path.iterdir()) == []

@@ -31,9 +31,10 @@ def render_migrate(out: Output, report: MigrateReport) -> None:
     if not report.applied:
         out.line(f"up to date: nothing to apply on {report.target}")
         return
-    for item in report.applied:
-        out.line(f"applied {item.version}_{item.name}.sql ({item.statements} statements, {item.seconds:.2f}s)")
-    out.line(f"applied {len(report.applied)} migration(s) on {report.target}")
+    # One write for the whole list: a run of 5,000 files prints 5,000 lines.
+    lines = [f"applied {i.version}_{i.name}.sql ({i.statements} statements, {i.seconds:.2f}s)" for i in report.applied]
+    lines.append(f"applied {len(report.applied)} migration(s) on {report.target}")
+    out.line("\n".join(lines))
 
 
 def render_seed(out: Output, report: SeedReport) -> None:
