@@ -215,6 +215,19 @@ def test_the_diff_loop_closes_after_a_hand_change() -> None:
         again = run_cli("db.diff", "--check", cwd=root, env=env)
         assert again.code == 0 and again.stdout == "", again.output
         assert again.stderr.strip() == "No schema changes found"
+        # A new foreign key on an existing table: its VALIDATE goes to a file of its own, so lint passes.
+        with psycopg.connect(stack.local_db_url(cfg), autocommit=True) as conn:
+            conn.execute("alter table posts add column reviewer uuid references public.profiles (id)")
+        keyed = run_cli("db.diff", "-f", "add_reviewer", cwd=root, env=env)
+        assert keyed.code == 0, keyed.output
+        [first] = sorted((root / "supabase" / "migrations").glob("*_add_reviewer.sql"))
+        [second] = sorted((root / "supabase" / "migrations").glob("*_add_reviewer_validate.sql"))
+        assert "NOT VALID" in first.read_text() and "validate constraint" not in first.read_text()
+        assert second.read_text() == 'alter table "public"."posts" validate constraint "posts_reviewer_fkey";\n'
+        assert run_cli("db.migrate", cwd=root, env=env).stdout.startswith("up to date: nothing to apply")
+        relinted = run_cli("db.lint", "--all", cwd=root, env=env)
+        assert relinted.code == 0, relinted.output
+        assert run_cli("db.diff", "--check", cwd=root, env=env).code == 0
         # As SQL on stdout (no warnings mixed in) for a change that drops something.
         with psycopg.connect(stack.local_db_url(cfg), autocommit=True) as conn:
             conn.execute("alter table posts drop column body")

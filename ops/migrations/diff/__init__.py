@@ -104,6 +104,8 @@ class DiffReport:
     missed: list[str] = field(default_factory=list)
     self_checked: bool = False
     written: Path | None = None
+    # VALIDATE CONSTRAINT statements for existing tables, written to a second file (see ``split_validations``)
+    validation: Path | None = None
     # the written migration was recorded as applied on the local database (which has its changes)
     recorded: bool = False
     # why it was not (shown as a warning)
@@ -152,6 +154,7 @@ class DiffReport:
             "drops": self.drops,
             "missed": self.missed,
             "written": str(self.written) if self.written else None,
+            "validation": str(self.validation) if self.validation else None,
             "recorded": self.recorded,
             "notes": self.notes,
         }
@@ -188,10 +191,38 @@ def diff(
         report.source = _describe(source)
     report.target = _describe(target)
     if name and report.statements:
-        report.written = new_migration(cfg.migrations_dir, name, body=report.sql)
+        _write(cfg, name, report)
         if target == "local" and report.complete:
             _record_as_applied(cfg, target_url, report)
     return report
+
+
+_CREATED_TABLE = re.compile(r'^create (?:unlogged )?table (?:if not exists )?("[^"]+"\."[^"]+")', re.I)
+_VALIDATE = re.compile(r'^alter table (?:only )?("[^"]+"\."[^"]+") validate constraint ', re.I)
+
+
+def split_validations(statements: list[str]) -> tuple[list[str], list[str]]:
+    """The statements, and apart from them the ``VALIDATE CONSTRAINT`` of
+    constraints the engine adds ``NOT VALID`` to tables that already exist.
+    In the file's one transaction the validation would scan the table while the
+    ``ADD CONSTRAINT`` lock still blocks its writers (squawk's
+    ``constraint-missing-not-valid``); in a file of its own it runs under a lock
+    that lets them write. Tables created by the same SQL are empty: no need."""
+    created = {m.group(1) for s in statements if (m := _CREATED_TABLE.match(s))}
+    later = [s for s in statements if (m := _VALIDATE.match(s)) and m.group(1) not in created]
+    return [s for s in statements if s not in later], later
+
+
+def _write(cfg: Config, name: str, report: DiffReport) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    first, later = split_validations(report.statements)
+    report.written = new_migration(cfg.migrations_dir, name, now=now, body=as_sql(first))
+    if later:
+        report.validation = new_migration(
+            cfg.migrations_dir, f"{name}_validate", now=now + timedelta(seconds=1), body=as_sql(later)
+        )
 
 
 def _record_as_applied(cfg: Config, url: str, report: DiffReport) -> None:
@@ -206,23 +237,24 @@ def _record_as_applied(cfg: Config, url: str, report: DiffReport) -> None:
     from ops.migrations.files import load_migrations
     from ops.migrations.repair import repair
 
-    assert report.written is not None
     conn = connect(url, application_name="ops db.diff")
     try:
         applied = history.read_applied(conn)
     finally:
         conn.close()
+    names = {path.name for path in (report.written, report.validation) if path is not None}
     local = load_migrations(cfg.migrations_dir)
-    written = next(m for m in local if m.path.name == report.written.name)
-    pending = [m.filename for m in local if m.version not in applied and m.version != written.version]
+    written = [m for m in local if m.path.name in names]
+    pending = [m.filename for m in local if m.version not in applied and m.path.name not in names]
+    versions = [m.version for m in written]
     if pending:
         report.notes.append(
-            f"{written.filename} is not recorded as applied on the local database: other migrations are pending"
-            f" there ({', '.join(pending[:3])}); run db.migrate --include-all after reviewing them,"
-            f" or db.repair {written.version} --status applied"
+            f"{', '.join(m.filename for m in written)} not recorded as applied on the local database: other"
+            f" migrations are pending there ({', '.join(pending[:3])}); run db.migrate --include-all after"
+            f" reviewing them, or db.repair {','.join(versions)} --status applied"
         )
         return
-    repair(cfg, url, [written.version], "applied")
+    repair(cfg, url, versions, "applied")
     report.recorded = True
 
 
@@ -387,7 +419,10 @@ def render(out: Any, report: DiffReport) -> None:
     for note in report.notes:
         _to_stderr(f"warning: {note}")
     if report.written:
-        out.line(f"Wrote {report.written} ({len(report.statements)} statements)")
+        later = len(split_validations(report.statements)[1])
+        out.line(f"Wrote {report.written} ({len(report.statements) - later} statements)")
+        if report.validation:
+            out.line(f"Wrote {report.validation} ({later} statements: VALIDATE CONSTRAINT in a transaction of its own)")
         if report.recorded:
             out.line("Recorded it as applied on the local database, which already has these changes")
     elif report.statements:
