@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,71 @@ def test_a_template_path_the_user_set_must_exist(tmp_path: Path) -> None:
     (root / "ops").mkdir()
     (root / "ops" / "Caddyfile").write_text("localhost {\n}\n")
     assert template_path(cfg) == root / "ops" / "Caddyfile"
+
+
+def _services(tmp_path: Path, services: dict[str, dict[str, object]], **dev: object) -> object:
+    from ops.local.settings import dev_settings
+
+    root = make_stack_project(tmp_path / "project", **dev)
+    lines = []
+    for name, table in services.items():
+        lines.append(f"\n[tool.ops.dev.services.{name}]")
+        lines += [f"{key} = {json.dumps(value)}" for key, value in table.items()]
+    with (root / "pyproject.toml").open("a") as handle:
+        handle.write("\n".join(lines) + "\n")
+    return dev_settings(load(root))
+
+
+@pytest.mark.parametrize(
+    ("services", "message"),
+    [
+        (
+            {"web": {"command": "node web.js", "ready_path": "/", "ready_tcp": True}},
+            "services.web: give one of ready_path, ready_tcp or ready_after",
+        ),
+        ({"web": {"ready_path": "/"}}, "services.web: a service needs a command"),
+        ({"redis": {"kind": "redis", "command": "redis-server"}}, "services.redis: a redis service takes no command"),
+        ({"caddy": {"command": "x"}}, "service name 'caddy' must be lower-case letters, digits, - or _"),
+        (
+            {"a": {"command": "x", "depends_on": ["b"]}, "b": {"command": "x", "depends_on": ["a"]}},
+            "services depend on each other in a circle: a, b",
+        ),
+        ({"web": {"command": "node {script}.js"}}, "services.web: cannot be used: unknown placeholder {script}"),
+        ({"web": {"command": "x", "ready_after": "soon"}}, "services.web.ready_after: must be a duration"),
+        ({"web": {"command": "x", "prot": 1}}, "unknown key 'services.web.prot' (fix: did you mean 'port'?"),
+    ],
+    ids=["two-readiness", "no-command", "redis-command", "reserved", "circle", "placeholder", "duration", "typo"],
+)
+def test_bad_services_are_one_line_config_errors(
+    tmp_path: Path, services: dict[str, dict[str, object]], message: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        _services(tmp_path, services)
+    assert message in caught.value.one_line()
+
+
+def test_services_wave_by_dependency_and_redis_comes_first(tmp_path: Path) -> None:
+    settings = _services(
+        tmp_path,
+        {
+            "worker": {"command": "node worker.js", "depends_on": ["api"]},
+            "api": {"command": "node api.js", "ready_path": "/healthz"},
+            "web": {"command": "node web.js", "ready_tcp": True},
+            "redis": {"kind": "redis"},
+        },
+    )
+    assert settings.order() == [["redis"], ["api", "web"], ["worker"]]  # type: ignore[attr-defined]
+    assert settings.default_service == "api"  # type: ignore[attr-defined]  # the first with a ready path
+    assert "app" not in settings.service_table()  # type: ignore[attr-defined]  # no sample app next to them
+    ports = settings.ports  # type: ignore[attr-defined]
+    assert ports["api"] == 0 and ports["web"] == 0 and "worker" not in ports and ports["redis"] == 0
+
+
+def test_a_route_must_name_a_service_with_a_port(tmp_path: Path) -> None:
+    root = make_stack_project(tmp_path / "project")
+    with (root / "pyproject.toml").open("a") as handle:
+        handle.write('\n[tool.ops.dev.services.worker]\ncommand = "x"\n\n[tool.ops.dev.routes]\n"/api/*" = "worker"\n')
+    from ops.local.settings import dev_settings
+
+    with pytest.raises(ConfigError, match="route '/api/\\*' names 'worker', which is not a service with a port"):
+        dev_settings(load(root))
