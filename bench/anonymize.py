@@ -77,7 +77,7 @@ def _masking(verify: bool) -> Callable[[Any], None]:
     def run(conn: Any) -> None:
         key = secrets.token_bytes(32)
         plan = make_plan(read_catalog(conn), rules)
-        conn.execute("set session_replication_role = replica")
+        masking.prepare_session(conn)
         counts = row_counts(conn, plan.copied_tables) if verify else {}
         if verify:
             record_originals(conn, plan, key)

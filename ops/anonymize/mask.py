@@ -30,6 +30,16 @@ def normalised(source: Source, alias: str = "t") -> sql.Composable:
     return sql.SQL(template).format(value) if template else value
 
 
+def prepare_session(conn: Any) -> None:
+    """The masking session's settings on the scratch database (ours alone):
+    no triggers, no timeout, and memory enough that the joins against the
+    mapping tables and the DISTINCTs hash in memory instead of spilling."""
+    conn.execute("set session_replication_role = replica")
+    conn.execute("set statement_timeout = 0")
+    conn.execute("set work_mem = '256MB'")
+    conn.execute("set maintenance_work_mem = '256MB'")
+
+
 def empty_tables(conn: Any, plan: MaskPlan) -> None:
     for table in plan.empty_tables:
         conn.execute(sql.SQL("delete from only {}").format(table_sql(table)))

@@ -264,8 +264,7 @@ def _mask(state: Refresh) -> str:
     assert state.scratch_url is not None and state.plan is not None
     password = test_password(state.settings)
     with connect(state.scratch_url) as conn:
-        conn.execute("set session_replication_role = replica")
-        conn.execute("set statement_timeout = 0")
+        masking.prepare_session(conn)
         masking.empty_tables(conn, state.plan)
         state.counts = row_counts(conn, state.plan.copied_tables)
         record_originals(conn, state.plan, state.key)
