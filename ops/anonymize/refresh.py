@@ -122,7 +122,7 @@ def _prepare(
         refuse_production_target(cfg, to_env, "db.refresh (scratch database)", db_url=scratch)
         if same_database(scratch, target_url):
             raise GuardRefused("the scratch database would be the target itself", "point scratch_db_url_env elsewhere")
-    if to_env != "production" and from_env != "production":
+    if from_env != "production":  # production as the target is refused above, in every spelling
         source = db_url(cfg, from_env)
         if same_database(source, target_url):
             raise GuardRefused(f"--from {from_env} and --to {to_env} are the same database", "check their URLs")
