@@ -224,6 +224,20 @@ def test_restart_one_service_by_name(team: Team) -> None:
     assert unknown.code == 2 and "unknown service 'nope'" in unknown.stderr
 
 
+def test_a_changed_route_is_loaded_into_the_running_caddy_through_its_admin_socket(team: Team) -> None:
+    before = team.up()
+    caddy_pid = team.services()["caddy"]["pid"]
+    with (team.root / "ops.toml").open("a") as handle:
+        handle.write('"/hello/*" = "api"\n')  # the routes table is the file's last
+    report = team.up()
+    assert report["steps"]["caddy"] == "reloaded"
+    assert team.services()["caddy"]["pid"] == caddy_pid  # no restart: the config was swapped in place
+    with client(before["ca_path"]) as http:
+        routed = http.get(before["base_url"] + "/hello/x")
+    assert routed.status_code == 404 and routed.text == ""  # the api's own 404, not web's page
+    assert team.up()["steps"]["caddy"] == "running"
+
+
 def _family(pid: int) -> list[psutil.Process]:
     leader = psutil.Process(pid)
     return [leader, *leader.children(recursive=True)]
