@@ -251,6 +251,18 @@ def test_export_list_verify_and_drill_from_the_store(s3_project: S3Project, envi
     assert Path(report["report_markdown"]).parent == s3_project.root / ".ops" / "backups" / "drills"
 
 
+def test_keep_local_keeps_exactly_what_was_uploaded(s3_project: S3Project) -> None:
+    manifest = s3_project.export("--keep-local")
+    local = s3_project.root / ".ops" / "backups" / "production" / manifest["id"]
+    assert manifest["kept_local"] == str(local)
+    prefix = f"team-app/production/{manifest['id']}/"
+    assert sorted(p.name for p in local.iterdir()) == sorted([*manifest["files"], "manifest.json"])
+    for name in manifest["files"]:
+        assert (local / name).read_bytes() == s3_project.get(prefix + name)
+        assert (local / name).stat().st_mode & 0o777 == 0o600
+    assert local.stat().st_mode & 0o777 == 0o700
+
+
 def test_a_drill_without_the_identity_is_one_line_before_anything_is_touched(
     s3_project: S3Project, environments: Environments
 ) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from ops.backup.catalog import list_backups
 from ops.backup.drill import drill
 from ops.backup.export import export
-from ops.backup.restore import create_database, drop_database, restore
+from ops.backup.restore import create_database, drop_database, restore_backup
 from ops.backup.retention import prune
 from ops.backup.storage import restore_storage
 from ops.backup.verify import verify
@@ -24,7 +24,7 @@ __all__ = [
     "export",
     "list_backups",
     "prune",
-    "restore",
+    "restore_backup",
     "restore_storage",
     "verify",
 ]

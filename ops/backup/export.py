@@ -61,7 +61,7 @@ from ops.backup.repository import (
 )
 from ops.backup.settings import StorageSource, load_settings
 from ops.config import Config
-from ops.errors import ConfigError, ExternalError
+from ops.errors import ConfigError, ExternalError, OpsError
 from ops.targets import db_url
 
 if TYPE_CHECKING:
@@ -250,6 +250,10 @@ def _export_into(
         db_settings = list(conn.execute(SETTINGS_SQL).fetchone()[0])  # type: ignore[index]
         # First: an interrupted upload leaves something a listing can name as unfinished.
         files.put(plan.stored(SETTINGS_FILE), plan.seal(settings_json(db_settings)))
+        # Roles are global (no snapshot to share) and the client's version is a
+        # subprocess: both run beside pg_dump instead of after it.
+        globals_future: Future[tuple[str, str | OpsError]] = Future()
+        threading.Thread(target=_read_globals, args=(plan, bindir, globals_future), daemon=True).start()
         with _progress(out, total=len(tables) + 2) as advance:
             counts_future: Future[dict[str, int]] = Future()
             counter = threading.Thread(target=_count_rows, args=(conn, tables, counts_future), daemon=True)
@@ -269,7 +273,8 @@ def _export_into(
                 counter.join()
             row_counts = counts_future.result()
             conn.commit()
-            roles = _dump_roles(files, plan, bindir)
+            client_version, roles_sql = globals_future.result()
+            roles = _store_roles(files, plan, roles_sql)
             advance("roles")
             storage_entry = None
             if storage_source is not None:
@@ -298,7 +303,7 @@ def _export_into(
         "snapshot_at": iso(snapshot_at),
         "finished_at": iso(now_utc()),
         "server_version": version,
-        "client_version": tool_version(bindir, "pg_dump"),
+        "client_version": client_version,
         "database_size_bytes": size,
         "migration_head": head,
         "row_counts": row_counts,
@@ -406,18 +411,31 @@ def _pg_dump_stream(files: _Files, name: str, plan: _Plan, snapshot: str, bindir
     files.entries[name] = sink.close()
 
 
-def _dump_roles(files: _Files, plan: _Plan, bindir: Path) -> dict[str, Any]:
-    """Roles without passwords. Managed services (Supabase) may refuse: then the
-    manifest says why and the backup still stands."""
-    source = plan.source
+def _read_globals(plan: _Plan, bindir: Path, result: Future[tuple[str, str | OpsError]]) -> None:
+    """pg_dump's version, and the roles without passwords (or why they could not
+    be read: managed services such as Supabase may refuse, and the backup still stands)."""
     try:
-        result = run_tool(
-            "pg_dumpall", ["--roles-only", "--no-role-passwords", f"--dbname={source.conninfo}"], source, bindir=bindir
-        )
-    except ExternalError as exc:
-        return {"file": None, "skipped": exc.message}
+        version = tool_version(bindir, "pg_dump")
+        source = plan.source
+        try:
+            roles: str | OpsError = run_tool(
+                "pg_dumpall",
+                ["--roles-only", "--no-role-passwords", f"--dbname={source.conninfo}"],
+                source,
+                bindir=bindir,
+            ).stdout
+        except ExternalError as exc:
+            roles = exc
+        result.set_result((version, roles))
+    except BaseException as exc:
+        result.set_exception(exc)
+
+
+def _store_roles(files: _Files, plan: _Plan, roles: str | OpsError) -> dict[str, Any]:
+    if isinstance(roles, OpsError):
+        return {"file": None, "skipped": roles.message}
     name = plan.stored(ROLES_FILE)
-    files.put(name, plan.seal(result.stdout.encode()))
+    files.put(name, plan.seal(roles.encode()))
     return {"file": name, "skipped": None}
 
 

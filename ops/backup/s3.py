@@ -78,6 +78,8 @@ def client(access: S3Access) -> Any:
     config = BotoConfig(
         s3={"addressing_style": access.addressing_style},
         retries={"max_attempts": 5, "mode": "standard"},
+        connect_timeout=10,
+        read_timeout=120,
         # We send SHA-256 checksums ourselves; no extra CRC trailers that some
         # S3-compatible stores refuse.
         request_checksum_calculation="when_required",

@@ -85,27 +85,31 @@ def dump_major(backup: Backup) -> int:
 
 
 def _contents(backup: Backup, deep: bool) -> tuple[int, str, list[str]]:
-    """(TOC entries, level reached, problems) for the dump itself."""
+    """(TOC entries, level reached, problems) for the dump itself. pg_restore is
+    looked up only when it is run: checking the store's checksums needs none."""
     dump = backup.manifest.get("dump", {})
     local = backup.repo.local_path(backup.env, backup.id)
-    bindir = client_bindir(dump_major(backup), "pg_restore")
     if dump.get("format", "directory") == "directory" and local is not None:
-        return toc_entries(str(local / dump.get("path", DUMP_DIR)), bindir), "full", []
+        return toc_entries(str(local / dump.get("path", DUMP_DIR)), _pg_restore_dir(backup)), "full", []
     if deep:
         from ops.backup.content import stream_dump
 
         expected = backup.manifest["files"][dump["file"]]
-        with ToolStream(
-            "pg_restore", ["--list"], target("postgresql:///postgres"), bindir, feed=True, capture=True
-        ) as tool:
+        nowhere = target("postgresql:///postgres")
+        bindir = _pg_restore_dir(backup)
+        with ToolStream("pg_restore", ["--list"], nowhere, bindir, feed=True, capture=True) as tool:
             digest, size = stream_dump(backup, tool.stdin)
         problems = []
         if (digest, size) != (expected["sha256"], expected["bytes"]):
             problems.append(f"{dump['file']}: checksum mismatch in the downloaded bytes")
         return _count(tool.output.decode(errors="replace")), "deep", problems
     if local is not None and not backup.encrypted:
-        return toc_entries(str(local / dump["file"]), bindir), "full", []
+        return toc_entries(str(local / dump["file"]), _pg_restore_dir(backup)), "full", []
     return 0, "checksums", []
+
+
+def _pg_restore_dir(backup: Backup) -> Any:
+    return client_bindir(dump_major(backup), "pg_restore")
 
 
 def checksum_problems(backup: Backup) -> list[str]:

@@ -268,6 +268,7 @@ def server_version(bindir: str | Path | None = None) -> int:
     return int(match.group(1)) if match else 0
 
 
+@lru_cache(maxsize=32)
 def client_major(bindir: str | Path, program: str = "pg_dump") -> int:
     """Major version of a client program in ``bindir`` (0 when it does not run)."""
     try:
