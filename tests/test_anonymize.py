@@ -373,6 +373,25 @@ def test_a_failure_during_masking_leaves_staging_untouched(project: Project) -> 
         )
 
 
+def test_a_failed_verification_stops_the_refresh_before_staging(project: Project) -> None:
+    """Single letters under `text` (same length): with all 26 taken by originals, some fake
+    must equal an original, and the verification must catch it."""
+    for dbname in (project.production, project.staging):
+        with project.connect(dbname) as conn:
+            conn.execute("create table public.initials (letter text)")
+    with project.connect(project.production) as prod:
+        prod.execute("insert into public.initials select chr(c) from generate_series(97, 122) c")
+    project.set_rules(RULES + '"public.initials.letter" = "text"\n')
+    take_verified_backup(project)
+    before = staging_snapshot(project)
+    result, report = project.refresh()
+    assert result.code == 1, result.output
+    assert report["steps"][4]["name"] == "mask and verify" and report["steps"][4]["status"] == "failed"
+    assert report["error"].startswith("masking verification failed (1 problem(s)): public.initials.letter:")
+    assert report["error"].endswith("value(s) still equal an original")
+    assert staging_snapshot(project) == before
+
+
 def test_a_lock_held_on_staging_times_out_and_changes_nothing(project: Project) -> None:
     project.set_rules(RULES + 'lock_timeout = "1s"\n')
     take_verified_backup(project)
