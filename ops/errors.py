@@ -10,6 +10,7 @@ catch the errors like any exception and read the reports.
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -106,3 +107,24 @@ class ExternalError(OpsError):
 
 class BinaryNotFound(ExternalError):
     """A required executable is not installed."""
+
+
+def from_os_error(exc: OSError) -> OpsError:
+    """An ``OSError`` that reached the task layer, as one line with a fix: usage (2) when a
+    name given is too long or missing, else an external failure (3)."""
+    name = exc.filename if exc.filename is not None else ""
+    shown = str(name) if len(str(name)) <= 80 else str(name)[:77] + "..."
+    reason = exc.strerror or type(exc).__name__
+    what = f"{reason}: {shown}" if shown else reason
+    if exc.errno == errno.ENOSPC:
+        return ExternalError(f"the disk is full: {what}", "free space on that disk, then run the command again")
+    if exc.errno == errno.ENAMETOOLONG:
+        return UsageError(f"a name is too long: {shown}", "use a shorter name or path")
+    if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+        return UsageError(what, "check the path (relative paths start at the project root)")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return ExternalError(
+            f"cannot write or read {shown or 'a file'}: {reason}",
+            "check its permissions, or set state_dir in [tool.ops] to a writable directory",
+        )
+    return ExternalError(what, "see the message; OPS_DEBUG=1 shows where it happened")

@@ -68,9 +68,33 @@ def _configured(cfg: Config, env: str, kind: str) -> str | None:
     settings = cfg.env(env)
     variable = settings.db_url_env if kind == "db" else settings.base_url_env
     literal = settings.db_url if kind == "db" else settings.base_url
-    if variable and os.environ.get(variable):
-        return os.environ[variable]
-    return literal or None
+    url = os.environ[variable] if variable and os.environ.get(variable) else literal or None
+    if url:
+        _check_port(url, env, kind, variable)
+    return url
+
+
+_KEYWORD_PORT = re.compile(r"(?:^|\s)port\s*=\s*'?([^\s']*)")
+
+
+def _check_port(url: str, env: str, kind: str, variable: str | None) -> None:
+    """A port that is not a valid number is a config error naming where the URL came from (every
+    later parse, libpq's or urllib's, would fail on it in its own way)."""
+    if "://" in url:
+        try:
+            port = urlsplit(url).port
+        except ValueError:  # not a number, or out of range
+            port = -1
+        if port != -1:
+            return
+    else:
+        ports = _KEYWORD_PORT.findall(url)
+        if all(part.isdigit() for port in ports for part in port.split(",")):
+            return
+    what = "database URL" if kind == "db" else "base URL"
+    where = variable or f"{kind}_url in [tool.ops.environments.{env}]"
+    example = "postgresql://postgres@db.example.com:5432/postgres" if kind == "db" else "https://app.example.com:8443"
+    raise ConfigError(f"the {what} of '{env}' has a port that is not a valid number", f"fix {where}, e.g. {example}")
 
 
 def register_url_password(url: str) -> None:

@@ -12,25 +12,11 @@ one transaction), ``personal`` (what looks personal), ``check``, ``refresh``,
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+# Imported here, not lazily inside wrappers: ``check`` and ``refresh`` are also the names of
+# submodules, and importing a submodule rebinds the package attribute of that name to the
+# module, so a lazy wrapper worked once per process and then was "'module' object is not
+# callable" (a second call from Python, or a second task run in-process).
+from ops.anonymize.check import CheckReport, check
+from ops.anonymize.refresh import refresh
 
-if TYPE_CHECKING:
-    from ops.anonymize.check import CheckReport
-    from ops.config import Config
-
-
-def refresh(cfg: Config, **kwargs: Any) -> dict[str, Any]:
-    """See ``ops.anonymize.refresh.refresh``."""
-    from ops.anonymize.refresh import refresh as run
-
-    return run(cfg, **kwargs)
-
-
-def check(cfg: Config, db: str = "migrations", **kwargs: Any) -> CheckReport:
-    """See ``ops.anonymize.check.check``."""
-    from ops.anonymize.check import check as run
-
-    return run(cfg, db, **kwargs)
-
-
-__all__ = ["check", "refresh"]
+__all__ = ["CheckReport", "check", "refresh"]

@@ -28,7 +28,12 @@ def iso(moment: datetime) -> str:
 
 
 def parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    """An ISO time with its zone (``...Z``); a time without one is refused (ValueError):
+    it cannot be compared with the clock, and the manifest that holds it is damaged."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} has no time zone")
+    return moment
 
 
 def sha256_file(path: Path) -> str:

@@ -115,6 +115,12 @@ def run(*, env: str = "local", files: Sequence[str] = (), json_mode: bool = Fals
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return INTERRUPTED
+    except OSError as exc:  # the machine said no (a name too long, no permission): as the task layer says it
+        from ops.errors import from_os_error
+
+        error = from_os_error(exc)
+        _fail(mask(error.one_line()), error.document(), json_mode)
+        return error.exit_code
     except Exception as exc:  # a bug: one line and a crash log, never a traceback on the terminal
         log = _crash_log(exc)
         message = mask(f"internal error: {type(exc).__name__}: {exc}"[:200])

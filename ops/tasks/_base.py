@@ -5,6 +5,8 @@ function and renders what it returns; the wrapper then decides the exit:
 
 - a returned report's ``exit_code`` (with ``failure()``, its one-line reason, on stderr);
 - an ``OpsError``: one masked line and its code;
+- an ``OSError`` (a full disk, a read-only state dir, a name too long): the
+  machine, not a bug; one line naming the file, exit 3 (2 for a bad name);
 - anything else is a bug: one masked line naming a crash log (0600) that holds
   the traceback, exit 70; ``OPS_DEBUG=1`` prints the traceback too.
 
@@ -32,7 +34,7 @@ from invoke import Exit, task
 from invoke.exceptions import Failure
 
 from ops import console
-from ops.errors import INTERNAL, INTERRUPTED, ConfigError, OpsError, UsageError, failure_of
+from ops.errors import INTERNAL, INTERRUPTED, ConfigError, OpsError, UsageError, failure_of, from_os_error
 
 # Tasks in these modules build or need no project (``ops init`` makes one).
 _PROJECTLESS_MODULES = frozenset({"ops.tasks.init"})
@@ -81,6 +83,15 @@ def run(
         # The reader went away (``ops env.check | head``): stop quietly, as a pipe expects.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise Exit(code=1) from None
+    except OSError as exc:
+        # The machine said no (a full disk, a read-only state dir, a name too long): the
+        # environment, not a bug. One line naming the file and what to do.
+        if os.environ.get("OPS_DEBUG") == "1":
+            sys.stderr.write(console.mask("".join(traceback.format_exception(exc))))
+        error = from_os_error(exc)
+        if json_mode and console.documents_written() == documents_before:
+            console.Output(json_mode=True).result(error.document())
+        raise Exit(console.mask(error.one_line()), error.exit_code) from None
     except Exception as exc:  # the one place every bug is caught
         line, document = crash_report(exc)
         if json_mode and console.documents_written() == documents_before:
