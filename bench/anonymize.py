@@ -83,7 +83,7 @@ def _masking(verify: bool) -> Callable[[Any], None]:
             record_originals(conn, plan, key)
         masking.mask(conn, plan, key, None, lambda _text: None)
         if verify:
-            result = verify_masking(conn, plan, key, counts)
+            result = verify_masking(conn, plan, counts)
             assert not result.problems, result.problems
 
     return run

@@ -271,7 +271,7 @@ def _mask(state: Refresh) -> str:
         password_hash = masking.test_password_hash(conn, password) if state.plan.by_kind("password") else None
         state.masked_rows = masking.mask(conn, state.plan, state.key, password_hash, state.progress)
         state.progress("verifying the masking")
-        verification = verify_masking(conn, state.plan, state.key, state.counts)
+        verification = verify_masking(conn, state.plan, state.counts)
     if verification.problems:
         raise CheckFailed(
             f"masking verification failed ({len(verification.problems)} problem(s)): {verification.problems[0]}",

@@ -32,11 +32,16 @@ class Verification:
 
 
 def _digest(source: Source) -> sql.Composable:
-    return sql.SQL("sha256(%(key)s::bytea || convert_to({}, 'UTF8'))").format(source.text_sql())
+    # The key sits in a temporary table (bound once, never in SQL text), so the
+    # queries carry no placeholders that a '%' in a name could upset.
+    return sql.SQL("sha256((select key from ops_refresh_key) || convert_to({}, 'UTF8'))").format(source.text_sql())
 
 
 def record_originals(conn: Any, plan: MaskPlan, key: bytes) -> None:
     """The keyed hash of every distinct non-empty original of every replaced source."""
+    conn.execute("drop table if exists ops_refresh_key")
+    conn.execute("create temporary table ops_refresh_key (key bytea not null)")
+    conn.execute("insert into ops_refresh_key values (%s)", (key,))
     conn.execute("drop table if exists ops_originals")
     conn.execute("create temporary table ops_originals (source int not null, digest bytea not null)")
     for number, source in enumerate(plan.sources):
@@ -48,14 +53,13 @@ def record_originals(conn: Any, plan: MaskPlan, key: bytes) -> None:
                 " where {value} is not null and {value} <> ''"
             ).format(
                 n=sql.Literal(number), digest=_digest(source), table=table_sql(source.table), value=source.text_sql()
-            ),
-            {"key": key},
+            )
         )
     conn.execute("create index on ops_originals (source, digest)")
     conn.execute("analyze ops_originals")
 
 
-def verify_masking(conn: Any, plan: MaskPlan, key: bytes, counts_before: dict[str, int]) -> Verification:
+def verify_masking(conn: Any, plan: MaskPlan, counts_before: dict[str, int]) -> Verification:
     result = Verification()
     for number, source in enumerate(plan.sources):
         table, value = table_sql(source.table), source.text_sql()
@@ -64,7 +68,7 @@ def verify_masking(conn: Any, plan: MaskPlan, key: bytes, counts_before: dict[st
                 "select count(*) from only {table} t join ops_originals o"
                 " on o.source = {n} and o.digest = {digest} where {value} <> ''"
             ).format(table=table, n=sql.Literal(number), digest=_digest(source), value=value)
-            left = int(conn.execute(query, {"key": key}).fetchone()[0])
+            left = int(conn.execute(query).fetchone()[0])
             result.expect(left == 0, f"{source.label}: {left} value(s) still equal an original")
         elif source.kind == "null":
             query = sql.SQL("select count(*) from only {} t where {} is not null").format(table, value)
