@@ -109,13 +109,15 @@ class NativeStack:
     def steps(self) -> list[Step]:
         # Caddy and the services start in the background and finish starting while Postgres
         # starts and the schema applies; "ready" waits for all of them. The services need
-        # the cluster's password, so on a first run they follow initdb.
+        # the cluster's password, so on a first run they follow initdb; and when a wave of
+        # services must be ready before the next starts, its readiness may need the database.
         postgres = Step("postgres", "starting postgres", self.step_postgres)
         services = Step("services", "starting the services", self.step_services)
+        services_first = self.cluster.initialized and len(self.settings.order()) == 1
         return [
             Step("ports", "checking ports", self.step_ports),
             Step("caddy", "starting caddy", self.step_caddy),
-            *([services, postgres] if self.cluster.initialized else [postgres, services]),
+            *([services, postgres] if services_first else [postgres, services]),
             Step("schema", "bootstrap, migrations and seed", self.step_schema),
             Step("ready", "waiting until healthy", self.step_ready),
         ]
