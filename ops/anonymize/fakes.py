@@ -28,8 +28,19 @@ _DOMAINS = ("example.com", "example.net", "example.org")  # RFC 2606: never deli
 _NOT_LETTERS = re.compile(r"[^a-z]")
 
 
+def require_faker() -> None:
+    """A one-line error, before any work, when the ``anonymize`` extra is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec("faker") is None:
+        from ops.errors import ConfigError
+
+        raise ConfigError("Faker is not installed", "pip install 'ops-toolkit[anonymize]'")
+
+
 @cache
 def _data() -> dict[str, tuple[str, ...]]:
+    require_faker()
     from faker.providers.address.en_US import Provider as Address
     from faker.providers.lorem.en_US import Provider as Lorem
     from faker.providers.person.en_US import Provider as Person

@@ -20,6 +20,7 @@ from typing import Any
 from ops.anonymize.catalog import Catalog, migration_versions, read_catalog
 from ops.anonymize.check import check_catalog
 from ops.anonymize.connect import connect
+from ops.anonymize.fakes import require_faker
 from ops.anonymize.plan import MaskPlan, make_plan
 from ops.anonymize.rules import RuleSet, rule_set
 from ops.anonymize.settings import AnonymizeSettings, anonymize_settings
@@ -113,6 +114,7 @@ def _prepare(
     target_url = db_url(cfg, to_env)
     refuse_production_target(cfg, to_env, "db.refresh", db_url=target_url)
     settings = anonymize_settings(cfg)
+    require_faker()
     server_url = _scratch_server(cfg, settings)
     database = SCRATCH_PREFIX + secrets.token_hex(5)
     if server_url is not None:
