@@ -304,3 +304,18 @@ def test_health_checks_each_http_services_ready_path(team: Team) -> None:
     assert unhealthy.code != 0
     failed = [e["path"] for e in json.loads(unhealthy.stdout)["endpoints"] if not e["healthy"]]
     assert failed == ["/healthz (api)"]
+
+
+def test_the_drills_app_runner_starts_the_default_service_of_a_team_repo(tmp_path: Path) -> None:
+    from ops.pg.cluster import free_port
+    from ops.stack.app import AppProcess
+
+    root = make_team_repo(tmp_path / "repo")
+    app = AppProcess(load(root), "postgresql://postgres:x@127.0.0.1:1/restored", free_port(), tmp_path / "app.log")
+    assert app.argv == ["node", "web.js"] and app.ready_path == "/"
+    try:
+        assert app.start()
+        app.wait_ready(30)
+        assert httpx.get(app.url + "/").text.startswith("web / ")
+    finally:
+        app.stop()

@@ -1,7 +1,7 @@
-"""The web app as a detached process: the repo's sample app, or the user's own command.
+"""The app as a detached process: the project's default service (its own ``app_command``,
+the first HTTP service of ``[tool.ops.dev.services]``, or the sample app).
 
-``dev.up`` runs it against the local database; ``backup.drill`` runs a second
-one against a restored database. Either way: ``start()``, ``wait_ready()``,
+``backup.drill`` runs one against a restored database: ``start()``, ``wait_ready()``,
 ``stop()``.
 """
 
@@ -38,14 +38,23 @@ class AppProcess:
         pid_file: Path | None = None,
     ) -> None:
         settings = dev_settings(cfg)
+        service = settings.service_table().get(settings.default_service)
         self.cfg = cfg
         self.database_url = database_url
         self.port = port
         self.log_file = Path(log_file)
         self.pid_file = Path(pid_file) if pid_file else self.log_file.with_suffix(".pid")
-        self.extra_env = dict(extra_env or {})
-        self.argv = app_argv(settings.app_command, port)
-        self.ready_path = settings.app_ready_path
+        if service is not None and service.kind == "process" and service.command:
+            # The service Caddy serves: its command, environment, directory and readiness.
+            self.argv = command_argv(service.command, port)
+            self.ready_path = service.ready_path or "/"
+            self.cwd = cfg.path(service.cwd) if service.cwd else cfg.root
+            self.extra_env = {**service.env, **(extra_env or {})}
+        else:
+            self.argv = app_argv(settings.app_command, port)
+            self.ready_path = settings.app_ready_path
+            self.cwd = cfg.root
+            self.extra_env = dict(extra_env or {})
         self.pid: int | None = live_pid(self.pid_file)
 
     @property
@@ -69,7 +78,7 @@ class AppProcess:
                 f"port {self.port} for the app is already in use",
                 f"stop whatever listens on {HOST}:{self.port} or set app_port in [tool.ops.dev] (0 picks a free port)",
             )
-        proc = spawn(self.argv, cwd=self.cfg.root, env=self.environment(), log_file=self.log_file)
+        proc = spawn(self.argv, cwd=self.cwd, env=self.environment(), log_file=self.log_file)
         self.pid = proc.pid
         write_pidfile(self.pid_file, proc.pid)
         return True
