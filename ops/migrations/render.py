@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
-
-from ops.errors import OpsError
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ops.console import Output
@@ -90,28 +86,3 @@ def render_reset(out: Output, report: ResetReport) -> None:
     out.line(f"recreated database {report.database}")
     render_migrate(out, report.migrate)
     render_seed(out, report.seed)
-
-
-def error_document(error: OpsError) -> dict[str, Any]:
-    """The ``--json`` document of a failed command: the error, and what was done before it."""
-    document: dict[str, Any] = {
-        "ok": False,
-        "error": {"message": error.message, "hint": error.hint, "exit_code": error.exit_code},
-    }
-    for detail in ("sqlstate", "line", "excerpt"):  # a failing statement (StatementFailed)
-        if getattr(error, detail, None):
-            document["error"][detail] = getattr(error, detail)
-    partial = getattr(error, "report", None)
-    if partial is not None and hasattr(partial, "to_dict"):
-        document.update(partial.to_dict())
-    return document
-
-
-@contextmanager
-def json_errors(out: Output) -> Iterator[None]:
-    """With ``--json``, a failure still prints one JSON document (then exits non-zero as usual)."""
-    try:
-        yield
-    except OpsError as error:
-        out.result(error_document(error))
-        raise
