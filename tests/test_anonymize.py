@@ -25,7 +25,7 @@ import pytest
 from ops.config import load
 from ops.migrations import migrate
 from ops.pg.cluster import Cluster
-from tests.conftest import CliResult, reachable_tempdir, run_ops
+from tests.conftest import CliResult, reachable_tempdir, run_cli
 
 TEST_PASSWORD = "staging-" + uuid.uuid4().hex[:10]
 
@@ -93,7 +93,7 @@ class Project:
     env: dict[str, str]
 
     def ops(self, *args: str) -> CliResult:
-        result = run_ops(*args, cwd=self.root, env=self.env)
+        result = run_cli(*args, cwd=self.root, env=self.env)
         assert self.cluster.password not in result.output, "a password reached the output"
         assert TEST_PASSWORD not in result.output, "the test password reached the output"
         return result

@@ -14,7 +14,7 @@ import pytest
 from ops.config import load
 from ops.migrations import migrate, seed
 from ops.pg.cluster import Cluster
-from tests.conftest import REPO, CliResult, reachable_tempdir, run_ops
+from tests.conftest import REPO, CliResult, reachable_tempdir, run_cli
 
 
 @dataclass
@@ -26,7 +26,7 @@ class Staging:
     env: dict[str, str]
 
     def ops(self, *args: str) -> CliResult:
-        result = run_ops(*args, cwd=self.root, env=self.env)
+        result = run_cli(*args, cwd=self.root, env=self.env)
         assert self.cluster.password not in result.output
         return result
 

@@ -28,7 +28,7 @@ import pytest
 from ops.backup.pgtools import target
 from ops.pg.bootstrap import apply_bootstrap
 from ops.pg.cluster import Cluster
-from tests.conftest import FAST_SETTINGS, REPO, CliResult, LocalStack, reachable_tempdir, run_ops
+from tests.conftest import FAST_SETTINGS, REPO, CliResult, LocalStack, reachable_tempdir, run_cli
 
 HISTORY_DDL = """
 create schema if not exists supabase_migrations;
@@ -111,7 +111,7 @@ class Project:
     staging_password: str
 
     def ops(self, *args: str) -> CliResult:
-        result = run_ops(*args, cwd=self.root, env=self.env)
+        result = run_cli(*args, cwd=self.root, env=self.env)
         assert self.password not in result.output, "a password reached the output"
         assert self.staging_password not in result.output, "a password reached the output"
         assert JWT_SECRET not in result.output, "a database setting's secret reached the output"
@@ -464,7 +464,7 @@ def test_bad_config_is_a_one_line_config_error(setting: str, message: str, tmp_p
     (tmp_path / "pyproject.toml").write_text(f"[tool.ops]\n\n[tool.ops.backup]\n{setting}\n")
     key = message.split("] ", 1)[1].split(":", 1)[0]
     for command in ("backup.list", "backup.prune", "backup.drill"):
-        result = run_ops(command, cwd=tmp_path, env={"OPS_PROJECT_ROOT": str(tmp_path)})
+        result = run_cli(command, cwd=tmp_path, env={"OPS_PROJECT_ROOT": str(tmp_path)})
         assert (result.code, result.stderr.strip()) == (
             2,
             f"error: {message} (fix: fix {key} in [tool.ops.backup] of pyproject.toml)",
@@ -473,7 +473,7 @@ def test_bad_config_is_a_one_line_config_error(setting: str, message: str, tmp_p
 
 def test_an_unknown_key_gets_a_did_you_mean(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.ops]\n\n[tool.ops.backup.retention]\ndayly = 3\n")
-    result = run_ops("backup.list", cwd=tmp_path, env={"OPS_PROJECT_ROOT": str(tmp_path)})
+    result = run_cli("backup.list", cwd=tmp_path, env={"OPS_PROJECT_ROOT": str(tmp_path)})
     assert (result.code, result.stderr.strip()) == (
         2,
         "error: [tool.ops.backup] unknown key 'retention.dayly' (fix: did you mean 'daily'? (in pyproject.toml))",
@@ -491,11 +491,11 @@ def test_drill_from_staging_into_the_local_stack(local_stack: LocalStack, enviro
     }
     backups = local_stack.root / ".ops" / "backups"
     try:
-        exported = run_ops("backup.export", "--env", "staging", "--json", cwd=local_stack.root, env=env)
+        exported = run_cli("backup.export", "--env", "staging", "--json", cwd=local_stack.root, env=env)
         assert exported.code == 0, exported.output
         manifest = json.loads(exported.stdout)
         assert Path(manifest["path"]).parent == backups / "staging"
-        result = run_ops("backup.drill", "--from", "staging", "--to", "local", "--json", cwd=local_stack.root, env=env)
+        result = run_cli("backup.drill", "--from", "staging", "--to", "local", "--json", cwd=local_stack.root, env=env)
         assert result.code == 0, result.output
         report = json.loads(result.stdout)
         assert (report["from_env"], report["to_env"], report["status"]) == ("staging", "local", "ok")

@@ -14,7 +14,7 @@ from ops.backup.manifest import checksum_tree
 from ops.backup.pgtools import run_tool, target
 from ops.backup.retention import plan_retention, tier_counts
 from ops.pg.cluster import Cluster
-from tests.conftest import reachable_tempdir, run_ops
+from tests.conftest import reachable_tempdir, run_cli
 
 POLICY = {"daily": 7, "weekly": 4, "monthly": 12, "yearly": 7}
 FIRST_DAY = date(2023, 1, 1)
@@ -134,7 +134,7 @@ def project_with_backups(tiny_dump: Path) -> Iterator[Path]:
 def test_prune_is_a_dry_run_by_default(project_with_backups: Path) -> None:
     env_dir = project_with_backups / "backups" / "production"
     before = sorted(p.name for p in env_dir.iterdir())
-    result = run_ops("backup.prune", cwd=project_with_backups)
+    result = run_cli("backup.prune", cwd=project_with_backups)
     assert result.code == 0, result.output
     lines = result.stdout.splitlines()
     # Newest first. Odd days failed verification and take no tier slot.
@@ -153,7 +153,7 @@ def test_prune_is_a_dry_run_by_default(project_with_backups: Path) -> None:
 
 def test_prune_apply_deletes_exactly_the_planned_backups(project_with_backups: Path) -> None:
     env_dir = project_with_backups / "backups" / "production"
-    result = run_ops("backup.prune", "--apply", "--json", cwd=project_with_backups)
+    result = run_cli("backup.prune", "--apply", "--json", cwd=project_with_backups)
     assert result.code == 0, result.output
     plan = json.loads(result.stdout)
     kept_ids = ["20251209T020000Z", "20251207T020000Z", "20251205T020000Z", "20251129T020000Z"]
@@ -171,5 +171,5 @@ def test_prune_keeps_an_old_verified_backup_when_it_is_the_only_one(project_with
         manifest = json.loads(manifest_path.read_text())
         manifest["verification"] = {"status": "ok"} if manifest["id"] == "20251101T020000Z" else None
         manifest_path.write_text(json.dumps(manifest))
-    result = run_ops("backup.prune", cwd=project_with_backups)
+    result = run_cli("backup.prune", cwd=project_with_backups)
     assert "keep   20251101T020000Z  (ok) newest verified backup" in result.stdout.splitlines()

@@ -26,7 +26,7 @@ from pyrage import x25519
 
 from ops.backup.pgtools import target
 from tests import test_backup as backup_tests
-from tests.conftest import reachable_tempdir, run_ops
+from tests.conftest import reachable_tempdir, run_cli
 from tests.test_backup import (
     JWT_SECRET,
     CliResult,
@@ -111,7 +111,7 @@ class S3Project:
         env = dict(self.env)
         if identity:
             env["OPS_BACKUP_IDENTITY"] = str(self.identity_file)
-        result = run_ops(*args, cwd=self.root, env=env)
+        result = run_cli(*args, cwd=self.root, env=env)
         for secret in self.secrets:
             assert secret not in result.output, "a secret reached the output"
         return result

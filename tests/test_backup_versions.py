@@ -14,7 +14,7 @@ import pytest
 from ops.errors import BinaryNotFound
 from ops.pg.binaries import client_bindir, installations
 from ops.pg.cluster import Cluster
-from tests.conftest import FAST_SETTINGS, reachable_tempdir, run_ops
+from tests.conftest import FAST_SETTINGS, reachable_tempdir, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -46,12 +46,12 @@ def test_a_pg16_server_is_dumped_and_verified_with_pg16_binaries(pg16: Cluster) 
     try:
         (root / "pyproject.toml").write_text('[tool.ops]\n\n[tool.ops.backup]\nrepository = "backups"\n')
         env = {"SUPABASE_DB_URL": pg16.url("app16"), "OPS_PROJECT_ROOT": str(root)}
-        exported = run_ops("backup.export", "--json", cwd=root, env=env)
+        exported = run_cli("backup.export", "--json", cwd=root, env=env)
         assert exported.code == 0, exported.output
         manifest = json.loads(exported.stdout)
         assert manifest["server_version"].startswith("16.") and manifest["client_version"].startswith("16.")
         assert manifest["row_counts"] == {"public.notes": 25}
-        verified = run_ops("backup.verify", "--latest", "--json", cwd=root, env=env)
+        verified = run_cli("backup.verify", "--latest", "--json", cwd=root, env=env)
         assert verified.code == 0, verified.output
         assert json.loads(verified.stdout)["toc_entries"] > 0
     finally:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import REPO, make_stack_project, run_ops
+from conftest import REPO, make_stack_project, run_cli
 
 from ops.config import load
 from ops.errors import ConfigError
@@ -53,7 +53,7 @@ def _fix(key: str) -> str:
 def test_a_bad_setting_is_a_one_line_config_error(tmp_path: Path, setting: dict[str, object], message: str) -> None:
     root = make_stack_project(tmp_path / "project", **setting)
     for task in ("dev.up", "dev.status"):
-        result = run_ops(task, cwd=root, env={"OPS_PROJECT_ROOT": str(root)})
+        result = run_cli(task, cwd=root, env={"OPS_PROJECT_ROOT": str(root)})
         assert (result.code, result.stderr.strip(), result.stdout) == (2, f"error: {message}", "")
     assert not (root / ".ops").exists()
 
