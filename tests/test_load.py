@@ -374,7 +374,7 @@ def test_ctrl_c_or_sigterm_stops_the_engine_cleanly(load_project: Path, sig: sig
     engine_pid = wait_for_engine(proc)
     proc.send_signal(sig)
     stdout, stderr = proc.communicate(timeout=30)
-    assert proc.returncode == 130
+    assert proc.returncode == 130, stderr[-3000:]
     assert stderr.strip().endswith("error: interrupted")
     assert stdout == ""  # no half report on stdout
     assert not pid_alive(engine_pid)

@@ -53,20 +53,25 @@ def run_engine(
     process: subprocess.Popen[bytes] | None = None
     with log_path.open("wb") as log, _sigterm_as_interrupt(), ExitStack() as running:
         try:
-            try:
-                process = subprocess.Popen(
-                    list(argv),
-                    cwd=cwd,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            except OSError as exc:
-                raise ExternalError(
-                    f"cannot start {argv[0]}: {exc.strerror}", "check the engine installation"
-                ) from None
+            # Ctrl-C or SIGTERM while Popen waits for the exec would leave a started engine with no
+            # Popen object to stop it by: such a signal is only noted, and acted on once ``process`` is set.
+            with _signals_deferred() as interrupted:
+                try:
+                    process = subprocess.Popen(
+                        list(argv),
+                        cwd=cwd,
+                        env=env,
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                except OSError as exc:
+                    raise ExternalError(
+                        f"cannot start {argv[0]}: {exc.strerror}", "check the engine installation"
+                    ) from None
+            if interrupted:
+                raise KeyboardInterrupt
             wait_exit = running.enter_context(_exit_waiter(process))
             on_tick = running.enter_context(progress()) if progress is not None else None
             while (code := wait_exit(POLL_SECONDS)) is None:
@@ -84,6 +89,26 @@ def run_engine(
             # Ctrl-C, SIGTERM or any error: no engine outlives the command.
             if process is not None and process.poll() is None:
                 stop(process)
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[list[int]]:
+    """While the body runs, SIGINT and SIGTERM are noted in the yielded list instead of raising
+    (main thread only: signal handlers live there)."""
+    noted: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield noted
+        return
+
+    def note(signum: int, frame: FrameType | None) -> None:
+        noted.append(signum)
+
+    previous = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield noted
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @contextmanager
