@@ -385,6 +385,6 @@ def test_a_malformed_production_url_is_named(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setenv("SUPABASE_DB_URL", "postgresql://u:s3cret@db.example.com:port/postgres")
     with pytest.raises(ConfigError) as info:
         guards.refuse_production_target(cfg, "staging", "db.seed", db_url="postgresql://u@staging.example.com/x")
-    assert info.value.one_line() == (
-        "error: production's database URL (SUPABASE_DB_URL) has a port that is not a number (fix: fix the port)"
-    )
+    line = info.value.one_line()
+    assert "database URL" in line and "production" in line and "SUPABASE_DB_URL" in line
+    assert "s3cret" not in line
