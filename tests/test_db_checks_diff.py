@@ -30,6 +30,8 @@ from ops.migrations.diff import (
     template_name,
     verify,
 )
+from ops.migrations.diff.catalog import inventory
+from ops.migrations.diff.selfcheck import verify_on_template
 from ops.pg.cluster import Cluster
 
 BASE_MIGRATION = """\
@@ -165,7 +167,8 @@ def test_shadows_are_clones_of_a_kept_template_and_always_dropped(changed: dict,
 
 
 LIVE_STEP = "inspecting the migrated template and the target"
-CACHED_STEP = "inspecting the target while cloning a shadow (the template's inspection is cached)"
+CACHED_STEP = "inspecting the target (the migrated template's inspection is cached)"
+ON_TEMPLATE = "self-check: applying the diff on the migrated template in a transaction rolled back, and diffing again"
 
 
 def test_diffs_from_the_cached_inspection_equal_diffs_from_a_live_one(changed: dict, pg_cluster: Cluster) -> None:
@@ -187,18 +190,48 @@ def test_diffs_from_the_cached_inspection_equal_diffs_from_a_live_one(changed: d
     assert backward == generate(TargetSnapshot.take(target_url).inspector, live.inspector) and len(backward) > 15
 
 
-def test_a_warm_run_reads_the_cache_and_clones_alongside_the_target(changed: dict, pg_cluster: Cluster) -> None:
+def test_a_warm_run_reads_the_cache_and_checks_on_the_template_without_a_clone(
+    changed: dict, pg_cluster: Cluster
+) -> None:
     cfg: Config = changed["cfg"]
+    template = template_name(cfg)
+    with pg_cluster.connection(template) as conn:
+        before = inventory(conn)
     steps: list[str] = []
-    report = diff(cfg, target=pg_cluster.url(changed["target"]), cluster=pg_cluster, step=steps.append)
-    assert steps == [
-        CACHED_STEP,
-        "self-check: applying the diff to the shadow and diffing again",
-        "dropping the shadow",
-    ]
+    report = diff(
+        cfg,
+        target=pg_cluster.url(changed["target"]),
+        cluster=pg_cluster,
+        step=lambda step: steps.append(f"{step} [{len(shadows(pg_cluster))}]"),
+    )
+    assert steps == [f"{CACHED_STEP} [0]", f"{ON_TEMPLATE} [0]"]  # no shadow is ever cloned
     assert report.statements == changed["report"].statements and report.missed == [] and report.self_checked
     assert shadows(pg_cluster) == []
-    assert templates(pg_cluster) == [(template_name(cfg), True, 0)]
+    assert templates(pg_cluster) == [(template, True, 0)]
+    # The SQL was applied to the template and rolled back: it holds the migrations' schema, as before.
+    with pg_cluster.connection(template) as conn:
+        assert inventory(conn) == before
+
+
+def test_sql_that_cannot_run_in_a_transaction_is_checked_on_a_clone(
+    pg_cluster: Cluster, template_db: str, tmp_path: Path
+) -> None:
+    migration = "create table public.notes (id bigint primary key, body text);\n"
+    cfg = make_project(tmp_path / "project", {"20250101000000_notes.sql": migration})
+    target = make_target(pg_cluster, template_db, migration, "create index notes_body on public.notes (body);")
+    steps: list[str] = []
+    try:
+        diff(cfg, target=pg_cluster.url(target), cluster=pg_cluster)
+        with shadow_databases(cfg, pg_cluster) as fresh:
+            snapshot = TargetSnapshot.take(pg_cluster.url(target))
+            concurrently = ["CREATE INDEX CONCURRENTLY notes_body ON public.notes USING btree (body);"]
+            assert verify_on_template(pg_cluster, fresh.template, snapshot, concurrently) is None
+            assert verify(fresh.new(), snapshot, concurrently) == []
+        report = diff(cfg, target=pg_cluster.url(target), cluster=pg_cluster, step=steps.append)
+    finally:
+        pg_cluster.drop_database(target)
+    assert report.missed == [] and steps == [CACHED_STEP, ON_TEMPLATE]
+    assert shadows(pg_cluster) == []
 
 
 def test_a_stale_or_corrupt_cache_is_ignored_and_replaced(
@@ -416,12 +449,12 @@ def test_shadow_is_dropped_when_a_migration_fails(pg_cluster: Cluster, template_
     [
         (True, False, "applying the migrations", 1, False),  # the template under construction
         (True, False, "inspecting", 0, True),  # the template is inspected in place: no shadow yet
-        (True, False, "self-check", 1, True),  # the one shadow cloned for the self-check
-        # Warm: the template's inspection is cached, the clone is under way (it may not exist yet).
+        (True, False, "self-check", 0, True),  # checked on the template in a transaction: no clone
+        # Warm: the template's inspection is cached.
         (True, True, "inspecting the target", None, True),
-        (True, True, "self-check", 1, True),  # the one shadow, cloned alongside the target's inspection
+        (True, True, "self-check", 0, True),
         (False, False, "inspecting", 1, False),  # the throwaway template
-        (False, False, "self-check", 2, False),  # the throwaway template and its clone
+        (False, False, "self-check", 1, False),  # the throwaway template
     ],
     ids=[
         "building-template",
@@ -494,12 +527,11 @@ def test_no_changes_clone_no_shadow_and_leave_no_session_on_the_template(
     assert (template_name(cfg), True, 0) in templates(pg_cluster)
 
 
-def test_a_warm_run_with_no_changes_drops_its_clone_before_the_self_check(
+def test_a_warm_run_with_no_changes_compares_the_inventories_and_clones_nothing(
     pg_cluster: Cluster, template_db: str, tmp_path: Path
 ) -> None:
-    """Warm, the clone starts before the diff is known; an empty diff has
-    nothing to apply, so the clone is dropped at once and the inventories
-    (the template's from the cache) are compared."""
+    """Warm, an empty diff has nothing to apply: the inventories (the template's
+    from the cache) are compared."""
     migration = "create table public.notes (id bigint primary key, body text);\n"
     cfg = make_project(tmp_path / "project", {"20250101000000_notes.sql": migration})
     target = make_target(pg_cluster, template_db, migration)

@@ -15,18 +15,17 @@ sessions) and caches that inspection, with our catalog inventory of it, in
 ``<state_dir>/diff-cache/<hash>.pickle``, keyed by the template's hash, its
 oid (a rebuilt template is another one), the cluster and the engine's
 version; a cache that does not match, or does not load, is ignored. Later runs
-read the cache, so no session touches the template and the self-check's clone
-starts at once, while the target is inspected.
+read the cache, so only the target is inspected.
 
-Self-check: the generated SQL is applied to a fresh shadow cloned from the
-template (``CREATE DATABASE ... TEMPLATE``), which is then diffed against the
-target again, by the engine (whatever it would still change) and by a catalog
+Self-check: the generated SQL is applied, in a transaction that is then
+rolled back, to the migrated template itself (or, for SQL that cannot run in a
+transaction, to a fresh clone of it), which is then diffed against the target
+again, by the engine (whatever it would still change) and by a catalog
 inventory of our own (the server's deparsers over every object kind we diff,
 including kinds the engine does not model: publication membership, default
-privileges). The shadow is dropped when the run ends, failures and Ctrl-C
-included. When the engine finds nothing to change there is nothing to apply
-(a clone already started is dropped at once): the template's inventory is
-compared with the target's. Anything left over is an incomplete diff.
+privileges). When the engine finds nothing to change there is nothing to
+apply: the template's inventory is compared with the target's. Anything left
+over is an incomplete diff.
 """
 
 from __future__ import annotations
@@ -49,7 +48,7 @@ from ops.migrations.diff.cache import (
 )
 from ops.migrations.diff.catalog import compare_inventories, inventory, inventory_of
 from ops.migrations.diff.engine import EXCLUDED_SCHEMAS, connect_to, generate, inspect
-from ops.migrations.diff.selfcheck import TargetSnapshot, apply_sql, as_sql, first_line, verify
+from ops.migrations.diff.selfcheck import TargetSnapshot, apply_sql, as_sql, first_line, verify, verify_on_template
 from ops.migrations.diff.shadow import (
     SHADOW_PREFIX,
     TEMPLATE_PREFIX,
@@ -268,14 +267,14 @@ def diff_migrations(
     cache: bool = True,
     step: Step | None = None,
 ) -> DiffReport:
-    """The migrated template against ``target_url``; then the self-check, on a
-    shadow cloned from the template (dropped at the end, whatever happens).
+    """The migrated template against ``target_url``; then the self-check
+    (``_self_check``): the SQL applied to the template in a transaction that
+    is rolled back, or to a clone of it (dropped at the end, whatever happens)
+    when the SQL cannot run in a transaction.
 
-    The template's inspection is cached on disk (``load_template_inspection``): with
-    it, nothing connects to the template, so the self-check's clone starts at
-    once, alongside the target's inspection. Without it, the template is
-    inspected in place while the target is, and cloned afterwards (a clone
-    refuses a template that has sessions), only when there is SQL to apply."""
+    The template's inspection is cached on disk (``load_template_inspection``):
+    with it, only the target is inspected. Without it, the template is
+    inspected in place while the target is."""
     step = step or quiet
     with shadow_databases(cfg, cluster, step=step, cache=cache) as shadows:
         cached = load_template_inspection(cfg, cluster, shadows.template, schemas) if cache else None
@@ -299,23 +298,14 @@ def _diff_cached(
         step("inspecting the target (the migrated template's inspection is cached)")
         target = TargetSnapshot.take(target_url, schemas, False)
         return _report("migrations", target.url, generate(migrated.inspector, target.inspector))
-    # Leaving the pool waits for the clone, so a Ctrl-C anywhere in here still finds it to drop.
-    with ThreadPoolExecutor(2) as pool:
-        clone = pool.submit(shadows.new)
+    with ThreadPoolExecutor(1) as pool:
+        # The inventory's deparsers run on the server: let them overlap the engine's inspection.
         expected = pool.submit(inventory_of, target_url, schemas)
-        step("inspecting the target while cloning a shadow (the template's inspection is cached)")
+        step("inspecting the target (the migrated template's inspection is cached)")
         target = TargetSnapshot.take(target_url, schemas, False)
         report = _report("migrations", target.url, generate(migrated.inspector, target.inspector))
         target.inventory = expected.result()
-        checked_url = clone.result()
-    if report.statements:
-        step("self-check: applying the diff to the shadow and diffing again")
-        report.missed = verify(checked_url, target, report.statements, schemas)
-        step("dropping the shadow")
-    else:
-        shadows.drop(checked_url)  # nothing to apply to it
-        step("self-check: comparing the inventories of the migrated template and the target")
-        report.missed = compare_inventories(migrated.inventory, target.inventory)
+    report.missed = _self_check(shadows, migrated, target, report.statements, schemas, step)
     report.self_checked = True
     return report
 
@@ -332,10 +322,9 @@ def _diff_live(
 ) -> DiffReport:
     from concurrent.futures import ThreadPoolExecutor
 
-    # The pool is left (its work finished, the template's session closed) before anything clones the template.
+    # The pool is left (its work finished, the template's session closed) before anything else uses the template.
     with ThreadPoolExecutor(2) as pool:
-        # The target's inventory (for the self-check) is taken later, while the server is busy cloning.
-        snapshot = pool.submit(TargetSnapshot.take, target_url, schemas, False)
+        snapshot = pool.submit(TargetSnapshot.take, target_url, schemas, self_check)
         inspected = pool.submit(inspect_template, shadows.cluster, shadows.template, schemas, for_cache=cache)
         step("inspecting the migrated template and the target")
         migrated, target = inspected.result(), snapshot.result()
@@ -344,21 +333,40 @@ def _diff_live(
     report = _report("migrations", target.url, generate(migrated.inspector, target.inspector))
     if not self_check:
         return report
-    if report.statements:
-        with ThreadPoolExecutor(1) as pool:
-            expected = pool.submit(inventory_of, target.url, schemas)
-            step("cloning a shadow from the migrated template for the self-check")
-            checked_url = shadows.new()
-            target.inventory = expected.result()
-        step("self-check: applying the diff to the shadow and diffing again")
-        report.missed = verify(checked_url, target, report.statements, schemas)
-        step("dropping the shadow")
-    else:
-        # Applying no SQL to a clone would leave the template's state and the same empty re-diff: no clone needed.
-        step("self-check: comparing the inventories of the migrated template and the target")
-        report.missed = compare_inventories(migrated.inventory, inventory_of(target.url, schemas))
+    report.missed = _self_check(shadows, migrated, target, report.statements, schemas, step)
     report.self_checked = True
     return report
+
+
+def _self_check(
+    shadows: Shadows,
+    migrated: TemplateInspection,
+    target: TargetSnapshot,
+    statements: list[str],
+    schemas: tuple[str, ...],
+    step: Step,
+) -> list[str]:
+    """What the generated SQL leaves different from the target (empty: complete).
+
+    With no SQL, the template's inventory is compared with the target's. Else
+    the SQL is applied in a rolled-back transaction on the template itself; SQL
+    that cannot run in a transaction (``CREATE INDEX CONCURRENTLY``) goes to a
+    clone of the template instead, dropped at the end."""
+    if not statements:
+        step("self-check: comparing the inventories of the migrated template and the target")
+        expected = target.inventory if target.inventory is not None else inventory_of(target.url, schemas)
+        return compare_inventories(migrated.inventory, expected)
+    step("self-check: applying the diff on the migrated template in a transaction rolled back, and diffing again")
+    missed = verify_on_template(shadows.cluster, shadows.template, target, statements, schemas)
+    if missed is not None:
+        return missed
+    step("self-check: cloning a shadow from the migrated template (the SQL cannot run in a transaction)")
+    checked_url = shadows.new()
+    step("self-check: applying the diff to the shadow and diffing again")
+    missed = verify(checked_url, target, statements, schemas)
+    step("dropping the shadow")
+    shadows.drop(checked_url)
+    return missed
 
 
 def diff_urls(source_url: str, target_url: str, *, schemas: Iterable[str] = ()) -> DiffReport:

@@ -13,16 +13,13 @@ starts at once, while the target is inspected.
 from __future__ import annotations
 
 import secrets
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ops.migrations.diff.catalog import inventory
-from ops.migrations.diff.engine import connect_to, inspect
-from ops.migrations.diff.shadow import TEMPLATE_PREFIX
+from ops.migrations.diff.engine import inspect
+from ops.migrations.diff.shadow import TEMPLATE_PREFIX, template_session
 
 if TYPE_CHECKING:
     from ops.config import Config
@@ -44,25 +41,10 @@ def inspect_template(
 ) -> TemplateInspection:
     """Inspect the migrated template in place (read-only: it is not changed);
     ``for_cache`` also pickles it, before any diff uses it."""
-    with _template_session(cluster, template) as conn:
+    with template_session(cluster, template) as conn:
         inspector = inspect(conn, schemas)
         found = inventory(conn, schemas)
     return TemplateInspection(inspector, found, _pickle_inspection(inspector, found) if for_cache else b"")
-
-
-@contextmanager
-def _template_session(cluster: Cluster, template: str) -> Iterator[Any]:
-    """A session on the template that is gone, server side too, once the block
-    is left: the server ends a backend a moment after its client closes, and
-    a clone of the template refuses (or waits 100 ms at a time for) one still there."""
-    with connect_to(cluster.url(template)) as conn:
-        backend = conn.info.backend_pid
-        yield conn
-    with cluster.connection() as admin:
-        for _ in range(1000):  # at most ~5 s; a backend that is closing takes a millisecond or two
-            if admin.execute("select 1 from pg_stat_activity where pid = %s", (backend,)).fetchone() is None:
-                return
-            time.sleep(0.005)
 
 
 # Bump when what the cache holds changes shape.

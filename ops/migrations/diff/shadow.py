@@ -10,11 +10,13 @@ that has sessions.
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ops.errors import ExternalError
+from ops.migrations.diff.engine import connect_to
 
 if TYPE_CHECKING:
     from ops.config import Config
@@ -83,6 +85,21 @@ class Shadows:
         with ThreadPoolExecutor(len(urls)) as pool:
             for done in [pool.submit(self.drop, url) for url in urls]:
                 done.result()
+
+
+@contextmanager
+def template_session(cluster: Cluster, template: str) -> Iterator[Any]:
+    """A session on the template that is gone, server side too, once the block
+    is left: the server ends a backend a moment after its client closes, and
+    a clone of the template refuses (or waits 100 ms at a time for) one still there."""
+    with connect_to(cluster.url(template)) as conn:
+        backend = conn.info.backend_pid
+        yield conn
+    with cluster.connection() as admin:
+        for _ in range(1000):  # at most ~5 s; a backend that is closing takes a millisecond or two
+            if admin.execute("select 1 from pg_stat_activity where pid = %s", (backend,)).fetchone() is None:
+                return
+            time.sleep(0.005)
 
 
 @contextmanager
