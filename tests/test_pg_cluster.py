@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import shutil
@@ -177,3 +178,50 @@ def test_a_cluster_made_with_open_doors_is_closed_on_its_next_start() -> None:
             assert conn.execute("show unix_socket_permissions").fetchone() == ("0700",)
     finally:
         cluster.destroy()
+
+
+def test_new_clusters_copy_the_initdb_template_and_get_their_own_password(tmp_path, monkeypatch) -> None:
+    """The second cluster of an installation is a copy of a pristine initdb (same system
+    identifier), yet has its own password: the template's does not open it."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("OPS_INITDB_CACHE", str(cache))
+    made: list[tuple[int, str]] = []
+    for _ in range(2):
+        base = reachable_tempdir("ops-test-template-")
+        cluster = Cluster(base / "pg", settings=FAST_SETTINGS)
+        try:
+            assert cluster.start() is True
+            with cluster.connection() as conn:
+                system_id = conn.execute("select system_identifier from pg_control_system()").fetchone()[0]
+                assert conn.execute("show port").fetchone()[0] == str(cluster.port)
+            assert "pending_password" not in json.loads(cluster.meta_file.read_text())
+            made.append((system_id, cluster.password))
+            if len(made) == 2:
+                (template,) = cache.iterdir()
+                assert stat.S_IMODE(template.stat().st_mode) == 0o700
+                assert stat.S_IMODE((template / "password").stat().st_mode) == 0o600
+                template_password = (template / "password").read_text().strip()
+                with pytest.raises(psycopg.OperationalError):
+                    psycopg.connect(cluster.url(password=template_password), connect_timeout=5).close()
+        finally:
+            cluster.destroy()
+            shutil.rmtree(base, ignore_errors=True)
+    assert made[0][0] == made[1][0], "the second cluster was not copied from the template"
+    assert made[0][1] != made[1][1]
+
+
+def test_initdb_template_lives_in_the_user_cache_unless_turned_off(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    for setting in ("off", ""):
+        monkeypatch.setenv("OPS_INITDB_CACHE", setting)
+        base = reachable_tempdir("ops-test-template-xdg-")
+        cluster = Cluster(base / "pg", settings=FAST_SETTINGS)
+        try:
+            cluster.start()
+            with cluster.connection() as conn:
+                assert conn.execute("select 1").fetchone() == (1,)
+        finally:
+            cluster.destroy()
+            shutil.rmtree(base, ignore_errors=True)
+        kept = list((tmp_path / "xdg" / "ops-toolkit" / "initdb").glob("*/complete"))
+        assert len(kept) == (0 if setting == "off" else 1)

@@ -7,6 +7,10 @@ No door for other local users: the socket and log directories are 0700, and
 every connection, over the socket or loopback TCP, authenticates with a
 random per-cluster password (scram-sha-256).
 
+A new cluster is a copy of a pristine initdb kept per installation in the
+user's cache (``_InitdbTemplate``), when there is one: copying takes a
+fraction of initdb's time. It gets its own password on its first start.
+
 ``initdb`` refuses to run as root, so as root the server runs as an
 unprivileged user (``postgres`` by default) who is handed the data, socket
 and log directories. As a normal user the server runs as that user.
@@ -14,6 +18,7 @@ and log directories. As a normal user the server runs as that user.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pwd
@@ -258,25 +263,19 @@ class Cluster:
             staging = self.state_dir / "data"
             staging.mkdir(mode=0o700)
             os.chown(staging, user.pw_uid, user.pw_gid)
+        template = _InitdbTemplate.for_bindir(self.server_bindir())
+        pending_password: str | None = None
         try:
-            self._run(
-                [
-                    self._bin("initdb"),
-                    "-D",
-                    str(self.data_dir),
-                    "-U",
-                    SUPERUSER,
-                    "--pwfile",
-                    str(pwfile),
-                    "--auth-local=scram-sha-256",
-                    "--auth-host=scram-sha-256",
-                    "-E",
-                    "UTF8",
-                    "--no-locale",
-                    "--no-sync",
-                    "--no-instructions",
-                ]
-            )
+            if template is not None and template.restore_into(self.data_dir):
+                # A copy of a fresh initdb made earlier: its superuser has the template's
+                # password until the first start sets this cluster's own.
+                pending_password, password = password, template.password()
+                register_secret(password)
+                self._hand_over(self.data_dir)
+            else:
+                self._initdb(pwfile)
+                if template is not None:
+                    template.store(self.data_dir, password)
         except BaseException:
             shutil.rmtree(self.data_dir, ignore_errors=True)
             raise
@@ -284,12 +283,51 @@ class Cluster:
             pwfile.unlink(missing_ok=True)
         self._write_conf(port)
         self._meta = {"port": port, "password": password, "created": time.time(), "major": self.data_major}
+        if pending_password is not None:
+            self._meta["pending_password"] = pending_password
         self.port = port
+        self._save_meta()
+        return True
+
+    def _initdb(self, pwfile: Path) -> None:
+        self._run(
+            [
+                self._bin("initdb"),
+                "-D",
+                str(self.data_dir),
+                "-U",
+                SUPERUSER,
+                "--pwfile",
+                str(pwfile),
+                "--auth-local=scram-sha-256",
+                "--auth-host=scram-sha-256",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "--no-sync",
+                "--no-instructions",
+            ]
+        )
+
+    def _save_meta(self) -> None:
         tmp = self.meta_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(self._meta))
         tmp.chmod(0o600)
         tmp.replace(self.meta_file)
-        return True
+
+    def _set_own_password(self) -> None:
+        """A cluster copied from the initdb template gets its own random password on
+        its first start (the template's stops working for it)."""
+        pending = self._meta.get("pending_password")
+        if not pending:
+            return
+        from psycopg import sql
+
+        with self.connect() as conn:
+            conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(SUPERUSER), sql.Literal(pending)))
+        self._meta["password"] = pending
+        del self._meta["pending_password"]
+        self._save_meta()
 
     def _write_conf(self, port: int) -> None:
         lines = [
@@ -386,6 +424,7 @@ class Cluster:
         restarted because ``settings`` changed (``restart_reason`` says which)."""
         self.restart_reason = None
         if self.initialized and self.is_running():
+            self._set_own_password()
             changed = self._sync_settings()
             if self._close_open_doors():
                 changed.append("private socket and password auth")
@@ -432,6 +471,7 @@ class Cluster:
             ],
             timeout=timeout + 10,
         )
+        self._set_own_password()
         return True
 
     def stop(self, mode: str = "fast") -> bool:
@@ -498,6 +538,82 @@ class Cluster:
 
         with self.connection() as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+class _InitdbTemplate:
+    """A pristine ``initdb`` result kept per installation, copied instead of running
+    initdb again: a copy takes a fraction of initdb's time, which dominates a cold
+    ``dev.up`` and every test cluster.
+
+    Kept in ``$OPS_INITDB_CACHE`` (``off`` disables it), else
+    ``$XDG_CACHE_HOME/ops-toolkit/initdb`` or ``~/.cache/ops-toolkit/initdb``, in 0700
+    directories; the template's superuser password sits beside it in a 0600 file and
+    each copy replaces it with its own on first start."""
+
+    FORMAT = "1"  # bump when the initdb arguments change
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @classmethod
+    def for_bindir(cls, bindir: Path) -> _InitdbTemplate | None:
+        setting = os.environ.get("OPS_INITDB_CACHE", "")
+        if setting.lower() in {"off", "0", "false", "no"}:
+            return None
+        if setting:
+            base = Path(setting)
+        else:
+            xdg = os.environ.get("XDG_CACHE_HOME")
+            base = (Path(xdg) if xdg else Path.home() / ".cache") / "ops-toolkit" / "initdb"
+        initdb = (bindir / "initdb").resolve()
+        try:
+            info = initdb.stat()
+        except OSError:
+            return None
+        identity = f"{cls.FORMAT}\0{initdb}\0{info.st_size}\0{info.st_mtime_ns}"
+        digest = hashlib.sha256(identity.encode()).hexdigest()[:20]
+        return cls(base / digest)
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    def password(self) -> str:
+        return (self.root / "password").read_text().strip()
+
+    def restore_into(self, target: Path) -> bool:
+        """Copy the template to ``target`` (which must not exist). False when there is none."""
+        if not (self.root / "complete").is_file():
+            return False
+        try:
+            if target.exists():
+                shutil.rmtree(target)
+            shutil.copytree(self.data, target, symlinks=True)
+        except OSError:
+            shutil.rmtree(target, ignore_errors=True)
+            return False
+        target.chmod(0o700)
+        return True
+
+    def store(self, data_dir: Path, password: str) -> None:
+        """Keep a copy of a fresh initdb. Best effort: a cache that cannot be written
+        only costs the next cluster an initdb."""
+        if (self.root / "complete").is_file():
+            return
+        staging = self.root.with_name(f"{self.root.name}.tmp-{secrets.token_hex(4)}")
+        try:
+            self.root.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            staging.mkdir(mode=0o700)
+            shutil.copytree(data_dir, staging / "data", symlinks=True)
+            secret = staging / "password"
+            secret.write_text(password + "\n")
+            secret.chmod(0o600)
+            (staging / "complete").write_text("")
+            os.rename(staging, self.root)
+        except OSError:
+            pass  # another process stored it first, or the cache is not writable
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def _others_can_run(bindir: Path) -> bool:
