@@ -10,9 +10,11 @@ so rows written by either form compare equal.
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 from ops.errors import UsageError
@@ -64,11 +66,20 @@ def split_sql(text: str, source: str = "<sql>") -> list[Statement]:
     statements: list[Statement] = []
     append, count = statements.append, text.count
     line, scanned = 1, 0
-    for part in slices:
-        start = part.start
-        line += count("\n", scanned, start)
-        scanned = start
-        append(Statement(text[part], start, line))
+    # A data dump makes hundreds of thousands of these records at once, none in a cycle: the
+    # collector's passes over them (each pass walks every tracked object) would cost as much
+    # as building them.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for part in slices:
+            start = part.start
+            line += count("\n", scanned, start)
+            scanned = start
+            append(Statement(text[part], start, line))
+    finally:
+        if collecting:
+            gc.enable()
     return statements
 
 
@@ -87,24 +98,28 @@ def stored_statements(text: str, statements: list[Statement]) -> list[str]:
     of that tokenizer (``cli_split``), so the history holds what the CLI would store."""
     if "\\'" in text:
         return cli_split(text)
-    cuts: list[int] = []
-    add, find = cuts.append, text.find
-    previous_end = 0
-    for statement in statements:
-        start = statement.offset
-        cut = find(";", previous_end, start)
-        if cut >= 0:
-            if find("-", previous_end, start) < 0 and find("/", previous_end, start) < 0:
-                while cut >= 0:  # no comment in the gap: every ``;`` separates
-                    add(cut)
-                    cut = find(";", cut + 1, start)
-            else:
-                cuts += _separators(text, previous_end, start)
-        previous_end = start + len(statement.text)
-    cuts += _separators(text, previous_end, len(text))
-    cuts.append(len(text))
-    pieces = [text[begin + 1 : end].rstrip(";").strip() for begin, end in zip([-1, *cuts], cuts, strict=False)]
-    return [piece for piece in pieces if piece]
+    if not statements:
+        return _pieces(text, _separators(text, 0, len(text)))
+    starts = [statement.offset for statement in statements]
+    ends = [statement.offset + len(statement.text) for statement in statements]
+    # Between two statements there is at least one ``;`` (the parser's separator). When there is
+    # exactly one ``;`` character there, it is that separator, whatever comments surround it: the
+    # common case, found with C-level loops. Any other stretch is scanned (``_separators``).
+    semicolons = ";" * (len(starts) - 1)
+    counts = list(map(text.count, semicolons, ends, starts[1:]))
+    if counts.count(1) == len(counts):
+        between = list(map(text.find, semicolons, ends, starts[1:]))
+    else:
+        between = [cut for end, start in zip(ends, starts[1:], strict=False) for cut in _separators(text, end, start)]
+    cuts = [*_separators(text, 0, starts[0]), *between, *_separators(text, ends[-1], len(text))]
+    return _pieces(text, cuts)
+
+
+def _pieces(text: str, cuts: list[int]) -> list[str]:
+    """``text`` cut at ``cuts``, each piece trimmed as the CLI trims it, empty ones dropped."""
+    bounds = [*cuts, len(text)]
+    raw = map(text.__getitem__, map(slice, [0, *(cut + 1 for cut in cuts)], bounds))
+    return [piece for piece in map(str.strip, map(str.rstrip, raw, repeat(";"))) if piece]
 
 
 # Inside a stretch between statements: a line comment, the start of a block comment, or a separator.
