@@ -189,7 +189,12 @@ def _bench_repository(args, base: Path, url: str, source, cluster, checkpoint) -
         )
         s3 = boto3.client("s3", endpoint_url=endpoint)
         s3.create_bucket(Bucket="bench-backups")
-        recipient = str(x25519.Identity.generate().to_public())
+        identity = x25519.Identity.generate()
+        recipient = str(identity.to_public())
+        key_file = base / "key.txt"
+        key_file.write_text(f"{identity}\n")
+        key_file.chmod(0o600)
+        os.environ["OPS_BACKUP_IDENTITY"] = str(key_file)
         project = base / "project-s3"
         project.mkdir()
         (project / "pyproject.toml").write_text(
@@ -230,9 +235,55 @@ def _bench_repository(args, base: Path, url: str, source, cluster, checkpoint) -
                 bare_times.append(bare_pipeline())
                 ours_times.append(ours())
         size = s3.head_object(Bucket="bench-backups", Key="bare/dump.pgc.age")["ContentLength"]
+
+        # The drill's streamed restore against the same bytes by hand:
+        # boto3 download -> age -d -> pg_restore (one job: stdin is not seekable).
+        backup = find(load_settings(cfg), "production")
+        key = f"db/production/{backup.id}/{backup.manifest['dump']['file']}"
+
+        def raw_stream_restore(name: str) -> float:
+            into = target(with_database(url, name))
+            checkpoint()
+
+            def run() -> None:
+                restore = subprocess.Popen(
+                    [pg_bin("pg_restore"), f"--dbname={into.conninfo}"], env=into.env, stdin=subprocess.PIPE
+                )
+                age = subprocess.Popen(["age", "-d", "-i", str(key_file)], stdin=subprocess.PIPE, stdout=restore.stdin)
+                assert age.stdin is not None and restore.stdin is not None
+                restore.stdin.close()
+                body = s3.get_object(Bucket="bench-backups", Key=key)["Body"]
+                while chunk := body.read(1 << 20):
+                    age.stdin.write(chunk)
+                age.stdin.close()
+                if age.wait() or restore.wait():
+                    raise RuntimeError("the raw streamed restore failed")
+
+            return _timed(run)
+
+        def our_stream_restore(name: str) -> float:
+            checkpoint()
+            return _timed(lambda: restore_ops.restore(backup, with_database(url, name), 1))
+
+        stream_times, raw_stream_times = [], []
+        for round_number in range(args.rounds):
+            mine, theirs = f"drill_s3_{round_number}", f"raw_s3_{round_number}"
+            for name in (mine, theirs):
+                cluster.create_database(name, template="template0")
+            if round_number % 2:
+                stream_times.append(our_stream_restore(mine))
+                raw_stream_times.append(raw_stream_restore(theirs))
+            else:
+                raw_stream_times.append(raw_stream_restore(theirs))
+                stream_times.append(our_stream_restore(mine))
+            for name in (mine, theirs):
+                cluster.drop_database(name)
+
         print(f"\nS3 repository (moto server process), age-encrypted -Fc dump of {size / 2**20:.0f} MB:")
         _pair("export to S3", min(ours_times), "pg_dump|age|s3", min(bare_times), 1.1)
+        _pair("S3 restore", min(stream_times), "s3|age -d|pg_restore", min(raw_stream_times), 1.05)
         print(f"all export-to-S3 times {_fmt(ours_times)}; bare pipeline {_fmt(bare_times)}")
+        print(f"all S3 restore times {_fmt(stream_times)}; by hand {_fmt(raw_stream_times)}")
     finally:
         server.terminate()
         server.wait(timeout=10)

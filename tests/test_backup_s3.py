@@ -331,6 +331,10 @@ def test_a_corrupted_or_truncated_remote_object_is_caught_by_verify(s3_project: 
 def test_an_interrupted_upload_is_never_listed(s3_project: S3Project, environments: Environments) -> None:
     project = _as_lock_project(s3_project)
     with export_held_at_lock(project, environments, "public.products", start_new_session=True) as proc:
+        # database_settings.json goes up beside pg_dump: wait (bounded) until it is there.
+        deadline = time.monotonic() + 60
+        while not s3_project.keys("team-app/production/") and time.monotonic() < deadline:
+            time.sleep(0.05)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     listing = s3_project.ops_json("backup.list")[1]

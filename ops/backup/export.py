@@ -61,7 +61,7 @@ from ops.backup.repository import (
 )
 from ops.backup.settings import StorageSource, load_settings
 from ops.config import Config
-from ops.errors import ConfigError, ExternalError, OpsError
+from ops.errors import ConfigError, ExternalError
 from ops.targets import db_url
 
 if TYPE_CHECKING:
@@ -248,12 +248,14 @@ def _export_into(
         tables = _readable_tables(conn.execute(TABLES_SQL).fetchall())
         head = migration_head(conn)
         db_settings = list(conn.execute(SETTINGS_SQL).fetchone()[0])  # type: ignore[index]
-        # First: an interrupted upload leaves something a listing can name as unfinished.
-        files.put(plan.stored(SETTINGS_FILE), plan.seal(settings_json(db_settings)))
-        # Roles are global (no snapshot to share) and the client's version is a
-        # subprocess: both run beside pg_dump instead of after it.
-        globals_future: Future[tuple[str, str | OpsError]] = Future()
-        threading.Thread(target=_read_globals, args=(plan, bindir, globals_future), daemon=True).start()
+        # The small files go beside pg_dump instead of before or after it: the
+        # settings first (an interrupted upload then leaves something a listing
+        # can name as unfinished), then the roles (global: no snapshot to share).
+        globals_future: Future[tuple[str, dict[str, Any]]] = Future()
+        side = threading.Thread(
+            target=_small_files, args=(files, plan, bindir, settings_json(db_settings), globals_future), daemon=True
+        )
+        side.start()
         with _progress(out, total=len(tables) + 2) as advance:
             counts_future: Future[dict[str, int]] = Future()
             counter = threading.Thread(target=_count_rows, args=(conn, tables, counts_future), daemon=True)
@@ -271,10 +273,10 @@ def _export_into(
                 raise
             finally:
                 counter.join()
+                side.join()  # nothing may still be writing when a failed export is removed
             row_counts = counts_future.result()
             conn.commit()
-            client_version, roles_sql = globals_future.result()
-            roles = _store_roles(files, plan, roles_sql)
+            client_version, roles = globals_future.result()
             advance("roles")
             storage_entry = None
             if storage_source is not None:
@@ -411,32 +413,31 @@ def _pg_dump_stream(files: _Files, name: str, plan: _Plan, snapshot: str, bindir
     files.entries[name] = sink.close()
 
 
-def _read_globals(plan: _Plan, bindir: Path, result: Future[tuple[str, str | OpsError]]) -> None:
-    """pg_dump's version, and the roles without passwords (or why they could not
-    be read: managed services such as Supabase may refuse, and the backup still stands)."""
+def _small_files(
+    files: _Files, plan: _Plan, bindir: Path, settings: bytes, result: Future[tuple[str, dict[str, Any]]]
+) -> None:
+    """database_settings.json, pg_dump's version, and roles.sql without passwords
+    (or why it could not be read: managed services such as Supabase may refuse,
+    and the backup still stands)."""
     try:
+        files.put(plan.stored(SETTINGS_FILE), plan.seal(settings))
         version = tool_version(bindir, "pg_dump")
         source = plan.source
         try:
-            roles: str | OpsError = run_tool(
+            roles = run_tool(
                 "pg_dumpall",
                 ["--roles-only", "--no-role-passwords", f"--dbname={source.conninfo}"],
                 source,
                 bindir=bindir,
             ).stdout
         except ExternalError as exc:
-            roles = exc
-        result.set_result((version, roles))
+            result.set_result((version, {"file": None, "skipped": exc.message}))
+            return
+        name = plan.stored(ROLES_FILE)
+        files.put(name, plan.seal(roles.encode()))
+        result.set_result((version, {"file": name, "skipped": None}))
     except BaseException as exc:
         result.set_exception(exc)
-
-
-def _store_roles(files: _Files, plan: _Plan, roles: str | OpsError) -> dict[str, Any]:
-    if isinstance(roles, OpsError):
-        return {"file": None, "skipped": roles.message}
-    name = plan.stored(ROLES_FILE)
-    files.put(name, plan.seal(roles.encode()))
-    return {"file": name, "skipped": None}
 
 
 class _progress:
