@@ -414,3 +414,24 @@ def test_storage_files_are_copied_incrementally_and_restored_into_staging(
     }
     checks = {c["name"]: (c["status"], c["actual"]) for c in report["checks"]}
     assert checks[f"storage objects {avatars}"] == ("ok", 2) and checks[f"storage objects {documents}"] == ("ok", 2)
+
+
+def test_a_local_repository_can_be_encrypted_too(s3_project: S3Project, environments: Environments) -> None:
+    """encrypt_to with a local repository: the same streamed, age-encrypted -Fc files."""
+    config = s3_project.root / "pyproject.toml"
+    config.write_text(
+        config.read_text().replace(f'repository = "s3://{s3_project.bucket}/team-app"', 'repository = "kept"')
+    )
+    manifest = s3_project.export()
+    local = s3_project.root / "kept" / "production" / manifest["id"]
+    assert manifest["path"] == str(local) and manifest["dump"]["file"] == "dump.pgc.age"
+    assert (local / "dump.pgc.age").read_bytes().startswith(b"age-encryption.org/v1\n")
+    assert s3_project.keys() == []
+    result, verified = s3_project.ops_json("backup.verify", "--latest")
+    assert (result.code, verified["level"]) == (0, "checksums")
+    result, deep = s3_project.ops_json("backup.verify", "--latest", "--deep", identity=True)
+    assert (result.code, deep["level"]) == (0, "deep")
+    result, report = s3_project.ops_json("backup.drill", identity=True)
+    assert result.code == 0, result.output
+    checks = {c["name"]: (c["status"], c["actual"]) for c in report["checks"]}
+    assert checks["rows public.products"] == ("ok", manifest["row_counts"]["public.products"])
