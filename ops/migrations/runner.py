@@ -9,6 +9,7 @@ file's history row is written after its last statement.
 from __future__ import annotations
 
 import functools
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -340,4 +341,5 @@ class _NoProgress:
 
 
 def _progress(out: Output | None) -> Any:
-    return out.progress() if out is not None else _NoProgress()
+    # On a terminal only: in CI logs and pipes a transient display shows nothing, and costs its import.
+    return out.progress() if out is not None and sys.stderr.isatty() else _NoProgress()
