@@ -78,23 +78,20 @@ _KEYWORD_PORT = re.compile(r"(?:^|\s)port\s*=\s*'?([^\s']*)")
 
 
 def _check_port(url: str, env: str, kind: str, variable: str | None) -> None:
-    """A port that is not a valid number is a config error naming where the URL came from (every
+    """A port that is not a number is a config error naming where the URL came from (every
     later parse, libpq's or urllib's, would fail on it in its own way)."""
     if "://" in url:
-        try:
-            port = urlsplit(url).port
-        except ValueError:  # not a number, or out of range
-            port = -1
-        if port != -1:
-            return
+        # libpq takes several hosts (``host1:5432,host2:5433``) and IPv6 in brackets.
+        hosts = urlsplit(url).netloc.rpartition("@")[2].split(",")
+        ports = [host.rpartition("]")[2].rpartition(":")[2] if ":" in host.rpartition("]")[2] else "" for host in hosts]
     else:
-        ports = _KEYWORD_PORT.findall(url)
-        if all(part.isdigit() for port in ports for part in port.split(",")):
-            return
+        ports = [part for found in _KEYWORD_PORT.findall(url) for part in found.split(",")]
+    if all(not port or (port.isdigit() and int(port) <= 65535) for port in ports):
+        return
     what = "database URL" if kind == "db" else "base URL"
     where = variable or f"{kind}_url in [tool.ops.environments.{env}]"
-    example = "postgresql://postgres@db.example.com:5432/postgres" if kind == "db" else "https://app.example.com:8443"
-    raise ConfigError(f"the {what} of '{env}' has a port that is not a valid number", f"fix {where}, e.g. {example}")
+    # The same words as database_target's, which meets a bad port later in a guard.
+    raise ConfigError(f"{env}'s {what} ({where}) has a port that is not a number", "fix the port")
 
 
 def register_url_password(url: str) -> None:

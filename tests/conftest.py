@@ -170,7 +170,11 @@ def _captured_output() -> Iterator[list[str]]:
 def run_cli(*args: str, cwd: Path | str = REPO, env: dict[str, str] | None = None, timeout: float = 300) -> CliResult:
     """The ``ops`` command line run in this process: same arguments and result as ``run_ops``.
 
-    ``timeout`` is accepted for symmetry with ``run_ops`` and not enforced."""
+    ``timeout`` is accepted for symmetry with ``run_ops`` and not enforced in-process.
+    ``OPS_TEST_SUBPROCESS=1`` runs every call as a real process instead (to compare, or
+    to rule the in-process runner out when a test behaves oddly)."""
+    if os.environ.get("OPS_TEST_SUBPROCESS") == "1":
+        return run_ops(*args, cwd=cwd, env=env, timeout=timeout)
     from ops import __version__
     from ops.tasks import build_namespace
     from ops.tasks.program import OpsProgram

@@ -82,10 +82,13 @@ def test_specific_bad_inputs_name_what_is_wrong(tmp_path: Path) -> None:
     for args in (("db.migrate", "--env", "staging"), ("backup.export", "--env", "staging")):
         result = run(root, *args)
         assert result.code == 2
-        assert result.stderr.startswith("error: the database URL of 'staging' has a port that is not a valid number")
+        assert result.stderr == (
+            "error: staging's database URL (SUPABASE_STAGING_DB_URL) has a port that is not a number"
+            " (fix: fix the port)\n"
+        )
     result = run(root, "health", "--env", "staging", "--json")
     assert result.code == 2 and json.loads(result.stdout)["error"]["message"] == (
-        "the base URL of 'staging' has a port that is not a valid number"
+        "staging's base URL (STAGING_BASE_URL) has a port that is not a number"
     )
     result = run(root, "db.migrate", "--env", "qa", "--json")
     assert result.code == 2 and json.loads(result.stdout)["error"]["message"] == "unknown environment 'qa'"
