@@ -171,7 +171,17 @@ def test_concurrent_index_applies_while_another_runner_waits_for_the_lock(
     )
     migration_project.write(
         "20240102000000_idx.sql",
-        "select pg_sleep(1.5);\ncreate index concurrently items_id on items (id);\nselect pg_sleep(0.5);",
+        # Hold the lock until a second runner has connected (however slowly it starts on a
+        # loaded machine), then a little longer so that it polls for the lock.
+        "do $$ begin\n"
+        "  for i in 1..1200 loop\n"
+        "    perform pg_stat_clear_snapshot();\n"
+        "    exit when (select count(*) from pg_stat_activity\n"
+        "               where application_name = 'ops-migrate' and pid <> pg_backend_pid()) > 0;\n"
+        "    perform pg_sleep(0.05);\n"
+        "  end loop;\n"
+        "end $$;\n"
+        "select pg_sleep(0.5);\ncreate index concurrently items_id on items (id);\nselect pg_sleep(0.5);",
     )
     first = spawn_runner(migration_project, database)
     wait_for(lambda: lock_holder_pid(database) is not None)
