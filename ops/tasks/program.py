@@ -36,6 +36,10 @@ def main(argv: list[str] | None = None) -> None:
 
     try:
         OpsProgram(namespace=build_namespace(), version=__version__, name="ops", binary="ops").run(argv)
+    except KeyboardInterrupt:
+        # A second Ctrl-C (or SIGTERM) while the first one's clean-up runs: the task layer
+        # already said "interrupted"; exit as an interrupted command does, without a traceback.
+        sys.exit(130)
     except BrokenPipeError:
         # The reader went away (``ops --list | head``): stop quietly, as a pipe expects.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
