@@ -415,6 +415,21 @@ def test_storage_files_are_copied_incrementally_and_restored_into_staging(
     checks = {c["name"]: (c["status"], c["actual"]) for c in report["checks"]}
     assert checks[f"storage objects {avatars}"] == ("ok", 2) and checks[f"storage objects {documents}"] == ("ok", 2)
 
+    # Retention: the first backup goes, and with it the one file only it referenced (u2's old face).
+    result, plan = s3_project.ops_json("backup.prune", "--apply")
+    assert result.code == 0, result.output
+    assert plan["deleted"] == [first["id"]] and plan["storage_files_deleted"] == 1
+    assert len(s3_project.keys(pool)) == 4
+    assert s3_project.ops("backup.verify", "--latest").code == 0
+    # A Storage file lost from the pool is named by verify.
+    lost = s3_project.keys(pool)[0]
+    storage.delete_object(Bucket=s3_project.bucket, Key=lost)
+    result = s3_project.ops("backup.verify", "--latest")
+    assert result.code == 1
+    assert (
+        f"  storage-pool/production/{lost.rsplit('/', 1)[1]}: missing (a Storage file of this backup)" in result.stdout
+    )
+
 
 def test_a_local_repository_can_be_encrypted_too(s3_project: S3Project, environments: Environments) -> None:
     """encrypt_to with a local repository: the same streamed, age-encrypted -Fc files."""

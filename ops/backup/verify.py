@@ -136,6 +136,10 @@ def checksum_problems(backup: Backup) -> list[str]:
     for relative in repo.names(backup.env, backup.id):
         if relative not in listed:
             problems.append(f"{relative}: not in the manifest")
+    blobs = (backup.manifest.get("storage") or {}).get("blobs", [])
+    if blobs:
+        missing = sorted(set(blobs) - set(repo.pool_blobs(backup.env)))
+        problems += [f"storage-pool/{backup.env}/{blob}: missing (a Storage file of this backup)" for blob in missing]
     return problems
 
 
