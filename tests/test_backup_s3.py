@@ -450,3 +450,40 @@ def test_a_local_repository_can_be_encrypted_too(s3_project: S3Project, environm
     assert result.code == 0, result.output
     checks = {c["name"]: (c["status"], c["actual"]) for c in report["checks"]}
     assert checks["rows public.products"] == ("ok", manifest["row_counts"]["public.products"])
+
+
+def test_r2_style_settings_read_the_variables_they_name(s3_servers: tuple[S3Server, S3Server]) -> None:
+    """Cloudflare R2 as seed 000 names it (R2_ACCOUNT_ID in the endpoint, R2_* keys), against the S3 server."""
+    store = s3_servers[0]
+    bucket = f"r2-{uuid.uuid4().hex[:10]}"
+    store.client().create_bucket(Bucket=bucket)
+    port = store.endpoint.rsplit(":", 1)[1]
+    root = reachable_tempdir("ops-backup-r2-")
+    try:
+        (root / "pyproject.toml").write_text(
+            f'[tool.ops]\n\n[tool.ops.backup]\nrepository = "s3://{bucket}/db"\n\n[tool.ops.backup.s3]\n'
+            # R2's real form is https://${R2_ACCOUNT_ID}.r2.cloudflarestorage.com; here the variable holds the port.
+            'endpoint_url = "http://127.0.0.1:${R2_ACCOUNT_ID}"\naccess_key_id_env = "R2_ACCESS_KEY_ID"\n'
+            'secret_access_key_env = "R2_SECRET_ACCESS_KEY"\nregion = "auto"\naddressing_style = "path"\n'
+        )
+        env = {"OPS_PROJECT_ROOT": str(root), "R2_ACCOUNT_ID": "", "R2_ACCESS_KEY_ID": "", "R2_SECRET_ACCESS_KEY": ""}
+        result = run_cli("backup.list", "--env", "production", cwd=root, env=env)
+        assert (result.code, result.stderr.strip()) == (
+            2,
+            "error: endpoint_url needs ${R2_ACCOUNT_ID}, which is not set (fix: export R2_ACCOUNT_ID)",
+        )
+        env["R2_ACCOUNT_ID"] = port
+        result = run_cli("backup.list", "--env", "production", cwd=root, env=env)
+        assert (result.code, result.stderr.strip()) == (
+            2,
+            "error: R2_ACCESS_KEY_ID is not set (the S3 access key id) (fix: export R2_ACCESS_KEY_ID (a CI secret))",
+        )
+        env.update({"R2_ACCESS_KEY_ID": "r2-key", "R2_SECRET_ACCESS_KEY": "r2-very-secret"})
+        result = run_cli("backup.list", "--env", "production", "--json", cwd=root, env=env)
+        assert result.code == 0, result.output
+        assert json.loads(result.stdout) == {"backups": [], "unfinished": [], "damaged": []}
+        assert "r2-very-secret" not in result.output
+    finally:
+        import shutil
+
+        shutil.rmtree(root, ignore_errors=True)
