@@ -223,3 +223,23 @@ def test_the_console_script_and_inv_start_and_fail_as_documented(tmp_path: Path)
     assert (parse.returncode, parse.stderr) == (1, "No idea what '--dryrun' is!\n")
     usage = inv("backup.export", "--jobs", "x")
     assert usage.returncode == 2 and usage.stderr.startswith("error: --jobs expects a whole number >= 1, got 'x'")
+
+
+def test_an_os_error_is_the_machine_not_a_bug() -> None:
+    """What the OS refuses becomes one line with a fix: a full disk says so (exit 3), a name
+    too long is a usage error (2); an unwritable state dir is covered in test_bad_inputs."""
+    import errno
+
+    from ops.errors import from_os_error
+
+    full = from_os_error(OSError(errno.ENOSPC, "No space left on device", "/backups/x/dump/3045.dat.gz"))
+    assert (full.exit_code, full.one_line()) == (
+        3,
+        "error: the disk is full: No space left on device: /backups/x/dump/3045.dat.gz"
+        " (fix: free space on that disk, then run the command again)",
+    )
+    long_name = from_os_error(OSError(errno.ENAMETOOLONG, "File name too long", "x" * 300))
+    assert long_name.exit_code == 2 and long_name.one_line().startswith("error: a name is too long: xxx")
+    assert len(long_name.one_line()) < 200
+    denied = from_os_error(PermissionError(errno.EACCES, "Permission denied", "/srv/.ops/stack"))
+    assert denied.exit_code == 3 and "set state_dir in [tool.ops]" in denied.one_line()
