@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import CliResult, run_ops
+from conftest import CliResult, run_cli
 from invoke.parser import ParseError, Parser
 
 from ops.ci import select_steps
@@ -75,7 +75,7 @@ def next_app(root: Path, **extra: Any) -> Path:
 
 
 def ops(root: Path, *args: str) -> CliResult:
-    return run_ops(*args, cwd=root, env={"OPS_PROJECT_ROOT": str(root)})
+    return run_cli(*args, cwd=root, env={"OPS_PROJECT_ROOT": str(root)})
 
 
 def table_of(result: CliResult) -> dict[str, str]:
@@ -473,7 +473,7 @@ def test_backup_workflow_exports_daily_and_drills_monthly(scaffolded: dict[str, 
 
 def test_init_is_reachable_as_inv_init_and_refuses_a_missing_root(tmp_path: Path) -> None:
     assert "init" in build_namespace().task_names
-    result = run_ops("init", cwd=tmp_path, env={"OPS_PROJECT_ROOT": str(tmp_path / "nope")})
+    result = run_cli("init", cwd=tmp_path, env={"OPS_PROJECT_ROOT": str(tmp_path / "nope")})
     assert (result.code, result.stderr.strip()) == (
         2,
         f"error: {tmp_path / 'nope'} is not a directory (fix: run ops init in your repository's root)",
