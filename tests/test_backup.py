@@ -575,3 +575,34 @@ def test_a_verification_that_cannot_run_is_unknown_never_failed(project: Project
         assert stored["status"] == "unknown"
     finally:
         shutil.rmtree(empty_bindir, ignore_errors=True)
+
+
+@contextmanager
+def tiny_filesystem(path: Path, size: str) -> Iterator[Path]:
+    """A real filesystem of ``size`` mounted at ``path`` (tmpfs; needs root and mount rights)."""
+    path.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(path)], capture_output=True, text=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small filesystem here: {mounted.stderr.strip() or mounted.returncode}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def test_a_full_disk_during_export_says_the_disk_is_full(project: Project) -> None:
+    """pg_dump -j's own last line is "a worker process died unexpectedly"; the user is told the disk is full,
+    and no backup is listed."""
+    with tiny_filesystem(project.backups, "24k"):
+        result = project.ops("backup.export", "--env", "production")
+        assert result.code == 3, result.output
+        line = result.stderr.strip().splitlines()[-1]
+        assert line.startswith("error: pg_dump failed: the disk is full ("), line
+        assert line.endswith(
+            "(fix: free space on the disk that holds the backup (or the state dir), then export again)"
+        )
+        assert "Traceback" not in result.output
+        listed = project.ops_json("backup.list")[1]["backups"]
+        assert listed == []

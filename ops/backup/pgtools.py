@@ -103,8 +103,23 @@ def run_tool(
     code = proc.wait()
     result = subprocess.CompletedProcess(command, code, stdout, "\n".join(lines))
     if code != 0:
-        raise ExternalError(f"{name} failed: {last_error(lines) or f'exit {code}'}", hint_for(lines, where))
+        raise tool_failed(name, code, lines, where)
     return result
+
+
+DISK_FULL = "No space left on device"
+
+
+def tool_failed(name: str, code: int, lines: list[str], where: Target) -> ExternalError:
+    """The one-line error for a client program that failed. A full disk is named as such:
+    pg_dump -j's last line is then only "a worker process died unexpectedly"."""
+    full = next((line for line in lines if DISK_FULL in line), None)
+    if full is not None:
+        return ExternalError(
+            f"{name} failed: the disk is full ({last_error([full])})",
+            "free space on the disk that holds the backup (or the state dir), then export again",
+        )
+    return ExternalError(f"{name} failed: {last_error(lines) or f'exit {code}'}", hint_for(lines, where))
 
 
 def last_error(lines: list[str]) -> str:
@@ -236,9 +251,7 @@ class ToolStream:
         if code != 0 and (exc is None or isinstance(exc, BrokenPipeError | ConnectionResetError | ExternalError)):
             if exc is not None and not isinstance(exc, BrokenPipeError | ConnectionResetError) and code < 0:
                 return  # we killed it because of exc: let exc speak
-            raise ExternalError(
-                f"{self.name} failed: {last_error(self.lines) or f'exit {code}'}", hint_for(self.lines, self.where)
-            ) from None
+            raise tool_failed(self.name, code, self.lines, self.where) from None
 
 
 def tool_version(bindir: Path | None, name: str) -> str:
