@@ -47,6 +47,15 @@ def crash(c: Any, json_: bool = False) -> None:
     raise KeyError("postgresql://app:hunter22@db.example.com/app")
 
 
+@ops_task(help={"json_": "print one JSON document on stdout"})
+def query(c: Any, url: str = "", sql: str = "", json_: bool = False) -> None:
+    """Runs one statement on a real server, the way a domain might without naming its errors."""
+    from ops.pg.connect import connect
+
+    with connect(url) as conn:
+        conn.execute(sql)  # type: ignore[arg-type]
+
+
 @ops_task
 def verdict(c: Any, code: str = "0") -> Verdict:
     """Returns a report with the given exit code."""
@@ -63,7 +72,7 @@ def run_tasks(root: Path, *args: str, env: dict[str, str] | None = None) -> CliR
     """``args`` against a namespace of the tasks above, through OpsProgram, in-process."""
     from conftest import _captured_output, _process_state
 
-    namespace = Collection(crash, verdict, returns_int)
+    namespace = Collection(crash, query, verdict, returns_int)
     full_env = {**os.environ, "OPS_PROJECT_ROOT": str(root), **(env or {})}
     code = 0
     with _process_state(root, full_env), _captured_output() as captured:
@@ -243,3 +252,16 @@ def test_an_os_error_is_the_machine_not_a_bug() -> None:
     assert len(long_name.one_line()) < 200
     denied = from_os_error(PermissionError(errno.EACCES, "Permission denied", "/srv/.ops/stack"))
     assert denied.exit_code == 3 and "set state_dir in [tool.ops]" in denied.one_line()
+
+
+def test_a_database_error_no_domain_named_is_an_external_failure(tmp_path: Path, database: Any) -> None:
+    """A real server's refusal is the outside world, not a bug: one masked line, exit 3, no crash log."""
+    root = project(tmp_path / "p")
+    result = run_tasks(root, "query", "--url", database.url, "--sql", "select * from no_such_table", "--json")
+    assert result.code == 3, result.output
+    assert result.stderr.strip() == (
+        'error: the database said: relation "no_such_table" does not exist (fix: check the server and rerun)'
+    )
+    assert json.loads(result.stdout)["error"]["exit_code"] == 3
+    assert database.cluster.password not in result.output
+    assert not (root / ".ops" / "crash").exists()

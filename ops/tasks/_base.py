@@ -93,6 +93,16 @@ def run(
             console.Output(json_mode=True).result(error.document())
         raise Exit(console.mask(error.one_line()), error.exit_code) from None
     except Exception as exc:  # the one place every bug is caught
+        if _is_database_error(exc):
+            # A database failure no domain code named (a server that went away mid-run,
+            # a statement it refused): the outside world, not a bug. One line, exit 3.
+            from ops.errors import ExternalError
+            from ops.pg.connect import error_text
+
+            error = ExternalError(f"the database said: {error_text(exc)}", "check the server and rerun")
+            if json_mode and console.documents_written() == documents_before:
+                console.Output(json_mode=True).result(error.document())
+            raise Exit(console.mask(error.one_line()), error.exit_code) from None
         line, document = crash_report(exc)
         if json_mode and console.documents_written() == documents_before:
             console.Output(json_mode=True).result(document)
@@ -100,6 +110,12 @@ def run(
     if code:
         failure = failure_of(result)
         raise Exit(console.mask(failure.one_line()) if failure else None, code)
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    """A psycopg error, recognised without importing psycopg (tasks that never
+    touch a database don't pay for it)."""
+    return any(cls.__module__.split(".")[0] == "psycopg" and cls.__name__ == "Error" for cls in type(exc).__mro__)
 
 
 def exit_code_of(result: object) -> int:
