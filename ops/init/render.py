@@ -44,6 +44,13 @@ def template(*parts: str) -> str:
     return read_text("init", *parts)
 
 
+def smoke_scenario(paths: list[str]) -> str:
+    """The packaged smoke scenario (``load.run``'s fallback), with this repo's paths."""
+    text = read_text("load", "smoke.js")
+    text = text.replace("Copy it into infra/tests/load/ to change it.", "Written by `ops init`: edit the paths.")
+    return text.replace("'/healthz,/readyz'", json.dumps(",".join(paths)).replace('"', "'"))
+
+
 # -- configuration -------------------------------------------------------------------------------
 
 
@@ -312,7 +319,7 @@ def load_scenarios(project: Project) -> dict[str, str]:
     paths = load_paths(project)
     flow = "".join(f"      - get:\n          url: {path}\n" for path in paths)
     return {
-        "smoke.js": fill(template("load-smoke.js"), {"paths": ",".join(paths)}),
+        "smoke.js": smoke_scenario(paths),
         "smoke.yml": fill(template("load-smoke.yml"), {"flow": flow}),
     }
 

@@ -431,22 +431,7 @@ class Cluster:
             if not changed:
                 return False
             self.restart_reason = f"settings changed: {', '.join(changed)}"
-            self._run(
-                [
-                    self._bin("pg_ctl"),
-                    "restart",
-                    "-w",
-                    "-m",
-                    "fast",
-                    "-t",
-                    str(int(timeout)),
-                    "-D",
-                    str(self.data_dir),
-                    "-l",
-                    str(self.log_file),
-                ],
-                timeout=timeout + 10,
-            )
+            self._pg_ctl_wait("restart", timeout, "-m", "fast")
             return True
         # Checked before initdb, so that a busy port leaves nothing behind.
         if self.port is not None and port_in_use(self.port, self.host):
@@ -457,22 +442,17 @@ class Cluster:
         if not self.init():
             self._sync_settings()
             self._close_open_doors()
-        self._run(
-            [
-                self._bin("pg_ctl"),
-                "start",
-                "-w",
-                "-t",
-                str(int(timeout)),
-                "-D",
-                str(self.data_dir),
-                "-l",
-                str(self.log_file),
-            ],
-            timeout=timeout + 10,
-        )
+        self._pg_ctl_wait("start", timeout)
         self._set_own_password()
         return True
+
+    def _pg_ctl_wait(self, action: str, timeout: float, *options: str) -> None:
+        """``pg_ctl start|restart``, waiting until the server accepts connections."""
+        data, log = str(self.data_dir), str(self.log_file)
+        self._run(
+            [self._bin("pg_ctl"), action, "-w", *options, "-t", str(int(timeout)), "-D", data, "-l", log],
+            timeout=timeout + 10,
+        )
 
     def stop(self, mode: str = "fast") -> bool:
         """Stop the server if it runs. Returns True when it was stopped."""
