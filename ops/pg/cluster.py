@@ -8,7 +8,7 @@ every connection, over the socket or loopback TCP, authenticates with a
 random per-cluster password (scram-sha-256).
 
 A new cluster is a copy of a pristine initdb kept per installation in the
-user's cache (``_InitdbTemplate``), when there is one: copying takes a
+user's cache (``ops.pg.initdb_cache``), when there is one: copying takes a
 fraction of initdb's time. It gets its own password on its first start.
 
 ``initdb`` refuses to run as root, so as root the server runs as an
@@ -18,7 +18,6 @@ and log directories. As a normal user the server runs as that user.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import pwd
@@ -39,6 +38,7 @@ from urllib.parse import quote
 from ops.console import register_secret
 from ops.errors import ConfigError, ExternalError
 from ops.pg.binaries import find_bindir, install_tree, pkglibdir
+from ops.pg.initdb_cache import InitdbTemplate
 
 if TYPE_CHECKING:
     import psycopg
@@ -263,7 +263,7 @@ class Cluster:
             staging = self.state_dir / "data"
             staging.mkdir(mode=0o700)
             os.chown(staging, user.pw_uid, user.pw_gid)
-        template = _InitdbTemplate.for_bindir(self.server_bindir())
+        template = InitdbTemplate.for_bindir(self.server_bindir())
         pending_password: str | None = None
         try:
             if template is not None and template.restore_into(self.data_dir):
@@ -518,96 +518,6 @@ class Cluster:
 
         with self.connection() as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-class _InitdbTemplate:
-    """A pristine ``initdb`` result kept per installation, copied instead of running
-    initdb again: a copy takes a fraction of initdb's time, which dominates a cold
-    ``dev.up`` and every test cluster.
-
-    Kept in ``$OPS_INITDB_CACHE`` (``off`` disables it), else
-    ``$XDG_CACHE_HOME/ops-toolkit/initdb`` or ``~/.cache/ops-toolkit/initdb``, in 0700
-    directories; the template's superuser password sits beside it in a 0600 file and
-    each copy replaces it with its own on first start."""
-
-    FORMAT = "1"  # bump when the initdb arguments change
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    @classmethod
-    def for_bindir(cls, bindir: Path) -> _InitdbTemplate | None:
-        setting = os.environ.get("OPS_INITDB_CACHE", "")
-        if setting.lower() in {"off", "0", "false", "no"}:
-            return None
-        if setting:
-            base = Path(setting)
-        else:
-            xdg = os.environ.get("XDG_CACHE_HOME")
-            base = (Path(xdg) if xdg else Path.home() / ".cache") / "ops-toolkit" / "initdb"
-        initdb = (bindir / "initdb").resolve()
-        try:
-            info = initdb.stat()
-        except OSError:
-            return None
-        identity = f"{cls.FORMAT}\0{initdb}\0{info.st_size}\0{info.st_mtime_ns}"
-        digest = hashlib.sha256(identity.encode()).hexdigest()[:20]
-        return cls(base / digest)
-
-    @property
-    def data(self) -> Path:
-        return self.root / "data"
-
-    def password(self) -> str:
-        return (self.root / "password").read_text().strip()
-
-    def restore_into(self, target: Path) -> bool:
-        """Copy the template to ``target`` (which must not exist). False when there is none."""
-        if not (self.root / "complete").is_file():
-            return False
-        try:
-            if target.exists():
-                shutil.rmtree(target)
-            _copy_private(self.data, target)
-        except OSError:
-            shutil.rmtree(target, ignore_errors=True)
-            return False
-        return True
-
-    def store(self, data_dir: Path, password: str) -> None:
-        """Keep a copy of a fresh initdb. Best effort: a cache that cannot be written
-        only costs the next cluster an initdb."""
-        if (self.root / "complete").is_file():
-            return
-        staging = self.root.with_name(f"{self.root.name}.tmp-{secrets.token_hex(4)}")
-        try:
-            self.root.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            staging.mkdir(mode=0o700)
-            shutil.copytree(data_dir, staging / "data", symlinks=True)
-            secret = staging / "password"
-            secret.write_text(password + "\n")
-            secret.chmod(0o600)
-            (staging / "complete").write_text("")
-            os.rename(staging, self.root)
-        except OSError:
-            pass  # another process stored it first, or the cache is not writable
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-
-
-def _copy_private(source: Path, target: Path) -> None:
-    """Copy a data directory: contents only (no metadata calls per file, which cost
-    more than the copy here), every file 0600 and directory 0700 as initdb makes them."""
-    previous = os.umask(0o077)
-    try:
-        for directory, _, names in os.walk(source):
-            relative = os.path.relpath(directory, source)
-            destination = target / relative if relative != "." else target
-            destination.mkdir(mode=0o700, exist_ok=True)
-            for name in names:
-                shutil.copyfile(os.path.join(directory, name), destination / name, follow_symlinks=False)
-    finally:
-        os.umask(previous)
 
 
 def _others_can_run(bindir: Path) -> bool:
