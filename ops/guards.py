@@ -1,4 +1,4 @@
-"""Production guards (DESIGN.md §3). Each refuses before anything is touched.
+"""Production guards. Each refuses before anything is touched.
 
 Every guarded task calls ``refuse_production_target`` (or, for the tasks that
 may write to production with confirmation, ``refuse_mislabelled_production``

@@ -104,7 +104,7 @@ def register_url_password(url: str) -> None:
         register_secret(unquote(password))
 
 
-# -- comparing targets by what they reach (DESIGN.md §3) ------------------------------------------
+# -- comparing targets by what they reach ------------------------------------------
 #
 # Text comparison is easy to get around: a query parameter overrides the URL's host, percent-encoding
 # hides a database name, and 127.1, 2130706433, localhost. and ::1 all reach the same loopback server.

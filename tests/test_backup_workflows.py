@@ -18,7 +18,14 @@ def test_backup_yml_exports_and_prunes_daily_and_drills_monthly() -> None:
         "inv backup.verify --env production --latest",
         "inv backup.prune --env production --apply",
     ]
-    assert inv_commands(workflow, "drill") == ["inv backup.drill --from production --to staging"]
+    assert inv_commands(workflow, "drill") == [
+        "inv backup.drill --from production --to staging",
+        # only with the repository variable OPS_REFRESH_STAGING_AFTER_DRILL = "true"
+        "inv db.refresh --from production --to staging --anonymize --yes",
+        "inv db.test --env staging",
+    ]
+    gated = [step for step in jobs["drill"]["steps"] if "db." in step.get("run", "")]
+    assert [step["if"] for step in gated] == ["vars.OPS_REFRESH_STAGING_AFTER_DRILL == 'true'"] * 2
     assert set(jobs["export"]["env"]) >= REPOSITORY_SECRETS and set(jobs["drill"]["env"]) >= REPOSITORY_SECRETS
     # Export needs only the public recipients; the identity is the drill's alone.
     assert "OPS_BACKUP_IDENTITY" not in jobs["export"]["env"] and "OPS_BACKUP_IDENTITY" in jobs["drill"]["env"]

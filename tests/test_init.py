@@ -464,7 +464,9 @@ def test_backup_workflow_exports_daily_and_drills_monthly(scaffolded: dict[str, 
     drill = document["jobs"]["drill"]
     assert crons[1] in drill["if"] and crons[0] in document["jobs"]["export"]["if"]
     assert inv_lines({"jobs": {"drill": drill}}) == [
-        "inv backup.drill --from production --to staging --json > drill-report.json"
+        "inv backup.drill --from production --to staging --json > drill-report.json",
+        "inv db.refresh --from production --to staging --anonymize --yes",
+        "inv db.test --env staging",
     ]
     # The report is kept; the dump never becomes an artifact.
     artifacts = [step["with"]["path"] for step in drill["steps"] if "upload-artifact" in step.get("uses", "")]

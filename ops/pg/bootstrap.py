@@ -1,4 +1,4 @@
-"""The Supabase-shaped bootstrap applied to every new local database (DESIGN.md §4)."""
+"""The Supabase-shaped bootstrap applied to every new local database."""
 
 from __future__ import annotations
 

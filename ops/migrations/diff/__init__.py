@@ -3,8 +3,7 @@
 The source is usually "the migrations": a shadow database on the local
 cluster in the state the bootstrap and every migration leave, diffed against
 the target with the ``results`` engine (migra's maintained successor).
-Managed schemas are left out the way the Supabase CLI leaves them out
-(DESIGN.md §4).
+Managed schemas are left out the way the Supabase CLI leaves them out.
 
 The migrated state is kept as a TEMPLATE database named after a hash of the
 bootstrap and the migration files, so a run does not migrate from scratch.
