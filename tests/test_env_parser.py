@@ -180,8 +180,8 @@ process.stdout.write(JSON.stringify(inputs.map((text) => dotenv.parse(text))))
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs the node binary to run dotenv's own parser")
-@pytest.mark.skipif(not NODE_DOTENV.is_dir(), reason="needs node_modules/dotenv (npm ci)")
 def test_node_port_agrees_with_dotenv_run_by_node() -> None:
+    assert NODE_DOTENV.is_dir(), "node_modules/dotenv is missing: run ./scripts/bootstrap (npm ci)"
     import json
     import random
     import subprocess

@@ -129,8 +129,8 @@ def test_pg_cron_migrations_get_a_preloaded_server_and_schedule_jobs(migration_p
     cfg = migration_project.config()
     try:
         lib = cluster.pkglibdir()
-        if lib is None or not (lib / "pg_cron.so").is_file():
-            pytest.skip("pg_cron is not installed (Debian: postgresql-NN-cron)")
+        # ./scripts/bootstrap installs postgresql-NN-cron with the server.
+        assert lib is not None and (lib / "pg_cron.so").is_file(), "pg_cron is missing: run ./scripts/bootstrap"
         # Running before the migration exists: nothing to preload but Supabase's pg_stat_statements.
         assert start_cluster(cluster, cfg=cfg) is True
         assert "pg_cron" not in server_settings(cfg, cluster).get("shared_preload_libraries", "")
@@ -191,8 +191,7 @@ def test_dev_up_restarts_the_server_when_a_migration_needs_pg_cron(tmp_path: Any
     from tests.conftest import REPO, make_stack_project, run_ops
 
     lib = Cluster(tmp_path / "probe").pkglibdir()
-    if lib is None or not (lib / "pg_cron.so").is_file():
-        pytest.skip("pg_cron is not installed (Debian: postgresql-NN-cron)")
+    assert lib is not None and (lib / "pg_cron.so").is_file(), "pg_cron is missing: run ./scripts/bootstrap"
     base = reachable_tempdir("ops-test-cron-stack-")
     root = base / "project"
     root.mkdir()
