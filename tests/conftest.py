@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,17 +33,23 @@ def reachable_tempdir(prefix: str) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[Cluster]:
-    base = reachable_tempdir("ops-test-pg-")
-    cluster = Cluster(base / "pg", settings=FAST_SETTINGS)
-    cluster.init()
+@contextmanager
+def running_cluster(prefix: str, **options: Any) -> Iterator[Cluster]:
+    """A started throwaway cluster in a temp dir the server account can enter; destroyed after."""
+    base = reachable_tempdir(prefix)
+    cluster = Cluster(base / "pg", settings=FAST_SETTINGS, **options)
     cluster.start()
     try:
         yield cluster
     finally:
         cluster.destroy()
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    with running_cluster("ops-test-pg-") as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="session")

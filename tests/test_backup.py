@@ -28,7 +28,7 @@ import pytest
 from ops.backup.pgtools import target
 from ops.pg.bootstrap import apply_bootstrap
 from ops.pg.cluster import Cluster
-from tests.conftest import FAST_SETTINGS, REPO, CliResult, LocalStack, reachable_tempdir, run_cli
+from tests.conftest import REPO, CliResult, LocalStack, reachable_tempdir, run_cli, running_cluster
 
 HISTORY_DDL = """
 create schema if not exists supabase_migrations;
@@ -73,15 +73,8 @@ def apply_app_schema(cluster: Cluster, dbname: str) -> str:
 @pytest.fixture(scope="session")
 def staging_cluster() -> Iterator[Cluster]:
     """A second server, Supabase-shaped (roles included), standing in for staging's."""
-    base = reachable_tempdir("ops-test-pg-staging-")
-    cluster = Cluster(base / "pg", settings=FAST_SETTINGS)
-    cluster.init()
-    cluster.start()
-    try:
+    with running_cluster("ops-test-pg-staging-") as cluster:
         yield cluster
-    finally:
-        cluster.destroy()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

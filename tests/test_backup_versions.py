@@ -14,7 +14,7 @@ import pytest
 from ops.errors import BinaryNotFound
 from ops.pg.binaries import client_bindir, installations
 from ops.pg.cluster import Cluster
-from tests.conftest import FAST_SETTINGS, reachable_tempdir, run_cli
+from tests.conftest import reachable_tempdir, run_cli, running_cluster
 
 pytestmark = pytest.mark.integration
 
@@ -25,15 +25,8 @@ def pg16() -> Iterator[Cluster]:
     assert any(inst.major == 16 and inst.has_server for inst in installations()), (
         "no PostgreSQL 16 server: run ./scripts/bootstrap (the dev extra installs pgserver)"
     )
-    base = reachable_tempdir("ops-backup-pg16-")
-    cluster = Cluster(base / "pg", settings=FAST_SETTINGS, version=16)
-    cluster.init()
-    cluster.start()
-    try:
+    with running_cluster("ops-backup-pg16-", version=16) as cluster:
         yield cluster
-    finally:
-        cluster.destroy()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_a_pg16_server_is_dumped_and_verified_with_pg16_binaries(pg16: Cluster) -> None:
