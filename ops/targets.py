@@ -74,24 +74,18 @@ def _configured(cfg: Config, env: str, kind: str) -> str | None:
     return url
 
 
-_KEYWORD_PORT = re.compile(r"(?:^|\s)port\s*=\s*'?([^\s']*)")
-
-
 def _check_port(url: str, env: str, kind: str, variable: str | None) -> None:
-    """A port that is not a number is a config error naming where the URL came from (every
-    later parse, libpq's or urllib's, would fail on it in its own way)."""
-    if "://" in url:
-        # libpq takes several hosts (``host1:5432,host2:5433``) and IPv6 in brackets.
-        hosts = urlsplit(url).netloc.rpartition("@")[2].split(",")
-        ports = [host.rpartition("]")[2].rpartition(":")[2] if ":" in host.rpartition("]")[2] else "" for host in hosts]
-    else:
-        ports = [part for found in _KEYWORD_PORT.findall(url) for part in found.split(",")]
-    if all(not port or (port.isdigit() and int(port) <= 65535) for port in ports):
-        return
+    """A port that is not a number is a config error naming where the URL came from, found by
+    the same parse that every guard uses (libpq's for a database, urllib's for a site)."""
     what = "database URL" if kind == "db" else "base URL"
-    where = variable or f"{kind}_url in [tool.ops.environments.{env}]"
-    # The same words as database_target's, which meets a bad port later in a guard.
-    raise ConfigError(f"{env}'s {what} ({where}) has a port that is not a number", "fix the port")
+    label = f"{env}'s {what} ({variable or f'{kind}_url in [tool.ops.environments.{env}]'})"
+    if kind == "db":
+        database_target(url, what=label)
+        return
+    try:
+        urlsplit(url).port  # noqa: B018 (the parse is the check)
+    except ValueError:
+        raise ConfigError(f"{label} has a port that is not a number", "fix the port") from None
 
 
 def register_url_password(url: str) -> None:
