@@ -328,15 +328,15 @@ def test_runs_are_bounded_and_checked_before_they_start(
     [
         (
             ("load.run", "--scenario", "catalog", "--vus", "ten"),
-            "error: --vus must be a positive whole number, not 'ten' (fix: e.g. --vus 5)",
+            "error: --vus expects a whole number >= 1, got 'ten' (fix: for example --vus 4)",
         ),
         (
             ("load.run", "--scenario", "catalog", "--vus", "0"),
-            "error: --vus must be a positive whole number, not '0' (fix: e.g. --vus 5)",
+            "error: --vus expects a whole number >= 1, got '0' (fix: for example --vus 4)",
         ),
         (
             ("load.k8s", "--scenario", "catalog", "--parallelism", "two"),
-            "error: --parallelism must be a positive whole number, not 'two' (fix: e.g. --parallelism 5)",
+            "error: --parallelism expects a whole number >= 1, got 'two' (fix: for example --parallelism 4)",
         ),
         (
             ("load.k8s", "--scenario", "catalog", "--output", "/nonexistent-dir/testrun.yaml"),

@@ -102,7 +102,7 @@ def run(
     *,
     env: str = "staging",
     engine: str | None = None,
-    vus: int | str | None = None,
+    vus: int | None = None,
     duration: str | None = None,
     script: str | Path | None = None,
     base_url: str | None = None,
@@ -151,7 +151,7 @@ def plan_run(
     scenario: str | None,
     *,
     engine: str | None = None,
-    vus: int | str | None = None,
+    vus: int | None = None,
     duration: str | None = None,
     script: str | Path | None = None,
 ) -> RunPlan:

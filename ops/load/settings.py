@@ -189,14 +189,14 @@ def parse_duration(text: str) -> float:
     return seconds
 
 
-def parse_count(value: int | str | None, option: str) -> int | None:
-    """A positive whole number from the command line (text) or from Python; None when not given."""
-    if value is None or value == "":
+def parse_count(value: int | None, option: str) -> int | None:
+    """A positive whole number given from Python (the task layer parses the command line's
+    text with ``number_option``); None when not given."""
+    if value is None:
         return None
-    text = str(value).strip()
-    if isinstance(value, bool) or not text.isdigit() or int(text) <= 0:
-        raise UsageError(f"{option} must be a positive whole number, not '{value}'", f"e.g. {option} 5")
-    return int(text)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise UsageError(f"{option} must be a positive whole number, not {value!r}", f"e.g. {option}=5")
+    return value
 
 
 def format_duration(seconds: float) -> str:

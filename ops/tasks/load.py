@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ops.tasks._base import ops_task
+from ops.tasks._base import number_option, ops_task
 
 if TYPE_CHECKING:
     from ops.load import LoadReport
@@ -26,7 +26,7 @@ def run(
     scenario: str = "",
     env: str = "staging",
     engine: str = "",
-    vus: str = "",  # text, parsed by ops.load: invoke's int() would print a traceback on "--vus ten"
+    vus: str = "",
     duration: str = "",
     script: str = "",
     json_: bool = False,
@@ -39,7 +39,7 @@ def run(
 
     out = Output(json_)
     report = load_run(
-        load(), scenario or None, env=env, engine=engine or None, vus=vus,
+        load(), scenario or None, env=env, engine=engine or None, vus=number_option(vus, "--vus", minimum=1),
         duration=duration or None, script=script or None, out=out,
     )  # fmt: skip
     render_report(out, report)
@@ -62,7 +62,7 @@ def run(
 def k8s(
     c: Any,
     scenario: str = "",
-    parallelism: str = "2",  # text, parsed by ops.load (see run)
+    parallelism: str = "2",
     env: str = "staging",
     vus: str = "",
     duration: str = "",
@@ -80,7 +80,8 @@ def k8s(
 
     out = Output(json_)
     manifests = k8s_manifests(
-        load(), scenario or None, parallelism=parallelism, env=env, vus=vus,
+        load(), scenario or None, parallelism=number_option(parallelism, "--parallelism", minimum=1), env=env,
+        vus=number_option(vus, "--vus", minimum=1),
         duration=duration or None, script=script or None, namespace=namespace or None,
     )  # fmt: skip
     if json_:
