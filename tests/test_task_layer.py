@@ -234,6 +234,30 @@ def test_the_console_script_and_inv_start_and_fail_as_documented(tmp_path: Path)
     assert usage.returncode == 2 and usage.stderr.startswith("error: --jobs expects a whole number >= 1, got 'x'")
 
 
+def test_python_m_ops_keeps_its_exit_code_after_an_interrupt_ended_a_string_exec(tmp_path: Path) -> None:
+    """A Ctrl-C caught by the task layer can land inside a string ``exec`` (dataclasses and
+    namedtuple build methods that way, during an import). CPython then ends ``python -m`` by
+    SIGINT instead of with the command's code. An audit hook makes that happen at known points."""
+    hook_dir = tmp_path / "hook"
+    hook_dir.mkdir()
+    (hook_dir / "sitecustomize.py").write_text(
+        "import sys\n"
+        "def hook(event, args):\n"
+        "    # On every import of ours: the last string exec before the exit must be the interrupted one.\n"
+        "    if event == 'import' and str(args[0]).startswith('ops'):\n"
+        "        try:\n"
+        "            exec('raise KeyboardInterrupt')\n"
+        "        except KeyboardInterrupt:\n"
+        "            pass\n"
+        "sys.addaudithook(hook)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hook_dir), *sys.path])}
+    proc = subprocess.run(
+        [sys.executable, "-m", "ops", "--version"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert (proc.returncode, proc.stdout.strip()) == (0, f"ops {__version__}"), proc.stderr
+
+
 def test_an_os_error_is_the_machine_not_a_bug() -> None:
     """What the OS refuses becomes one line with a fix: a full disk says so (exit 3), a name
     too long is a usage error (2); an unwritable state dir is covered in test_bad_inputs."""
