@@ -25,7 +25,9 @@ from urllib.parse import unquote, urlsplit
 import psycopg
 import pytest
 
+from ops.backup.manifest import checksum_tree, sha256_file
 from ops.backup.pgtools import target
+from ops.backup.restore import row_counts
 from ops.pg.bootstrap import apply_bootstrap
 from ops.pg.cluster import Cluster
 from tests.conftest import REPO, CliResult, LocalStack, reachable_tempdir, run_cli, running_cluster
@@ -172,6 +174,9 @@ def test_export_verify_drill_end_to_end(project: Project, environments: Environm
     assert manifest["dump"] == {"format": "directory", "path": "dump", "jobs": 2, "compression": 6}
     assert manifest["verification"] is None
     assert json.loads((backup_dir / "manifest.json").read_text())["row_counts"] == manifest["row_counts"]
+    # The table files were hashed while pg_dump -j2 still ran: the same checksums as reading the backup afresh.
+    assert manifest["files"] == checksum_tree(backup_dir)
+    assert len([name for name in manifest["files"] if name.endswith(".dat.gz")]) >= len(counts)
 
     listed = project.ops_json("backup.list")[1]["backups"]
     assert [(b["id"], b["verification"], b["migration_head"]) for b in listed] == [
@@ -218,6 +223,42 @@ def test_export_verify_drill_end_to_end(project: Project, environments: Environm
     assert {path.suffix for path in written} == {".json", ".md", ".log"}  # the drill app's log too
     for path in written:
         assert project.password not in path.read_text() and JWT_SECRET not in path.read_text(), path
+
+
+def test_restored_row_counts_are_exact_and_name_missing_tables(environments: Environments) -> None:
+    """The drill's counts: every table in one pipeline, quoted names included; a missing table is None."""
+    name = f"bk_counts_{uuid.uuid4().hex[:8]}"
+    environments.staging_cluster.create_database(name)
+    try:
+        with environments.staging_cluster.connection(name) as conn:
+            conn.execute('create schema "Odd Schema"; create table "Odd Schema"."Mixed ""Case""" (id int)')
+            conn.execute('insert into "Odd Schema"."Mixed ""Case""" select generate_series(1, 1234)')
+            conn.execute("create table public.parent (id int); create table public.child () inherits (public.parent)")
+            conn.execute("insert into public.parent values (1), (2); insert into public.child values (3)")
+        tables = ["public.parent", "public.child", "public.gone", 'Odd Schema.Mixed "Case"']
+        counts = row_counts(environments.staging_cluster.url(name), tables)
+        assert counts == {"public.parent": 2, "public.child": 1, "public.gone": None, 'Odd Schema.Mixed "Case"': 1234}
+        assert row_counts(environments.staging_cluster.url(name), []) == {}
+    finally:
+        environments.staging_cluster.drop_database(name)
+
+
+def test_checksum_tree_reads_again_only_what_it_was_not_told(tmp_path: Path) -> None:
+    """Entries taken while files were written are kept; a file whose size changed since is hashed again."""
+    (tmp_path / "dump").mkdir()
+    for relative, data in {"dump/1.dat.gz": b"one", "dump/2.dat.gz": b"two", "dump/toc.dat": b"toc"}.items():
+        (tmp_path / relative).write_bytes(data)
+    (tmp_path / "manifest.json").write_text("{}")
+    taken_while_written = {
+        "dump/1.dat.gz": {"sha256": "a" * 64, "bytes": 3},
+        "dump/2.dat.gz": {"sha256": "b", "bytes": 1},
+    }
+    files = checksum_tree(tmp_path, known=taken_while_written)
+    assert files == {
+        "dump/1.dat.gz": {"sha256": "a" * 64, "bytes": 3},  # trusted: not read again
+        "dump/2.dat.gz": {"sha256": sha256_file(tmp_path / "dump/2.dat.gz"), "bytes": 3},  # grew since: re-read
+        "dump/toc.dat": {"sha256": sha256_file(tmp_path / "dump/toc.dat"), "bytes": 3},
+    }
 
 
 def test_flipped_byte_fails_verify_and_stops_the_drill(project: Project, environments: Environments) -> None:

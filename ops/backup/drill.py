@@ -56,6 +56,7 @@ class Drill:
     app: AppProcess | None = None
     restore_started: float | None = None
     smoke_passed: float | None = None
+    server_major: int | None = None
 
     @property
     def database_url(self) -> str:
@@ -154,17 +155,17 @@ def _verify(state: Drill) -> str:
 def _create(state: Drill) -> str:
     state.restore_started = time.monotonic()
     settings = database_settings(state.backup)
-    restore_ops.create_database(state.server_url, state.database, settings)
+    state.server_major = restore_ops.create_database(state.server_url, state.database, settings)
     return f"{state.database} on {target(state.server_url).display().rsplit('/', 1)[0]}"
 
 
 def _restore(state: Drill) -> str:
-    return restore_ops.restore(state.backup, state.database_url, state.jobs)
+    return restore_ops.restore(state.backup, state.database_url, state.jobs, server_major=state.server_major)
 
 
 def _analyze(state: Drill) -> str:
-    restore_ops.analyze(state.database_url)
-    return "vacuumdb --analyze-in-stages"
+    restore_ops.analyze(state.database_url, state.jobs)
+    return f"vacuumdb --analyze-in-stages --jobs={state.jobs}"
 
 
 def _check_head(state: Drill) -> str:

@@ -17,6 +17,8 @@ Two shapes of dump:
 from __future__ import annotations
 
 import json
+import queue
+import re
 import shutil
 import threading
 from concurrent.futures import Future
@@ -37,6 +39,7 @@ from ops.backup.manifest import (
     checksum_tree,
     iso,
     now_utc,
+    sha256_file,
     stored_name,
 )
 from ops.backup.pgtools import (
@@ -44,7 +47,7 @@ from ops.backup.pgtools import (
     ToolStream,
     client_bindir,
     error_line,
-    exact_count,
+    exact_counts,
     migration_head,
     run_tool,
     target,
@@ -82,10 +85,15 @@ select n.nspname, c.relname, has_table_privilege(c.oid, 'SELECT')
  order by 1, 2
 """
 _CHUNK = 1 << 20
-SETTINGS_SQL = """
-select coalesce(array_agg(cfg), '{}') from pg_db_role_setting s
-  join pg_database d on d.oid = s.setdatabase, unnest(s.setconfig) cfg
- where d.datname = current_database() and s.setrole = 0
+# The snapshot and everything else the export reads before pg_dump starts, in
+# one round trip (a remote server's latency is paid before the dump can begin).
+SNAPSHOT_SQL = """
+select pg_export_snapshot(), now(), current_setting('server_version'),
+       current_setting('server_version_num')::int,
+       pg_database_size(current_database()), current_database(),
+       (select coalesce(array_agg(cfg), '{}') from pg_db_role_setting s
+          join pg_database d on d.oid = s.setdatabase, unnest(s.setconfig) cfg
+         where d.datname = current_database() and s.setrole = 0)
 """
 
 
@@ -239,15 +247,12 @@ def _export_into(
     files = _Files(writer, keep)
     conn = _connect_snapshot(source)
     try:
-        snapshot, snapshot_at, version, version_num, size, dbname = conn.execute(
-            "select pg_export_snapshot(), now(), current_setting('server_version'),"
-            " current_setting('server_version_num')::int,"
-            " pg_database_size(current_database()), current_database()"
-        ).fetchone()  # type: ignore[misc]
-        bindir = client_bindir(version_num // 10000, "pg_dump")
+        first = conn.execute(SNAPSHOT_SQL).fetchone()
+        assert first is not None
+        snapshot, snapshot_at, version, version_num, size, dbname, settings_row = first
+        db_settings = list(settings_row)
         tables = _readable_tables(conn.execute(TABLES_SQL).fetchall())
-        head = migration_head(conn)
-        db_settings = list(conn.execute(SETTINGS_SQL).fetchone()[0])  # type: ignore[index]
+        bindir = client_bindir(version_num // 10000, "pg_dump")
         # The small files go beside pg_dump instead of before or after it: the
         # settings first (an interrupted upload then leaves something a listing
         # can name as unfinished), then the roles (global: no snapshot to share).
@@ -257,24 +262,27 @@ def _export_into(
         )
         side.start()
         with _progress(out, total=len(tables) + 2) as advance:
-            counts_future: Future[dict[str, int]] = Future()
+            counts_future: Future[tuple[str | None, dict[str, int]]] = Future()
             counter = threading.Thread(target=_count_rows, args=(conn, tables, counts_future), daemon=True)
             counter.start()
+            local_dir = None if plan.streamed else writer.local_dir
+            hasher = _DumpHasher(local_dir, DUMP_DIR) if local_dir is not None else None
             try:
                 if plan.streamed:
                     dump_name = plan.stored(DUMP_FILE)
                     _pg_dump_stream(files, dump_name, plan, snapshot, bindir, advance)
                 else:
-                    assert writer.local_dir is not None
+                    assert local_dir is not None and hasher is not None
                     dump_name = DUMP_DIR
-                    _pg_dump(writer.local_dir / DUMP_DIR, source, snapshot, plan, bindir, advance)
+                    _pg_dump(local_dir / DUMP_DIR, source, snapshot, plan, bindir, advance, hasher)
             except BaseException:
                 conn.cancel_safe()
                 raise
             finally:
                 counter.join()
                 side.join()  # nothing may still be writing when a failed export is removed
-            row_counts = counts_future.result()
+                hashed = hasher.close() if hasher is not None else {}
+            head, row_counts = counts_future.result()
             conn.commit()
             client_version, roles = globals_future.result()
             advance("roles")
@@ -285,7 +293,8 @@ def _export_into(
                 storage_entry = copy_storage(repo, plan.env, storage_source, plan.encrypt_to, files.put, out)
             if not plan.streamed:
                 assert writer.local_dir is not None
-                files.entries = checksum_tree(writer.local_dir)
+                # Only what was not hashed while it was written: toc.dat, large objects.
+                files.entries = checksum_tree(writer.local_dir, known={**hashed, **files.entries})
             advance("checksums")
     finally:
         conn.close()
@@ -349,30 +358,80 @@ def _readable_tables(rows: list[tuple[str, str, bool]]) -> list[str]:
     return [f"{schema}.{name}" for schema, name, _ in rows]
 
 
-def _count_rows(conn: psycopg.Connection[Any], tables: list[str], result: Future[dict[str, int]]) -> None:
-    """Exact counts inside the snapshot transaction; runs while pg_dump works."""
+def _count_rows(
+    conn: psycopg.Connection[Any], tables: list[str], result: Future[tuple[str | None, dict[str, int]]]
+) -> None:
+    """The migration head and the exact counts, inside the snapshot transaction,
+    while pg_dump works (pg_dump starts as soon as it has the snapshot)."""
     try:
-        # The counts run beside pg_dump and finish long before it; parallel
-        # workers and JIT compilation would only take CPU away from the dump.
+        head = migration_head(conn)
+        # The counts run beside pg_dump; parallel workers and JIT compilation
+        # would only take CPU away from the dump.
         conn.execute("set local max_parallel_workers_per_gather = 0")
         conn.execute("set local jit = off")
-        result.set_result({qualified: exact_count(conn, qualified) for qualified in tables})
+        result.set_result((head, exact_counts(conn, tables)))
     except BaseException as exc:
         result.set_exception(exc)
 
 
-def _dump_progress(advance: Any) -> Any:
+# Parallel pg_dump reports each table it finished: "finished item 3358 TABLE DATA accounts"
+# (a worker closes the table's file before it reports); serial pg_dump announces each
+# table before dumping it: "dumping contents of table "public.accounts"".
+_FINISHED_TABLE = re.compile(r"finished item (\d+) TABLE DATA ")
+
+
+def _dump_progress(advance: Any, jobs: int, hasher: _DumpHasher | None = None) -> Any:
     def on_line(line: str) -> None:
-        # -j 1 says "dumping contents of table"; parallel workers say "finished item ... TABLE DATA".
-        if "dumping contents of table" in line or ("finished item" in line and "TABLE DATA" in line):
+        finished = _FINISHED_TABLE.search(line)
+        if finished and hasher is not None:
+            hasher.finished(finished.group(1))
+        # Parallel pg_dump prints both lines per table: count one of them.
+        if finished is not None if jobs > 1 else "dumping contents of table" in line:
             advance(line.rsplit(" ", 1)[-1].strip().strip('"'))
 
     return on_line
 
 
-def _pg_dump(directory: Path, source: Target, snapshot: str, plan: _Plan, bindir: Path, advance: Any) -> None:
+def _pg_dump(
+    directory: Path, source: Target, snapshot: str, plan: _Plan, bindir: Path, advance: Any, hasher: _DumpHasher
+) -> None:
     args = dump_args(directory, source, snapshot, plan.jobs, plan.compression)
-    run_tool("pg_dump", args, source, on_stderr_line=_dump_progress(advance), bindir=bindir)
+    run_tool("pg_dump", args, source, on_stderr_line=_dump_progress(advance, plan.jobs, hasher), bindir=bindir)
+
+
+class _DumpHasher:
+    """The checksums of a directory dump's table files, taken while pg_dump still
+    works: each file is hashed (on a thread of its own, from the page cache) as
+    soon as pg_dump reports its table finished, instead of re-reading the whole
+    dump after pg_dump exits. What is left (toc.dat, large objects, a serial
+    dump's files) is hashed at the end by ``checksum_tree``, which also re-hashes
+    any file whose size changed since."""
+
+    def __init__(self, backup_dir: Path, dump_dir: str) -> None:
+        self._backup_dir, self._dump_dir = backup_dir, dump_dir
+        self._items: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self.entries: dict[str, dict[str, Any]] = {}
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def finished(self, dump_id: str) -> None:
+        self._items.put(dump_id)
+
+    def _run(self) -> None:
+        directory = self._backup_dir / self._dump_dir
+        for dump_id in iter(self._items.get, None):
+            # <id>.dat, or .dat.gz / .lz4 / .zst when compressed
+            for path in directory.glob(f"{dump_id}.dat*"):
+                try:
+                    entry = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+                except OSError:
+                    continue  # hashed again at the end
+                self.entries[path.relative_to(self._backup_dir).as_posix()] = entry
+
+    def close(self) -> dict[str, dict[str, Any]]:
+        self._items.put(None)
+        self._thread.join()
+        return self.entries
 
 
 def dump_args(directory: Path, source: Target, snapshot: str | None, jobs: int, compression: int) -> list[str]:
@@ -400,7 +459,7 @@ def _pg_dump_stream(files: _Files, name: str, plan: _Plan, snapshot: str, bindir
             stream_args(plan.source, snapshot, plan.compression),
             plan.source,
             bindir,
-            on_stderr_line=_dump_progress(advance),
+            on_stderr_line=_dump_progress(advance, jobs=1),
         ) as stream:
             if plan.encrypt_to:
                 encrypt_stream(stream.stdout, sink, plan.encrypt_to)

@@ -44,14 +44,21 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def checksum_tree(directory: Path) -> dict[str, dict[str, Any]]:
-    """sha256 and size of every file under ``directory`` except the manifest."""
+def checksum_tree(directory: Path, known: dict[str, dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
+    """sha256 and size of every file under ``directory`` except the manifest.
+    ``known`` holds entries taken while files were written (by relative path):
+    those are not read again unless the file's size has changed since."""
+    known = known or {}
     files: dict[str, dict[str, Any]] = {}
     for path in sorted(p for p in directory.rglob("*") if p.is_file()):
         relative = path.relative_to(directory).as_posix()
         if relative == MANIFEST:
             continue
-        files[relative] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+        size = path.stat().st_size
+        entry = known.get(relative)
+        if entry is None or entry["bytes"] != size:
+            entry = {"sha256": sha256_file(path), "bytes": size}
+        files[relative] = entry
     return files
 
 

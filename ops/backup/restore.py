@@ -11,7 +11,8 @@ from ops.backup.pgtools import (
     Target,
     ToolStream,
     client_bindir,
-    exact_count,
+    exact_counts,
+    existing_tables,
     migration_head,
     run_tool,
     target,
@@ -27,9 +28,10 @@ def connect(url: str) -> Any:
     return open_connection(url, application_name="ops backup", where=target(url).display())
 
 
-def create_database(server_url: str, name: str, settings: list[str]) -> None:
+def create_database(server_url: str, name: str, settings: list[str]) -> int:
     """A fresh, empty database (from template0) with the source's database-level
-    settings (``ALTER DATABASE ... SET``), which pg_dump leaves out."""
+    settings (``ALTER DATABASE ... SET``), which pg_dump leaves out. Returns the
+    server's major version (for ``restore``: no second connection to ask it)."""
     from psycopg import sql
 
     database = sql.Identifier(name)
@@ -42,6 +44,7 @@ def create_database(server_url: str, name: str, settings: list[str]) -> None:
         conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(database))
         for entry in settings:
             conn.execute(alter_database_set(name, entry))
+        return int(conn.info.server_version) // 10000
 
 
 def drop_database(server_url: str, name: str) -> None:
@@ -61,15 +64,19 @@ def stream_restore_args(into: Target) -> list[str]:
     return [f"--dbname={into.conninfo}"]
 
 
-def restore(backup: Backup, into_url: str, jobs: int) -> str:
+def restore(backup: Backup, into_url: str, jobs: int, *, server_major: int | None = None) -> str:
     """Restore ``backup`` into the (empty) database at ``into_url``; any error
     fails the restore. A local directory or unencrypted file is restored with
     ``pg_restore -j``; anything else is streamed from the repository, through
-    age, into ``pg_restore``'s stdin, without touching the disk. Returns how."""
+    age, into ``pg_restore``'s stdin, without touching the disk. Returns how.
+    ``server_major`` (what ``create_database`` returned) saves a connection
+    that would only ask the server's version."""
     into = target(into_url)
     dump = backup.manifest.get("dump", {})
     local = backup.repo.local_path(backup.env, backup.id)
-    bindir = client_bindir(max(dump_major(backup), server_major(into_url)), "pg_restore")
+    if server_major is None:
+        server_major = server_version_major(into_url)
+    bindir = client_bindir(max(dump_major(backup), server_major), "pg_restore")
     try:
         if local is not None and dump.get("format", "directory") == "directory":
             run_tool("pg_restore", restore_args(local / dump.get("path", DUMP_DIR), into, jobs), into, bindir=bindir)
@@ -94,9 +101,9 @@ def restore(backup: Backup, into_url: str, jobs: int) -> str:
         raise
 
 
-def server_major(url: str) -> int:
+def server_version_major(url: str) -> int:
     with connect(url) as conn:
-        return int(conn.execute("select current_setting('server_version_num')::int").fetchone()[0]) // 10000
+        return int(conn.info.server_version) // 10000
 
 
 def restore_backup(backup: Backup, server_url: str, database: str, jobs: int) -> str:
@@ -105,16 +112,17 @@ def restore_backup(backup: Backup, server_url: str, database: str, jobs: int) ->
     caller owns the new database (drop it with ``drop_database``)."""
     from ops.backup.content import database_settings
 
-    create_database(server_url, database, database_settings(backup))
+    major = create_database(server_url, database, database_settings(backup))
     url = with_database(server_url, database)
-    restore(backup, url, jobs)
+    restore(backup, url, jobs, server_major=major)
     return url
 
 
-def analyze(into_url: str) -> None:
-    """Fresh statistics, cheapest first, so the app gets sane plans at once."""
+def analyze(into_url: str, jobs: int = 1) -> None:
+    """Fresh statistics, cheapest first, so the app gets sane plans at once; with
+    ``jobs`` connections, as many tables at a time (the restore's parallelism)."""
     into = target(into_url)
-    run_tool("vacuumdb", ["--analyze-in-stages", f"--dbname={into.conninfo}"], into)
+    run_tool("vacuumdb", ["--analyze-in-stages", f"--jobs={jobs}", f"--dbname={into.conninfo}"], into)
 
 
 def restored_migration_head(url: str) -> str | None:
@@ -123,13 +131,9 @@ def restored_migration_head(url: str) -> str | None:
 
 
 def row_counts(url: str, tables: list[str]) -> dict[str, int | None]:
-    """Exact counts; None for a table that is missing after the restore."""
-    from psycopg import sql
-
-    counts: dict[str, int | None] = {}
+    """Exact counts; None for a table that is missing after the restore. Two round
+    trips whatever the number of tables (the existence check, then the pipelined counts)."""
     with connect(url) as conn:
-        for qualified in tables:
-            schema, _, name = qualified.partition(".")
-            exists = conn.execute("select to_regclass(%s) is not null", (sql.Identifier(schema, name).as_string(conn),))
-            counts[qualified] = exact_count(conn, qualified) if exists.fetchone()[0] else None  # type: ignore[index]
-    return counts
+        present = existing_tables(conn, tables)
+        counted = exact_counts(conn, [qualified for qualified in tables if qualified in present])
+    return {qualified: counted.get(qualified) for qualified in tables}
