@@ -16,7 +16,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from ops.console import mask
 from ops.errors import ExternalError
-from ops.pg.binaries import client_bindir, pg_bin
+from ops.pg.binaries import client_bindir, pg_bin, version_output
 
 __all__ = ["client_bindir"]
 import contextlib
@@ -283,9 +283,6 @@ class ToolStream:
 
 
 def tool_version(bindir: Path | None, name: str) -> str:
-    """``pg_dump (PostgreSQL) 15.8`` -> ``15.8`` (empty when it does not run)."""
-    try:
-        out = subprocess.run([pg_bin(name, bindir), "--version"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return out.stdout.strip().rsplit(" ", 1)[-1]
+    """``pg_dump (PostgreSQL) 15.8`` -> ``15.8`` (empty when it does not run); the
+    same run of ``--version`` that chose the program (``client_bindir``)."""
+    return version_output(pg_bin(name, bindir)).strip().rsplit(" ", 1)[-1]

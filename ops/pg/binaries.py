@@ -269,13 +269,20 @@ def server_version(bindir: str | Path | None = None) -> int:
 
 
 @lru_cache(maxsize=32)
+def version_output(program: str | Path) -> str:
+    """What ``program --version`` prints (empty when it does not run), asked once
+    per process: picking a pg_dump and recording its version need the same line."""
+    try:
+        out = subprocess.run([str(program), "--version"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout
+
+
 def client_major(bindir: str | Path, program: str = "pg_dump") -> int:
     """Major version of a client program in ``bindir`` (0 when it does not run)."""
-    try:
-        out = subprocess.run([str(Path(bindir) / program), "--version"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return 0
-    match = re.search(r"\)\s*(\d+)", out.stdout) or re.search(r"(\d+)(?:\.\d+)?", out.stdout)
+    text = version_output(str(Path(bindir) / program))
+    match = re.search(r"\)\s*(\d+)", text) or re.search(r"(\d+)(?:\.\d+)?", text)
     return int(match.group(1)) if match else 0
 
 
