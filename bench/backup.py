@@ -9,6 +9,16 @@ Targets: export <= 1.05x raw pg_dump, restore <= 1.05x raw pg_restore, and
 export into an S3 repository with age <= 1.1x the bare pipeline
 ``pg_dump -Fc | age -r KEY |`` a boto3 upload of the same bytes.
 
+Like with like: the export is the library call (``ops.backup.export``, exact
+row counts, checksums and manifest included) against pg_dump with the very
+arguments it passes (-Fd -j N -Z 6 --verbose, minus --snapshot); the restore
+is the drill's restore step (``ops.backup.restore.restore`` with the server
+version its create step returned) against pg_restore -j N of the same dump
+directory into a database created the same way (template0), on a cluster with
+autovacuum off so that no run pays for another's tables. Besides wall time
+each side's CPU seconds are printed (the client processes plus the server's
+backends): on a shared machine they move far less than wall time does.
+
     python bench/backup.py                 # quick: scale 10
     python bench/backup.py --scale 140     # the full >= 2 GB run
 """
@@ -17,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -60,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
 
     base = Path(tempfile.mkdtemp(prefix="ops-bench-backup-"))
     base.chmod(0o755)
-    cluster = Cluster(base / "pg", settings={"max_wal_size": "4GB", "checkpoint_timeout": "30min"})
+    cluster = Cluster(base / "pg", settings={"max_wal_size": "4GB", "checkpoint_timeout": "30min", "autovacuum": "off"})
     try:
         cluster.init()
         cluster.start()
@@ -93,18 +104,22 @@ def main(argv: list[str] | None = None) -> int:
             with cluster.connection() as conn:
                 conn.execute("checkpoint")
 
-        def raw_dump() -> float:
+        cpu = _CpuMeter(cluster.pid())
+
+        def raw_dump() -> _Run:
             shutil.rmtree(raw_dir, ignore_errors=True)
             checkpoint()
-            return _timed(lambda: run_tool("pg_dump", dump_args(raw_dir, source, None, args.jobs, compression), source))
+            raw_args = dump_args(raw_dir, source, None, args.jobs, compression)
+            return cpu.run(lambda: run_tool("pg_dump", raw_args, source))
 
-        def our_export() -> float:
+        def our_export() -> _Run:
             for old in (settings.local_root / "production").glob("*"):
                 shutil.rmtree(old)
             checkpoint()
-            return _timed(lambda: export(cfg, "production", jobs=args.jobs))
+            return cpu.run(lambda: export(cfg, "production", jobs=args.jobs))
 
-        export_times, raw_dump_times = [], []
+        export_times: list[_Run] = []
+        raw_dump_times: list[_Run] = []
         raw_dir, compression = base / "raw-dump", settings.compression
         for round_number in range(args.rounds):
             # Alternate which side goes first, so order effects cancel out.
@@ -115,36 +130,43 @@ def main(argv: list[str] | None = None) -> int:
                 raw_dump_times.append(raw_dump())
                 export_times.append(our_export())
         backup = find(settings, "production")
-        print(f"dump size: {_size(Path(backup.path) / 'dump') / 2**20:.0f} MB (raw {_size(raw_dir) / 2**20:.0f} MB)")
+        dump_dir = Path(backup.path) / "dump"
+        print(f"dump size: {_size(dump_dir) / 2**20:.0f} MB (raw {_size(raw_dir) / 2**20:.0f} MB)")
 
-        def raw_restore(name: str) -> float:
+        def raw_restore(name: str) -> _Run:
             into = target(with_database(url, name))
             checkpoint()
-            return _timed(lambda: run_tool("pg_restore", restore_ops.restore_args(raw_dir, into, args.jobs), into))
+            return cpu.run(lambda: run_tool("pg_restore", restore_ops.restore_args(dump_dir, into, args.jobs), into))
 
-        def drill_restore(name: str) -> float:
+        def drill_restore(name: str, server_major: int) -> _Run:
             checkpoint()
-            return _timed(lambda: restore_ops.restore(backup, with_database(url, name), args.jobs))
+            into = with_database(url, name)
+            return cpu.run(lambda: restore_ops.restore(backup, into, args.jobs, server_major=server_major))
 
-        restore_times, raw_restore_times = [], []
+        restore_times: list[_Run] = []
+        raw_restore_times: list[_Run] = []
         for round_number in range(args.rounds):
             ours, theirs = f"drill_bench_{round_number}", f"raw_restore_{round_number}"
-            for name in (ours, theirs):
-                cluster.create_database(name, template="template0")
+            # As the drill's create step does; its restore step gets the server version from it.
+            server_major = restore_ops.create_database(url, ours, [])
+            cluster.create_database(theirs, template="template0")
             if round_number % 2:
-                restore_times.append(drill_restore(ours))
+                restore_times.append(drill_restore(ours, server_major))
                 raw_restore_times.append(raw_restore(theirs))
             else:
                 raw_restore_times.append(raw_restore(theirs))
-                restore_times.append(drill_restore(ours))
+                restore_times.append(drill_restore(ours, server_major))
             for name in (ours, theirs):
                 cluster.drop_database(name)
 
-        print(f"\nflags: -Fd -j {args.jobs} -Z {settings.compression}; best of {args.rounds} interleaved rounds")
-        _pair("export", min(export_times), "raw pg_dump", min(raw_dump_times), 1.05)
-        _pair("drill restore", min(restore_times), "raw pg_restore", min(raw_restore_times), 1.05)
-        print(f"all export times {_fmt(export_times)}; raw pg_dump {_fmt(raw_dump_times)}")
-        print(f"all restore times {_fmt(restore_times)}; raw pg_restore {_fmt(raw_restore_times)}")
+        print(
+            f"\nflags: -Fd -j {args.jobs} -Z {settings.compression} (both sides); best of {args.rounds}"
+            " interleaved rounds; the restores read the same dump directory"
+        )
+        _pair("export", export_times, "raw pg_dump", raw_dump_times, 1.05)
+        _pair("drill restore", restore_times, "raw pg_restore", raw_restore_times, 1.05)
+        print(f"all export runs {_fmt(export_times)}; raw pg_dump {_fmt(raw_dump_times)}")
+        print(f"all restore runs {_fmt(restore_times)}; raw pg_restore {_fmt(raw_restore_times)}")
         if not args.no_s3:
             _bench_repository(args, base, url, source, cluster, checkpoint)
     finally:
@@ -204,7 +226,7 @@ def _bench_repository(args, base: Path, url: str, source, cluster, checkpoint) -
         compression = load_settings(cfg).compression
         transfer = TransferConfig(multipart_chunksize=16 << 20, max_concurrency=1)
 
-        def bare_pipeline() -> float:
+        def bare_pipeline() -> _Run:
             checkpoint()
 
             def run() -> None:
@@ -220,13 +242,14 @@ def _bench_repository(args, base: Path, url: str, source, cluster, checkpoint) -
                 if dump.wait() or age.wait():
                     raise RuntimeError("the bare pipeline failed")
 
-            return _timed(run)
+            return _Run(_timed(run))
 
-        def ours() -> float:
+        def ours() -> _Run:
             checkpoint()
-            return _timed(lambda: export(cfg, "production"))
+            return _Run(_timed(lambda: export(cfg, "production")))
 
-        ours_times, bare_times = [], []
+        ours_times: list[_Run] = []
+        bare_times: list[_Run] = []
         for round_number in range(args.rounds):
             if round_number % 2:
                 ours_times.append(ours())
@@ -241,7 +264,7 @@ def _bench_repository(args, base: Path, url: str, source, cluster, checkpoint) -
         backup = find(load_settings(cfg), "production")
         key = f"db/production/{backup.id}/{backup.manifest['dump']['file']}"
 
-        def raw_stream_restore(name: str) -> float:
+        def raw_stream_restore(name: str) -> _Run:
             into = target(with_database(url, name))
             checkpoint()
 
@@ -259,29 +282,31 @@ def _bench_repository(args, base: Path, url: str, source, cluster, checkpoint) -
                 if age.wait() or restore.wait():
                     raise RuntimeError("the raw streamed restore failed")
 
-            return _timed(run)
+            return _Run(_timed(run))
 
-        def our_stream_restore(name: str) -> float:
+        def our_stream_restore(name: str, server_major: int) -> _Run:
             checkpoint()
-            return _timed(lambda: restore_ops.restore(backup, with_database(url, name), 1))
+            into = with_database(url, name)
+            return _Run(_timed(lambda: restore_ops.restore(backup, into, 1, server_major=server_major)))
 
-        stream_times, raw_stream_times = [], []
+        stream_times: list[_Run] = []
+        raw_stream_times: list[_Run] = []
         for round_number in range(args.rounds):
             mine, theirs = f"drill_s3_{round_number}", f"raw_s3_{round_number}"
-            for name in (mine, theirs):
-                cluster.create_database(name, template="template0")
+            server_major = restore_ops.create_database(url, mine, [])
+            cluster.create_database(theirs, template="template0")
             if round_number % 2:
-                stream_times.append(our_stream_restore(mine))
+                stream_times.append(our_stream_restore(mine, server_major))
                 raw_stream_times.append(raw_stream_restore(theirs))
             else:
                 raw_stream_times.append(raw_stream_restore(theirs))
-                stream_times.append(our_stream_restore(mine))
+                stream_times.append(our_stream_restore(mine, server_major))
             for name in (mine, theirs):
                 cluster.drop_database(name)
 
         print(f"\nS3 repository (moto server process), age-encrypted -Fc dump of {size / 2**20:.0f} MB:")
-        _pair("export to S3", min(ours_times), "pg_dump|age|s3", min(bare_times), 1.1)
-        _pair("S3 restore", min(stream_times), "s3|age -d|pg_restore", min(raw_stream_times), 1.05)
+        _pair("export to S3", ours_times, "pg_dump|age|s3", bare_times, 1.1)
+        _pair("S3 restore", stream_times, "s3|age -d|pg_restore", raw_stream_times, 1.05)
         print(f"all export-to-S3 times {_fmt(ours_times)}; bare pipeline {_fmt(bare_times)}")
         print(f"all S3 restore times {_fmt(stream_times)}; by hand {_fmt(raw_stream_times)}")
     finally:
@@ -289,17 +314,62 @@ def _bench_repository(args, base: Path, url: str, source, cluster, checkpoint) -
         server.wait(timeout=10)
 
 
-def _fmt(times: list[float]) -> str:
-    return ", ".join(f"{t:.2f}s" for t in times)
+class _Run(float):
+    """A run's wall time (the float) and the CPU seconds it cost (None where unmeasured)."""
+
+    cpu: float | None = None
 
 
-def _pair(ours: str, ours_time: float, theirs: str, theirs_time: float, target_ratio: float) -> None:
+class _CpuMeter:
+    """CPU seconds of a run: this process and the client programs it waited for
+    (getrusage), plus the server's backends, which the postmaster accounts for
+    once it has reaped them (/proc/<postmaster>/stat cutime + cstime). Linux only;
+    elsewhere only wall time is measured."""
+
+    def __init__(self, postmaster: int | None) -> None:
+        self._stat = Path(f"/proc/{postmaster}/stat") if postmaster else None
+        self._ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def _server(self) -> float | None:
+        if self._stat is None or not self._stat.exists():
+            return None
+        fields = self._stat.read_text().rsplit(")", 1)[1].split()
+        return sum(int(value) for value in fields[11:15]) / self._ticks  # utime stime cutime cstime
+
+    @staticmethod
+    def _client() -> float:
+        own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+    def run(self, action) -> _Run:  # type: ignore[no-untyped-def]
+        server, client = self._server(), self._client()
+        result = _Run(_timed(action))
+        time.sleep(0.2)  # the run's backends exit and are reaped
+        server_after = self._server()
+        if server is not None and server_after is not None:
+            result.cpu = self._client() - client + server_after - server
+        return result
+
+
+def _fmt(runs: list[_Run]) -> str:
+    return ", ".join(f"{run:.2f}s" + (f" ({run.cpu:.2f} cpu-s)" if run.cpu is not None else "") for run in runs)
+
+
+def _pair(ours: str, ours_runs: list[_Run], theirs: str, theirs_runs: list[_Run], target_ratio: float) -> None:
+    ours_time, theirs_time = min(ours_runs), min(theirs_runs)
     ratio = ours_time / theirs_time
     verdict = "ok" if ratio <= target_ratio else "over target"
     print(
         f"{ours:>14}: {ours_time:8.2f} s   {theirs:>14}: {theirs_time:8.2f} s"
         f"   ratio {ratio:.3f} ({verdict}, target <= {target_ratio})"
     )
+    ours_cpu = [run.cpu for run in ours_runs if run.cpu is not None]
+    theirs_cpu = [run.cpu for run in theirs_runs if run.cpu is not None]
+    if ours_cpu and theirs_cpu:
+        print(
+            f"{'':>14}  {min(ours_cpu):8.2f} cpu-s{'':>12}{min(theirs_cpu):8.2f} cpu-s"
+            f" ratio {min(ours_cpu) / min(theirs_cpu):.3f} (client programs + server backends, least of each)"
+        )
 
 
 if __name__ == "__main__":
