@@ -491,3 +491,12 @@ def test_an_existing_valid_index_is_adopted_only_when_it_is_the_statements_index
         assert conn.execute("select indisunique from pg_index where indexrelid = 't_name'::regclass").fetchone() == (
             False,
         )
+
+
+def test_the_runner_defaults_without_pydantic_are_the_settings_models_defaults(migration_project: Any) -> None:
+    from dataclasses import asdict
+
+    from ops.migrations.knobs import DEFAULTS, runner_settings
+
+    assert asdict(DEFAULTS) == RunnerSettings().model_dump()
+    assert runner_settings(migration_project.config()) is DEFAULTS

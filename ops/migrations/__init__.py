@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ops.config import Config
     from ops.console import Output
+    from ops.migrations.knobs import RunnerKnobs
     from ops.migrations.runner import MigrateReport
     from ops.migrations.seeding import SeedReport
-    from ops.migrations.settings import RunnerSettings
 
 
 def migrate(
@@ -24,7 +24,7 @@ def migrate(
     dry_run: bool = False,
     include_all: bool = False,
     out: Output | None = None,
-    settings: RunnerSettings | None = None,
+    settings: RunnerKnobs | None = None,
 ) -> MigrateReport:
     """Apply the pending ``supabase/migrations`` files to ``db_url`` (see ``runner.migrate``)."""
     from ops.migrations.runner import migrate as run

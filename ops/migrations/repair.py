@@ -16,8 +16,8 @@ from ops.guards import refuse_transaction_pooler
 from ops.migrations import history
 from ops.migrations.connection import connect
 from ops.migrations.files import load_migrations
+from ops.migrations.knobs import runner_settings
 from ops.migrations.lock import migration_lock
-from ops.migrations.settings import runner_settings
 
 STATUSES = ("applied", "reverted")
 

@@ -24,9 +24,9 @@ from ops.migrations.connection import connect
 from ops.migrations.execute import LOCK_NOT_AVAILABLE, StatementFailed, run_statements
 from ops.migrations.extensions import check_available as check_extensions_available
 from ops.migrations.files import MigrationFile, load_migrations
+from ops.migrations.knobs import RunnerKnobs, runner_settings
 from ops.migrations.lock import migration_lock
 from ops.migrations.plan import Plan, check_plan, make_plan
-from ops.migrations.settings import RunnerSettings, runner_settings
 from ops.migrations.split import Statement, concurrent_index
 from ops.migrations.transactions import check_transaction_statements
 from ops.pg.connect import error_text
@@ -76,7 +76,7 @@ def migrate(
     dry_run: bool = False,
     include_all: bool = False,
     out: Output | None = None,
-    settings: RunnerSettings | None = None,
+    settings: RunnerKnobs | None = None,
 ) -> MigrateReport:
     """Apply the pending ``supabase/migrations`` files to ``db_url``."""
     refuse_transaction_pooler(db_url)
@@ -125,7 +125,7 @@ def check_pending(plan: Plan) -> None:
 
 
 def _apply_all(
-    conn: Any, plan: Plan, settings: RunnerSettings, report: MigrateReport, out: Output | None, progress: Any, task: Any
+    conn: Any, plan: Plan, settings: RunnerKnobs, report: MigrateReport, out: Output | None, progress: Any, task: Any
 ) -> None:
     import psycopg
     from psycopg import sql
@@ -167,7 +167,7 @@ def _numbered(statements: list[Statement]) -> list[tuple[int, Statement]]:
 
 
 def _apply_in_transaction(
-    conn: Any, cursor: Any, file: MigrationFile, settings: RunnerSettings, out: Output | None
+    conn: Any, cursor: Any, file: MigrationFile, settings: RunnerKnobs, out: Output | None
 ) -> None:
     statements = _numbered(file.parsed)
 
@@ -188,7 +188,7 @@ def _apply_in_transaction(
 
 def _retry_lock_timeouts(
     file: MigrationFile,
-    settings: RunnerSettings,
+    settings: RunnerKnobs,
     out: Output | None,
     attempt: Callable[[], bool],
     *,
@@ -239,7 +239,7 @@ def _apply_batched(conn: Any, cursor: Any, file: MigrationFile, statements: list
 
 
 def _apply_with_standalone(
-    conn: Any, cursor: Any, file: MigrationFile, settings: RunnerSettings, out: Output | None
+    conn: Any, cursor: Any, file: MigrationFile, settings: RunnerKnobs, out: Output | None
 ) -> None:
     """Runs of transactional statements in transactions, standalone ones alone;
     the history row commits with the last run (or alone). Each run is retried

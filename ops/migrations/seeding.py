@@ -28,8 +28,8 @@ from ops.guards import refuse_production_target, refuse_transaction_pooler
 from ops.migrations import history
 from ops.migrations.connection import connect
 from ops.migrations.execute import StatementFailed, run_statements
+from ops.migrations.knobs import runner_settings
 from ops.migrations.lock import migration_lock
-from ops.migrations.settings import runner_settings
 from ops.migrations.split import Statement, split_sql
 from ops.migrations.transactions import check_transaction_statements
 

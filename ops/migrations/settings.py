@@ -11,6 +11,10 @@ from ops.settings import Duration, NonNegativeInt, PgDuration, Section, section
 
 
 class RunnerSettings(Section):
+    """The runner reads it through ``ops.migrations.knobs.runner_settings``, which skips
+    this model (and pydantic) when the table is absent; keep its defaults equal to
+    ``knobs.RunnerDefaults``."""
+
     section_name = "migrations"
 
     # per-migration lock_timeout; on SQLSTATE 55P03 the file is retried
@@ -19,10 +23,6 @@ class RunnerSettings(Section):
     retry_backoff_seconds: Duration = 1.0
     # how long a runner waits for another runner's migration lock
     lock_wait_seconds: Duration = 900.0
-
-
-def runner_settings(cfg: Config) -> RunnerSettings:
-    return section(cfg, RunnerSettings)
 
 
 Severity = Literal["error", "warning", "off"]

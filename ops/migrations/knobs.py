@@ -1,0 +1,54 @@
+"""The runner's settings as the runner reads them, without pydantic when none are set.
+
+``[tool.ops.migrations]`` is validated by its pydantic model,
+``ops.migrations.settings.RunnerSettings``. A project without that table (``ops
+init`` writes none) gets ``DEFAULTS``: the model's own defaults, validated (a test
+keeps them equal), and ``db.migrate`` does not pay for importing pydantic and
+building the models (about 0.1 s of a command that psql finishes in about a second).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from ops.config import Config
+
+
+class RunnerKnobs(Protocol):
+    """What the runner reads: ``RunnerSettings`` or ``RunnerDefaults``."""
+
+    @property
+    def lock_timeout(self) -> str: ...  # a PostgreSQL duration, "5000ms"
+
+    @property
+    def lock_retries(self) -> int: ...
+
+    @property
+    def retry_backoff_seconds(self) -> float: ...
+
+    @property
+    def lock_wait_seconds(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class RunnerDefaults:
+    lock_timeout: str = "5000ms"
+    lock_retries: int = 3
+    retry_backoff_seconds: float = 1.0
+    lock_wait_seconds: float = 900.0
+
+
+DEFAULTS = RunnerDefaults()
+
+
+def runner_settings(cfg: Config) -> RunnerKnobs:
+    """``[tool.ops.migrations]``, validated; the defaults when the table is absent or empty."""
+    table = cfg.raw.get("migrations")
+    if table is None or table == {}:
+        return DEFAULTS
+    from ops.migrations.settings import RunnerSettings
+    from ops.settings import section
+
+    return section(cfg, RunnerSettings)
