@@ -253,13 +253,17 @@ def test_a_failed_concurrent_index_is_cleaned_up_before_the_retry(migration_proj
         assert conn.execute("select indisvalid from pg_index where indexrelid = 't_id'::regclass").fetchone() == (True,)
 
 
-def migrate_while_blocked(migration_project: Any, database: Any, pending: str, blocking_sql: str) -> Any:
-    """Table ``t`` applied, then ``pending`` migrated while another session runs
+def migrate_while_blocked(
+    migration_project: Any, database: Any, pending: str, blocking_sql: str, others: dict[str, str] | None = None
+) -> Any:
+    """Table ``t`` applied, then ``pending`` (and ``others``) migrated while another session runs
     ``blocking_sql`` in a transaction it rolls back after 0.6s (lock_timeout 200ms)."""
     migration_project.write("20240101000000_t.sql", "create table t (id int);")
     cfg = migration_project.config()
     migrate(cfg, database.url)
     migration_project.write("20240102000000_next.sql", pending)
+    for name, sql in (others or {}).items():
+        migration_project.write(name, sql)
     blocker = database.connect()
     blocker.autocommit = False
     blocker.execute(blocking_sql)
@@ -284,6 +288,28 @@ def test_lock_timeout_is_retried_with_backoff(
     )
     assert [item.version for item in report.applied] == ["20240102000000"]
     assert RETRIED in capsys.readouterr().out
+
+
+def test_a_lock_timeout_inside_a_batch_retries_that_file_alone_then_batches_the_rest(
+    migration_project: Any, database: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Files without a CONCURRENTLY statement go to the server several per round trip:
+    # the blocked one stops its batch; the file before it stays committed.
+    report = migrate_while_blocked(
+        migration_project,
+        database,
+        "alter table t add column note text;",
+        "lock table t in access exclusive mode",
+        others={
+            "20240101500000_before.sql": "create table before (id int);",
+            "20240103000000_after.sql": "create table after (id int);",
+            "20240104000000_last.sql": "create table last (id int);",
+        },
+    )
+    assert [item.name for item in report.applied] == ["before", "next", "after", "last"]
+    assert RETRIED in capsys.readouterr().out
+    assert [name for _, name in applied_versions(database)] == ["t", "before", "next", "after", "last"]
+    assert all(table_exists(database, name) for name in ("before", "after", "last"))
 
 
 def test_lock_timeout_on_a_concurrent_index_is_retried_after_dropping_the_invalid_index(
@@ -491,6 +517,59 @@ def test_an_existing_valid_index_is_adopted_only_when_it_is_the_statements_index
         assert conn.execute("select indisunique from pg_index where indexrelid = 't_name'::regclass").fetchone() == (
             False,
         )
+
+
+def test_files_sent_in_one_round_trip_keep_their_own_time_and_history_time(
+    migration_project: Any, database: Any
+) -> None:
+    migration_project.write("20240101000000_quick.sql", "create table quick (id int);")
+    migration_project.write("20240102000000_slow.sql", "select pg_sleep(0.4);\ncreate table slow (id int);")
+    migration_project.write("20240103000000_after.sql", "create table after (id int);")
+    report = migrate(migration_project.config(), database.url)
+    seconds = {item.name: item.seconds for item in report.applied}
+    assert seconds["slow"] >= 0.4 and seconds["quick"] < 0.4 and seconds["after"] < 0.4, seconds
+    with database.connect() as conn:
+        times = [
+            row[0]
+            for row in conn.execute(
+                "select extract(epoch from applied_at)::float8 from supabase_migrations.ops_applied order by version"
+            ).fetchall()
+        ]
+    # each file's applied_at is when its own history row was written, not when the batch arrived
+    assert times[1] - times[0] >= 0.4 and times[2] > times[1]
+
+
+def test_history_rows_are_exact_after_a_migration_turns_standard_conforming_strings_off(
+    migration_project: Any, database: Any
+) -> None:
+    # The history row of a later file in the same round trip is read under the setting the earlier file left.
+    migration_project.write("20240101000000_legacy.sql", "set standard_conforming_strings = off;")
+    migration_project.write("20240102000000_escapes.sql", "select E'a\\nb' as x, 'it''s' as y;\n-- done\n")
+    migrate(migration_project.config(), database.url)
+    with database.connect() as conn:
+        rows = conn.execute(
+            "select name, statements from supabase_migrations.schema_migrations order by version"
+        ).fetchall()
+    assert rows == [
+        ("legacy", ["set standard_conforming_strings = off"]),
+        ("escapes", ["select E'a\\nb' as x, 'it''s' as y", "-- done"]),
+    ]
+
+
+def test_a_connection_lost_inside_a_batch_is_one_line_and_keeps_the_files_before(
+    migration_project: Any, database: Any
+) -> None:
+    migration_project.write("20240101000000_one.sql", "create table one (id int);")
+    migration_project.write("20240102000000_gone.sql", "select pg_terminate_backend(pg_backend_pid());")
+    migration_project.write("20240103000000_three.sql", "create table three (id int);")
+    with pytest.raises(ExternalError) as caught:
+        migrate(migration_project.config(), database.url)
+    assert caught.value.exit_code == 3
+    assert caught.value.message.startswith(
+        "the connection broke while applying 20240101000000_one.sql .. 20240103000000_three.sql:"
+    )
+    assert [name for _, name in applied_versions(database)] == ["one"]
+    assert not table_exists(database, "three")
 
 
 def test_the_runner_defaults_without_pydantic_are_the_settings_models_defaults(migration_project: Any) -> None:

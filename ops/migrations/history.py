@@ -33,9 +33,11 @@ UPSERT_VERSION = (
     "INSERT INTO supabase_migrations.schema_migrations(version, name, statements) VALUES(%s, %s, %s)"
     " ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, statements = EXCLUDED.statements"
 )
+# applied_at is when the history row was written, at the end of the file: now() would be
+# the time the file's query arrived, which one round trip carrying many files shares.
 INSERT_APPLIED = (
-    "INSERT INTO supabase_migrations.ops_applied(version) VALUES(%s)"
-    " ON CONFLICT (version) DO UPDATE SET applied_at = now()"
+    "INSERT INTO supabase_migrations.ops_applied(version, applied_at) SELECT version, clock_timestamp() FROM m"
+    " ON CONFLICT (version) DO UPDATE SET applied_at = EXCLUDED.applied_at"
 )
 UPSERT_SEED_FILE = (
     "INSERT INTO supabase_migrations.seed_files(path, hash) VALUES(%s, %s)"
@@ -109,23 +111,54 @@ def read_applied(conn: Any) -> dict[str, AppliedMigration]:
 def record(conn: Any, version: str, name: str, statements: list[str], *, upsert: bool = False) -> None:
     """One history row (and its time) in one round trip: it runs once per file."""
     conn.execute(
-        f"WITH m AS ({UPSERT_VERSION if upsert else INSERT_VERSION} RETURNING version) "  # type: ignore[arg-type]
-        f"{INSERT_APPLIED.replace('VALUES(%s)', 'SELECT version FROM m')}",
+        f"WITH m AS ({UPSERT_VERSION if upsert else INSERT_VERSION} RETURNING version) {INSERT_APPLIED}",  # type: ignore[arg-type]
         (version, name, statements),
         prepare=False,
     )
 
 
 def record_sql(conn: Any, version: str, name: str, statements: list[str]) -> str:
-    """``record`` as SQL text with literals, to batch it with a file's statements."""
-    from psycopg import sql
+    """``record`` as SQL text with literals, to batch it with a file's statements.
 
-    insert = INSERT_VERSION.replace("%s", "{}")
-    applied = INSERT_APPLIED.replace("VALUES(%s)", "SELECT version FROM m")
-    query = sql.SQL(f"WITH m AS ({insert} RETURNING version) {applied}").format(  # type: ignore[arg-type]
-        sql.Literal(version), sql.Literal(name), sql.Literal(statements)
-    )
-    return query.as_string(conn)
+    It runs once per file, and psycopg's ``sql.Literal`` (an adapter lookup and an
+    array dumper per value) costs more client time than the server spends on the
+    row. ``_text_literal`` reads the same whatever ``standard_conforming_strings``
+    says (a migration may change it); a NUL, which no text value holds, is left to
+    psycopg to refuse."""
+    if any("\x00" in value for value in (version, name, *statements)):
+        from psycopg import sql
+
+        literals = [sql.Literal(value).as_string(conn) for value in (version, name, statements)]
+    else:
+        array = f"ARRAY[{','.join(map(_text_literal, statements))}]::text[]" if statements else "'{}'::text[]"
+        literals = [_text_literal(version), _text_literal(name), array]
+    insert = INSERT_VERSION.replace("%s", "{}").format(*literals)
+    return f"WITH m AS ({insert} RETURNING version) {INSERT_APPLIED}"
+
+
+def _text_literal(value: str) -> str:
+    """A text literal: quotes doubled, and with a backslash an escape string
+    (``E'...'``, backslashes doubled), which no session setting reads differently."""
+    quoted = value.replace("'", "''")
+    if "\\" not in value:
+        return f"'{quoted}'"
+    return "E'" + quoted.replace("\\", "\\\\") + "'"
+
+
+def applied_clocks(conn: Any, versions: list[str]) -> dict[str, float]:
+    """Of ``versions``, those in the history, with when each row was written (the
+    server's clock, epoch seconds): which files of a batch committed, and their times."""
+    rows = conn.execute(
+        "SELECT m.version, extract(epoch FROM a.applied_at)::float8 FROM supabase_migrations.schema_migrations m"
+        " JOIN supabase_migrations.ops_applied a USING (version) WHERE m.version = ANY(%s)",
+        (versions,),
+    ).fetchall()
+    return dict(rows)
+
+
+def server_clock(conn: Any) -> float:
+    """The server's clock (epoch seconds), the one ``applied_at`` is written with."""
+    return float(conn.execute("SELECT extract(epoch FROM clock_timestamp())::float8").fetchone()[0])
 
 
 def forget(conn: Any, versions: list[str]) -> None:

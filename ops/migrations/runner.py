@@ -1,17 +1,22 @@
 """Applying pending migrations: one connection, one lock, one transaction per file.
 
 Each file runs in a transaction together with its history row, so a run
-stops at a file boundary whatever happens. Statements PostgreSQL refuses in
-a transaction (``CREATE INDEX CONCURRENTLY``...) run on their own, and the
-file's history row is written after its last statement.
+stops at a file boundary whatever happens. Consecutive files go to the server
+several per round trip (each still between its own BEGIN and COMMIT, as psql
+runs a script); a failure stops the batch there, and that file runs again
+alone, which retries a lock timeout and names the failing statement.
+Statements PostgreSQL refuses in a transaction (``CREATE INDEX
+CONCURRENTLY``...) run on their own, and the file's history row is written
+after its last statement.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -124,42 +129,125 @@ def check_pending(plan: Plan) -> None:
         check_transaction_statements(file.parsed, file.filename)
 
 
+# A batch: consecutive files sent as one query, each in its own transaction with its
+# history row. Past a few dozen files a bigger batch saves nothing (the round trips are
+# already a small share) and makes the progress display coarser.
+BATCH_FILES = 50
+BATCH_CHARACTERS = 1 << 20
+
+
 def _apply_all(
     conn: Any, plan: Plan, settings: RunnerKnobs, report: MigrateReport, out: Output | None, progress: Any, task: Any
 ) -> None:
-    import psycopg
-    from psycopg import sql
-
     if progress is not None:
         progress.update(task, description="applying migrations", total=len(plan.pending), completed=0)
-    conn.execute(sql.SQL("set lock_timeout = {}").format(sql.Literal(settings.lock_timeout)))
+    row = conn.execute(
+        "select set_config('lock_timeout', %s, false), extract(epoch from clock_timestamp())::float8",
+        (settings.lock_timeout,),
+    ).fetchone()
+    clock = row[1]  # the server's time when the last file ended: a file's time is the gap to its history row
     cursor = conn.cursor()
+    pending, index = plan.pending, 0
     try:
-        for file in plan.pending:
+        while index < len(pending):
+            batch = _next_batch(pending, index)
+            if len(batch) > 1:
+                with _recording_errors(batch[0]):
+                    clocks = _apply_batch(conn, cursor, batch)
+                for file in batch[: len(clocks)]:
+                    report.applied.append(
+                        AppliedFile(file.version, file.name, len(file.parsed), round(clocks[file.version] - clock, 4))
+                    )
+                    clock = clocks[file.version]
+                if progress is not None:
+                    progress.advance(task, len(clocks))
+                index += len(clocks)
+                if len(clocks) == len(batch):
+                    continue
+                # A file of the batch failed and was rolled back (the ones before it stay
+                # committed): it runs again alone, which retries a lock timeout and names a
+                # failing statement.
+            file = pending[index]
             started = time.perf_counter()
-            try:
+            with _recording_errors(file):
                 if file.has_standalone:
                     _apply_with_standalone(conn, cursor, file, settings, out)
                 else:
                     _apply_in_transaction(conn, cursor, file, settings, out)
-            except StatementFailed as failure:
-                if out is not None:
-                    out.line(failure.excerpt)
-                raise
-            except psycopg.Error as exc:  # the history row itself, or the connection
-                raise ExternalError(
-                    f"{file.filename}: recording it failed: {error_text(exc)}",
-                    "check the database and run it again; this file was rolled back",
-                ) from None
+                clock = history.server_clock(conn)
             report.applied.append(
                 AppliedFile(file.version, file.name, len(file.parsed), round(time.perf_counter() - started, 4))
             )
             if progress is not None:
                 progress.advance(task)
+            index += 1
+    except StatementFailed as failure:
+        if out is not None:
+            out.line(failure.excerpt)
+        raise
     finally:
         cursor.close()
         if not conn.closed:
             conn.execute("reset lock_timeout")
+
+
+@contextlib.contextmanager
+def _recording_errors(file: MigrationFile) -> Iterator[None]:
+    """A driver error outside the file's statements (its history row, the connection) as one line."""
+    import psycopg
+
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise ExternalError(
+            f"{file.filename}: recording it failed: {error_text(exc)}",
+            "check the database and run it again; this file was rolled back",
+        ) from None
+
+
+def _next_batch(pending: list[MigrationFile], start: int) -> list[MigrationFile]:
+    """The files from ``start`` that go in one query: consecutive files without a
+    statement that must run outside a transaction, within the batch limits."""
+    batch: list[MigrationFile] = []
+    characters = 0
+    for file in pending[start : start + BATCH_FILES]:
+        characters += len(file.text)
+        if file.has_standalone or (batch and characters > BATCH_CHARACTERS):
+            break
+        batch.append(file)
+    return batch
+
+
+def _apply_batch(conn: Any, cursor: Any, batch: list[MigrationFile]) -> dict[str, float]:
+    """Several files in one simple-protocol query, each between its own BEGIN and
+    COMMIT with its history row, as psql runs a script: the server stops at the
+    first error, and the files before it stay committed. Returns the committed
+    files' history times (server clock), a prefix of ``batch``."""
+    import psycopg
+
+    query = "".join(_transaction_sql(conn, file) + ";\n" for file in batch)
+    try:
+        cursor.execute(query.encode(), prepare=False)
+    except psycopg.Error as exc:
+        if conn.closed or conn.broken:
+            raise ExternalError(
+                f"the connection broke while applying {batch[0].filename} .. {batch[-1].filename}: {error_text(exc)}",
+                "check the database and run it again; db.status shows which files were applied",
+            ) from None
+        conn.execute("ROLLBACK")
+    clocks = history.applied_clocks(conn, [file.version for file in batch])
+    committed = 0
+    while committed < len(batch) and batch[committed].version in clocks:
+        committed += 1
+    return {file.version: clocks[file.version] for file in batch[:committed]}
+
+
+def _transaction_sql(conn: Any, file: MigrationFile) -> str:
+    """A file's statements and its history row between BEGIN and COMMIT, as one query text."""
+    # Separators on their own line: a statement may end in a `--` comment.
+    body = "".join(f"{statement.text}\n;\n" for _, statement in _numbered(file.parsed))
+    record = history.record_sql(conn, file.version, file.name, file.statements)
+    return f"BEGIN;\n{body}{record};\nCOMMIT"
 
 
 def _numbered(statements: list[Statement]) -> list[tuple[int, Statement]]:
@@ -172,7 +260,7 @@ def _apply_in_transaction(
     statements = _numbered(file.parsed)
 
     def attempt() -> bool:
-        sqlstate = _apply_batched(conn, cursor, file, statements)
+        sqlstate = _apply_batched(conn, cursor, file)
         if sqlstate == LOCK_NOT_AVAILABLE:
             return False
         if sqlstate is not None:
@@ -219,17 +307,14 @@ def _retry_lock_timeouts(
             before_retry()
 
 
-def _apply_batched(conn: Any, cursor: Any, file: MigrationFile, statements: list[tuple[int, Statement]]) -> str | None:
+def _apply_batched(conn: Any, cursor: Any, file: MigrationFile) -> str | None:
     """The whole file and its history row as one simple-protocol query between
     BEGIN and COMMIT: one round trip per file instead of one per statement.
     None when applied, else the SQLSTATE of the failure (rolled back)."""
     import psycopg
 
-    # Separators on their own line: a statement may end in a `--` comment.
-    body = "".join(f"{statement.text}\n;\n" for _, statement in statements)
-    record = history.record_sql(conn, file.version, file.name, file.statements)
     try:
-        cursor.execute(f"BEGIN;\n{body}{record};\nCOMMIT".encode(), prepare=False)
+        cursor.execute(_transaction_sql(conn, file).encode(), prepare=False)
     except psycopg.Error as exc:
         if conn.closed or conn.broken:
             raise
