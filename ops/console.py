@@ -29,6 +29,10 @@ _URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*:)(?P
 # password=... in libpq key/value strings and URL query strings
 _KV_PASSWORD = re.compile(r"(?P<head>\bpassword=)(?P<pw>[^\s&'\"]+)", re.IGNORECASE)
 
+# What rich changes in an unstyled line: an emoji code (":smile:", names of these
+# characters only), a tab (expanded) or another control character (dropped or kept).
+_RICH_WOULD_CHANGE = re.compile(r":[\w!#&()*+.\u2019-]+:|[\x00-\x09\x0b-\x1f\x7f]")
+
 
 def register_secret(value: str | None) -> None:
     """Remember a secret so that no later output can show it."""
@@ -115,6 +119,12 @@ class Output:
         return self._console
 
     def line(self, text: str = "", style: str | None = None) -> None:
+        stream = sys.stderr if self.json_mode else sys.stdout
+        if style is None and _RICH_WOULD_CHANGE.search(text) is None and not stream.isatty():
+            # What rich would print, without importing it: a command that prints a few lines
+            # into a pipe or a CI log (db.migrate) saves its import and the console's setup.
+            stream.write(mask(text) + "\n")
+            return
         self.console.print(text, style=style, markup=False)
 
     def markup(self, text: str) -> None:
