@@ -21,6 +21,7 @@ import queue
 import re
 import shutil
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
@@ -49,6 +50,7 @@ from ops.backup.pgtools import (
     error_line,
     exact_counts,
     migration_head,
+    pipelined,
     run_tool,
     target,
     tool_version,
@@ -247,11 +249,13 @@ def _export_into(
     files = _Files(writer, keep)
     conn = _connect_snapshot(source)
     try:
-        first = conn.execute(SNAPSHOT_SQL).fetchone()
+        with pipelined(conn):  # BEGIN and both queries in one round trip
+            first_cursor, tables_cursor = conn.execute(SNAPSHOT_SQL), conn.execute(TABLES_SQL)
+        first = first_cursor.fetchone()
         assert first is not None
         snapshot, snapshot_at, version, version_num, size, dbname, settings_row = first
         db_settings = list(settings_row)
-        tables = _readable_tables(conn.execute(TABLES_SQL).fetchall())
+        tables = _readable_tables(tables_cursor.fetchall())
         bindir = client_bindir(version_num // 10000, "pg_dump")
         # The small files go beside pg_dump instead of before or after it: the
         # settings first (an interrupted upload then leaves something a listing
@@ -260,27 +264,33 @@ def _export_into(
         side = threading.Thread(
             target=_small_files, args=(files, plan, bindir, settings_json(db_settings), globals_future), daemon=True
         )
-        side.start()
         with _progress(out, total=len(tables) + 2) as advance:
             counts_future: Future[tuple[str | None, dict[str, int]]] = Future()
             counter = threading.Thread(target=_count_rows, args=(conn, tables, counts_future), daemon=True)
-            counter.start()
+
+            def beside_pg_dump() -> None:
+                # Started once pg_dump runs: pg_dump is what the export waits for,
+                # so it is spawned first.
+                side.start()
+                counter.start()
+
             local_dir = None if plan.streamed else writer.local_dir
             hasher = _DumpHasher(local_dir, DUMP_DIR) if local_dir is not None else None
             try:
                 if plan.streamed:
                     dump_name = plan.stored(DUMP_FILE)
-                    _pg_dump_stream(files, dump_name, plan, snapshot, bindir, advance)
+                    _pg_dump_stream(files, dump_name, plan, snapshot, bindir, advance, beside_pg_dump)
                 else:
                     assert local_dir is not None and hasher is not None
                     dump_name = DUMP_DIR
-                    _pg_dump(local_dir / DUMP_DIR, source, snapshot, plan, bindir, advance, hasher)
+                    _pg_dump(local_dir / DUMP_DIR, source, snapshot, plan, bindir, advance, hasher, beside_pg_dump)
             except BaseException:
                 conn.cancel_safe()
                 raise
             finally:
-                counter.join()
-                side.join()  # nothing may still be writing when a failed export is removed
+                for thread in (counter, side):  # not started when pg_dump could not be run
+                    if thread.ident is not None:
+                        thread.join()  # nothing may still be writing when a failed export is removed
                 hashed = hasher.close() if hasher is not None else {}
             head, row_counts = counts_future.result()
             conn.commit()
@@ -393,10 +403,18 @@ def _dump_progress(advance: Any, jobs: int, hasher: _DumpHasher | None = None) -
 
 
 def _pg_dump(
-    directory: Path, source: Target, snapshot: str, plan: _Plan, bindir: Path, advance: Any, hasher: _DumpHasher
+    directory: Path,
+    source: Target,
+    snapshot: str,
+    plan: _Plan,
+    bindir: Path,
+    advance: Any,
+    hasher: _DumpHasher,
+    on_start: Callable[[], None],
 ) -> None:
     args = dump_args(directory, source, snapshot, plan.jobs, plan.compression)
-    run_tool("pg_dump", args, source, on_stderr_line=_dump_progress(advance, plan.jobs, hasher), bindir=bindir)
+    on_line = _dump_progress(advance, plan.jobs, hasher)
+    run_tool("pg_dump", args, source, on_stderr_line=on_line, bindir=bindir, on_start=on_start)
 
 
 class _DumpHasher:
@@ -450,7 +468,15 @@ def stream_args(source: Target, snapshot: str | None, compression: int) -> list[
     return [*args, f"--dbname={source.conninfo}"]
 
 
-def _pg_dump_stream(files: _Files, name: str, plan: _Plan, snapshot: str, bindir: Path, advance: Any) -> None:
+def _pg_dump_stream(
+    files: _Files,
+    name: str,
+    plan: _Plan,
+    snapshot: str,
+    bindir: Path,
+    advance: Any,
+    on_start: Callable[[], None],
+) -> None:
     """pg_dump -Fc on stdout -> age (when configured) -> the repository, in one pass."""
     sink = files.sink(name)
     try:
@@ -461,6 +487,7 @@ def _pg_dump_stream(files: _Files, name: str, plan: _Plan, snapshot: str, bindir
             bindir,
             on_stderr_line=_dump_progress(advance, jobs=1),
         ) as stream:
+            on_start()
             if plan.encrypt_to:
                 encrypt_stream(stream.stdout, sink, plan.encrypt_to)
             else:

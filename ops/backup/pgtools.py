@@ -76,8 +76,10 @@ def run_tool(
     *,
     on_stderr_line: Callable[[str], None] | None = None,
     bindir: Path | None = None,
+    on_start: Callable[[], None] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run a PostgreSQL client program; its stderr is streamed to ``on_stderr_line``.
+    ``on_start`` is called once the program runs (work meant to go beside it).
 
     A non-zero exit raises ``ExternalError`` with the last error line (masked).
     """
@@ -93,6 +95,13 @@ def run_tool(
         )
     except OSError as exc:
         raise ExternalError(f"cannot run {name}: {exc.strerror}", "check the PostgreSQL installation") from None
+    if on_start is not None:
+        try:
+            on_start()
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
     lines: list[str] = []
     assert proc.stderr is not None and proc.stdout is not None
     for line in proc.stderr:
@@ -166,16 +175,23 @@ def exact_counts(conn: Any, tables: list[str]) -> dict[str, int]:
     of one per table (hundreds of tables times a remote server's latency), while
     each stays its own statement (a role's statement_timeout applies per table).
     """
-    import psycopg
     from psycopg import sql
 
     queries = [
         sql.SQL("select count(*) from only {}").format(sql.Identifier(*_split(qualified))) for qualified in tables
     ]
-    pipeline = conn.pipeline() if psycopg.Pipeline.is_supported() else contextlib.nullcontext()
-    with pipeline:
+    with pipelined(conn):
         cursors = [conn.execute(query) for query in queries]
     return {qualified: int(cursor.fetchone()[0]) for qualified, cursor in zip(tables, cursors, strict=True)}
+
+
+def pipelined(conn: Any) -> contextlib.AbstractContextManager[Any]:
+    """The statements executed inside go out together and their results come back
+    together (libpq's pipeline mode; one by one where the libpq is older than 14).
+    Read the cursors after the block."""
+    import psycopg
+
+    return conn.pipeline() if psycopg.Pipeline.is_supported() else contextlib.nullcontext()
 
 
 def existing_tables(conn: Any, tables: list[str]) -> set[str]:
