@@ -7,7 +7,10 @@ the same throwaway cluster applies them
   - with the real command line (``python -m ops db.migrate --env staging``),
 each to a fresh database, and prints the times and the ratios (target: the whole
 CLI at most 1.1x psql at 500 files); then one run of each at 5,000 files, so the
-growth shows.
+growth shows. It also prints the CLI's fixed cost: the same command against a
+database that is up to date (start-up, imports, reading and splitting the files,
+reading the history) beside ``python3 -c pass``, and the CPU seconds of the CLI
+process, which the machine's load moves less than wall time.
 
     python bench/migrate.py [--files 500] [--repeat 3] [--more 5000]
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -83,10 +87,17 @@ def measure(cluster: Cluster, base: Path, count: int, repeat: int) -> dict[str, 
         command = [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(script), url]
         subprocess.run(command, check=True, capture_output=True)
 
+    cli_cpu: list[float] = []
+    cli_urls: list[str] = []
+
     def run_cli(url: str) -> None:
+        cli_urls.append(url)
         env = {**os.environ, "OPS_PROJECT_ROOT": str(root), "SUPABASE_STAGING_DB_URL": url}
         command = [sys.executable, "-m", "ops", "db.migrate", "--env", "staging"]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         subprocess.run(command, check=True, capture_output=True, env=env, cwd=root)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cli_cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
 
     contenders: dict[str, Callable[[str], object]] = {
         "psql": run_psql,
@@ -103,7 +114,17 @@ def measure(cluster: Cluster, base: Path, count: int, repeat: int) -> dict[str, 
             with cluster.connection() as conn:
                 conn.execute("CHECKPOINT")
             results[name].append(timed(lambda name=name, url=url: contenders[name](url)))  # type: ignore[misc]
-    return {name: statistics.median(times) for name, times in results.items()}
+    median = {name: statistics.median(times) for name, times in results.items()}
+    median["cli_cpu"] = statistics.median(cli_cpu)
+    # The fixed cost: the CLI against a database it migrated, now up to date, and a bare interpreter.
+    cli_cpu.clear()
+    migrated = cli_urls[-1]
+    median["cli_up_to_date"] = statistics.median(timed(lambda: run_cli(migrated)) for _ in range(repeat))
+    median["cli_up_to_date_cpu"] = statistics.median(cli_cpu)
+    median["python"] = statistics.median(
+        timed(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True)) for _ in range(repeat)
+    )
+    return median
 
 
 def report(count: int, repeat: int, median: dict[str, float]) -> None:
@@ -111,7 +132,14 @@ def report(count: int, repeat: int, median: dict[str, float]) -> None:
     print(f"{count} files, median of {repeat} run(s) each (fresh database per run)")
     print(f"  psql (one session, BEGIN/\\i/COMMIT per file): {psql_time:.3f}s")
     print(f"  ops.migrations.migrate (in process):          {runner_time:.3f}s  ratio {runner_time / psql_time:.2f}")
-    print(f"  python -m ops db.migrate (whole CLI):          {cli_time:.3f}s  ratio {cli_time / psql_time:.2f}")
+    print(
+        f"  python -m ops db.migrate (whole CLI):          {cli_time:.3f}s  ratio {cli_time / psql_time:.2f}"
+        f"  (CPU of the CLI process {median['cli_cpu']:.3f}s)"
+    )
+    print(
+        f"  fixed cost: the CLI with nothing to apply {median['cli_up_to_date']:.3f}s"
+        f" (CPU {median['cli_up_to_date_cpu']:.3f}s), python3 -c pass {median['python']:.3f}s"
+    )
 
 
 def main() -> int:
