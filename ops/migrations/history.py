@@ -118,7 +118,7 @@ def record(conn: Any, version: str, name: str, statements: list[str], *, upsert:
 
 
 def record_sql(conn: Any, version: str, name: str, statements: list[str]) -> str:
-    """``record`` as SQL text with literals, to batch it with a file's statements.
+    """``record`` as SQL text with literals (two statements), to batch it with a file's statements.
 
     It runs once per file, and psycopg's ``sql.Literal`` (an adapter lookup and an
     array dumper per value) costs more client time than the server spends on the
@@ -133,7 +133,9 @@ def record_sql(conn: Any, version: str, name: str, statements: list[str]) -> str
         array = f"ARRAY[{','.join(map(_text_literal, statements))}]::text[]" if statements else "'{}'::text[]"
         literals = [_text_literal(version), _text_literal(name), array]
     insert = INSERT_VERSION.replace("%s", "{}").format(*literals)
-    return f"WITH m AS ({insert} RETURNING version) {INSERT_APPLIED}"
+    # Two statements: in one query text they cost the server half of what the CTE does.
+    applied = INSERT_APPLIED.replace("SELECT version, clock_timestamp() FROM m", "VALUES({}, clock_timestamp())")
+    return f"{insert};\n{applied.format(literals[0])}"
 
 
 def _text_literal(value: str) -> str:
