@@ -67,14 +67,46 @@ def timed(action: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def measure(cluster: Cluster, base: Path, count: int, repeat: int) -> dict[str, float]:
-    """Median seconds of psql, the runner in process and the whole CLI applying ``count`` files."""
+class CpuMeter:
+    """CPU seconds of a run on each side: this process and the programs it waited for
+    (getrusage), and the server, whose backends the postmaster accounts for once it
+    has reaped them (/proc/<postmaster>/stat utime stime cutime cstime; Linux)."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        pid = (cluster.data_dir / "postmaster.pid").read_text().split()[0]
+        self._stat = Path(f"/proc/{pid}/stat")
+        self._ticks = os.sysconf("SC_CLK_TCK")
+
+    def server(self) -> float:
+        if not self._stat.exists():
+            return 0.0
+        fields = self._stat.read_text().rsplit(")", 1)[1].split()
+        return sum(int(value) for value in fields[11:15]) / self._ticks
+
+    @staticmethod
+    def client() -> float:
+        own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+    def run(self, action: Callable[[], object]) -> tuple[float, float, float]:
+        """Wall seconds, client CPU seconds, server CPU seconds."""
+        server, client = self.server(), self.client()
+        wall = timed(action)
+        client = self.client() - client
+        time.sleep(0.2)  # the run's backend exits and is reaped
+        return wall, client, self.server() - server
+
+
+def measure(cluster: Cluster, base: Path, count: int, repeat: int) -> dict[str, tuple[float, float, float]]:
+    """Median (wall, client CPU, server CPU) seconds of psql, the runner in process and
+    the whole CLI applying ``count`` files; then the CLI's fixed cost."""
     root = base / f"project-{count}"
     migrations = make_project(root, count)
     script = psql_script(migrations, base / f"apply-{count}.sql")
     cfg = load(root)
     psql = str(pg_bin("psql"))
-    results: dict[str, list[float]] = {"psql": [], "runner": [], "cli": []}
+    meter = CpuMeter(cluster)
+    results: dict[str, list[tuple[float, float, float]]] = {"psql": [], "runner": [], "cli": []}
     counter = 0
 
     def fresh() -> str:
@@ -87,23 +119,17 @@ def measure(cluster: Cluster, base: Path, count: int, repeat: int) -> dict[str, 
         command = [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(script), url]
         subprocess.run(command, check=True, capture_output=True)
 
-    cli_cpu: list[float] = []
-    cli_urls: list[str] = []
-
     def run_cli(url: str) -> None:
-        cli_urls.append(url)
         env = {**os.environ, "OPS_PROJECT_ROOT": str(root), "SUPABASE_STAGING_DB_URL": url}
         command = [sys.executable, "-m", "ops", "db.migrate", "--env", "staging"]
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         subprocess.run(command, check=True, capture_output=True, env=env, cwd=root)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cli_cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
 
     contenders: dict[str, Callable[[str], object]] = {
         "psql": run_psql,
         "runner": lambda url: migrate(cfg, url),
         "cli": run_cli,
     }
+    migrated = ""
     for round_number in range(repeat):
         # rotate the order so that neither side always runs first
         names = list(contenders)
@@ -113,32 +139,37 @@ def measure(cluster: Cluster, base: Path, count: int, repeat: int) -> dict[str, 
             # Settle the previous run's WAL so that no run pays for another's checkpoint.
             with cluster.connection() as conn:
                 conn.execute("CHECKPOINT")
-            results[name].append(timed(lambda name=name, url=url: contenders[name](url)))  # type: ignore[misc]
-    median = {name: statistics.median(times) for name, times in results.items()}
-    median["cli_cpu"] = statistics.median(cli_cpu)
+            results[name].append(meter.run(lambda name=name, url=url: contenders[name](url)))  # type: ignore[misc]
+            migrated = url if name == "cli" else migrated
     # The fixed cost: the CLI against a database it migrated, now up to date, and a bare interpreter.
-    cli_cpu.clear()
-    migrated = cli_urls[-1]
-    median["cli_up_to_date"] = statistics.median(timed(lambda: run_cli(migrated)) for _ in range(repeat))
-    median["cli_up_to_date_cpu"] = statistics.median(cli_cpu)
-    median["python"] = statistics.median(
-        timed(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True)) for _ in range(repeat)
-    )
-    return median
+    results["up_to_date"] = [meter.run(lambda: run_cli(migrated)) for _ in range(repeat)]
+    results["python"] = [meter.run(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True))]
+    return {
+        name: (
+            statistics.median(r[0] for r in runs),
+            statistics.median(r[1] for r in runs),
+            statistics.median(r[2] for r in runs),
+        )
+        for name, runs in results.items()
+    }
 
 
-def report(count: int, repeat: int, median: dict[str, float]) -> None:
-    psql_time, runner_time, cli_time = median["psql"], median["runner"], median["cli"]
-    print(f"{count} files, median of {repeat} run(s) each (fresh database per run)")
-    print(f"  psql (one session, BEGIN/\\i/COMMIT per file): {psql_time:.3f}s")
-    print(f"  ops.migrations.migrate (in process):          {runner_time:.3f}s  ratio {runner_time / psql_time:.2f}")
+def report(count: int, repeat: int, median: dict[str, tuple[float, float, float]]) -> None:
+    psql_time = median["psql"][0]
+    print(f"{count} files, median of {repeat} run(s) each (fresh database per run); wall, then CPU seconds")
+    rows = [
+        ("psql", "psql (one session, BEGIN/\\i/COMMIT per file)"),
+        ("runner", "ops.migrations.migrate (in process)"),
+        ("cli", "python -m ops db.migrate (whole CLI)"),
+    ]
+    for name, label in rows:
+        wall, client, server = median[name]
+        ratio = "" if name == "psql" else f"ratio {wall / psql_time:.2f}"
+        print(f"  {label:47s} {wall:7.3f}s {ratio:11s} client CPU {client:.3f}s, server CPU {server:.3f}s")
+    wall, client, _ = median["up_to_date"]
     print(
-        f"  python -m ops db.migrate (whole CLI):          {cli_time:.3f}s  ratio {cli_time / psql_time:.2f}"
-        f"  (CPU of the CLI process {median['cli_cpu']:.3f}s)"
-    )
-    print(
-        f"  fixed cost: the CLI with nothing to apply {median['cli_up_to_date']:.3f}s"
-        f" (CPU {median['cli_up_to_date_cpu']:.3f}s), python3 -c pass {median['python']:.3f}s"
+        f"  fixed cost: the CLI with nothing to apply {wall:.3f}s (client CPU {client:.3f}s);"
+        f" python3 -c pass {median['python'][0]:.3f}s (CPU {median['python'][1]:.3f}s)"
     )
 
 
