@@ -7,6 +7,7 @@ behind ``inv db.*``. Everything imports lazily so ``import ops.migrations`` is c
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -41,4 +42,14 @@ def seed(
     return run(cfg, db_url, force=force, env=env, out=out)
 
 
-__all__ = ["migrate", "seed"]
+def sources(cfg: Config, *, seed: bool = True) -> tuple[list[Path], list[Path]]:
+    """The project files ``migrate`` reads, and with ``seed`` those ``seed`` reads (none when
+    ``[db.seed]`` is disabled), in the order they apply: what a database they made depends on."""
+    from ops.migrations.files import load_migrations, seed_files, seed_settings
+
+    migration_files = [migration.path for migration in load_migrations(cfg.migrations_dir)]
+    enabled, patterns = seed_settings(cfg) if seed else (False, [])
+    return migration_files, seed_files(cfg, patterns, []) if enabled else []
+
+
+__all__ = ["migrate", "seed", "sources"]

@@ -243,7 +243,7 @@ def check_available(cfg: Config, conn: Any, pending: Sequence[Any]) -> None:
 
 
 def _seed_texts(cfg: Config) -> list[tuple[str, str]]:
-    from ops.migrations.seeding import seed_files, seed_settings
+    from ops.migrations.files import seed_files, seed_settings
 
     enabled, patterns = seed_settings(cfg)
     if not enabled:
@@ -267,11 +267,15 @@ def required_extensions(cfg: Config) -> list[str]:
 
     uses: list[ExtensionUse] = []
     for migration in load_migrations(cfg.migrations_dir):
+        if not _MAYBE_CREATE_EXTENSION.search(migration.text):
+            continue  # no need to split a file that cannot create one (every dev.up asks)
         try:
             uses += extensions_in(migration.parsed, migration.filename)
         except OpsError:
             continue  # a file being written does not parse yet: applying it reports that
     for name, text in _seed_texts(cfg):
+        if not _MAYBE_CREATE_EXTENSION.search(text):
+            continue
         try:
             uses += extensions_in_files([(name, text)])
         except OpsError:

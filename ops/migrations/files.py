@@ -1,4 +1,5 @@
-"""Migration files: naming, discovery and creation (Supabase CLI rules).
+"""Migration files: naming, discovery and creation (Supabase CLI rules); and which
+seed files ``[db.seed]`` names.
 
 Files are ``<digits>_<name>.sql`` in ``supabase/migrations``, ordered by file
 name; versions compare as strings. Each file is read and split once.
@@ -6,12 +7,16 @@ name; versions compare as strings. Each file is read and split once.
 
 from __future__ import annotations
 
+import glob
+import os
 import re
+import tomllib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 
+from ops.config import Config
 from ops.errors import ConfigError, UsageError
 from ops.migrations.split import Statement, split_sql, stored_statements
 
@@ -19,6 +24,7 @@ FILE_PATTERN = re.compile(r"^([0-9]+)_(.*)\.sql$")
 NAME_PATTERN = re.compile(r"^[a-z0-9_]+$")
 VERSION_FORMAT = "%Y%m%d%H%M%S"
 MAX_NAME_LENGTH = 200
+DEFAULT_SQL_PATHS = ["./seed.sql"]  # [db.seed] sql_paths, relative to supabase/
 
 
 @dataclass
@@ -106,3 +112,32 @@ def new_migration(directory: Path, name: str, *, now: datetime | None = None, bo
     path = directory / f"{version}_{name}.sql"
     path.write_text(body)
     return path
+
+
+def seed_settings(cfg: Config) -> tuple[bool, list[str]]:
+    """``[db.seed] enabled`` and ``sql_paths`` from supabase/config.toml."""
+    config_file = cfg.supabase_dir / "config.toml"
+    if not config_file.is_file():
+        return True, list(DEFAULT_SQL_PATHS)
+    try:
+        data = tomllib.loads(config_file.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{config_file} is not valid TOML: {exc}", "fix the TOML syntax") from None
+    section = data.get("db", {}).get("seed", {})
+    paths = section.get("sql_paths", DEFAULT_SQL_PATHS)
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise ConfigError("[db.seed] sql_paths must be a list of paths", f"fix {config_file}")
+    return bool(section.get("enabled", True)), paths
+
+
+def seed_files(cfg: Config, patterns: list[str], warnings: list[str]) -> list[Path]:
+    """The files the patterns match, in pattern order, each once."""
+    found: dict[Path, None] = {}
+    for pattern in patterns:
+        matches = sorted(glob.glob(str(cfg.supabase_dir / pattern)))
+        # absolute but not resolved: a symlinked supabase/ keeps its project-relative path
+        files = [Path(os.path.abspath(m)) for m in matches if Path(m).is_file()]
+        if not files:
+            warnings.append(f"no seed files match pattern: {pattern}")
+        found.update(dict.fromkeys(files))
+    return list(found)

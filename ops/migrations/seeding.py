@@ -13,10 +13,7 @@ runs in one transaction with its hash row. Every file is read and checked
 
 from __future__ import annotations
 
-import glob
 import hashlib
-import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +25,7 @@ from ops.guards import refuse_production_target, refuse_transaction_pooler
 from ops.migrations import history
 from ops.migrations.connection import connect
 from ops.migrations.execute import StatementFailed, run_statements
+from ops.migrations.files import seed_files, seed_settings
 from ops.migrations.knobs import runner_settings
 from ops.migrations.lock import migration_lock
 from ops.migrations.split import Statement, split_sql
@@ -35,8 +33,6 @@ from ops.migrations.transactions import check_transaction_statements
 
 if TYPE_CHECKING:
     from ops.console import Output
-
-DEFAULT_SQL_PATHS = ["./seed.sql"]
 
 
 @dataclass
@@ -61,35 +57,6 @@ class SeedReport:
             "files": [vars(item) for item in self.files],
             "warnings": self.warnings,
         }
-
-
-def seed_settings(cfg: Config) -> tuple[bool, list[str]]:
-    """``[db.seed] enabled`` and ``sql_paths`` from supabase/config.toml."""
-    config_file = cfg.supabase_dir / "config.toml"
-    if not config_file.is_file():
-        return True, list(DEFAULT_SQL_PATHS)
-    try:
-        data = tomllib.loads(config_file.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{config_file} is not valid TOML: {exc}", "fix the TOML syntax") from None
-    section = data.get("db", {}).get("seed", {})
-    paths = section.get("sql_paths", DEFAULT_SQL_PATHS)
-    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
-        raise ConfigError("[db.seed] sql_paths must be a list of paths", f"fix {config_file}")
-    return bool(section.get("enabled", True)), paths
-
-
-def seed_files(cfg: Config, patterns: list[str], warnings: list[str]) -> list[Path]:
-    """The files the patterns match, in pattern order, each once."""
-    found: dict[Path, None] = {}
-    for pattern in patterns:
-        matches = sorted(glob.glob(str(cfg.supabase_dir / pattern)))
-        # absolute but not resolved: a symlinked supabase/ keeps its project-relative path
-        files = [Path(os.path.abspath(m)) for m in matches if Path(m).is_file()]
-        if not files:
-            warnings.append(f"no seed files match pattern: {pattern}")
-        found.update(dict.fromkeys(files))
-    return list(found)
 
 
 def _record_path(cfg: Config, path: Path) -> str:
