@@ -6,6 +6,7 @@ import pwd
 import shutil
 import stat
 import subprocess
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -225,3 +226,127 @@ def test_initdb_template_lives_in_the_user_cache_unless_turned_off(tmp_path, mon
             shutil.rmtree(base, ignore_errors=True)
         kept = list((tmp_path / "xdg" / "ops-toolkit" / "initdb").glob("*/complete"))
         assert len(kept) == (0 if setting == "off" else 1)
+
+
+def _new_cluster(prefix: str, prepared: str | None = None) -> tuple[Cluster, Path]:
+    base = reachable_tempdir(prefix)
+    cluster = Cluster(base / "pg", settings=FAST_SETTINGS)
+    cluster.init(prepared=prepared)
+    return cluster, base
+
+
+def test_a_prepared_template_is_kept_once_asked_twice_and_copied_with_its_schema(tmp_path, monkeypatch) -> None:
+    """A cluster kept under a fingerprint comes back, with what was applied to it, only
+    for that fingerprint; the copy has its own port and password (not those of the
+    cluster it was taken from), and as root its data dir is the server account's, 0700."""
+    monkeypatch.setenv("OPS_INITDB_CACHE", str(tmp_path / "cache"))
+    made = []
+    try:
+        for expect_wanted in (False, True):
+            cluster, base = _new_cluster("ops-test-prepared-", prepared="fingerprint-1")
+            made.append((cluster, base))
+            assert cluster.prepared_info is None and cluster.prepared_wanted is expect_wanted
+        source = made[-1][0]
+        source.start()
+        with source.connection() as conn:
+            conn.execute("create table kept (id int); insert into kept values (42)")
+        source.stop()
+        assert source.keep_prepared("fingerprint-1", {"done": "one table"}) is True
+
+        copy, base = _new_cluster("ops-test-prepared-copy-", prepared="fingerprint-1")
+        made.append((copy, base))
+        assert copy.prepared_info == {"done": "one table"}
+        assert copy.port != source.port and copy.password != source.password
+        conf = (copy.data_dir / "postgresql.conf").read_text()
+        assert f"port = {copy.port}" in conf and f"port = {source.port}" not in conf
+        assert conf.count("# written by ops: a local cluster on loopback") == 1
+        if os.geteuid() == 0:
+            owner = pwd.getpwnam("postgres").pw_uid
+            assert copy.data_dir.stat().st_uid == owner and stat.S_IMODE(copy.data_dir.stat().st_mode) == 0o700
+            assert all(path.stat().st_uid == owner for path in copy.data_dir.rglob("*"))
+        copy.start()
+        with copy.connection() as conn:
+            assert conn.execute("select id from kept").fetchall() == [(42,)]
+        with pytest.raises(psycopg.OperationalError):
+            psycopg.connect(copy.url(password=source.password), connect_timeout=5).close()
+
+        other, base = _new_cluster("ops-test-prepared-other-", prepared="fingerprint-2")
+        made.append((other, base))
+        assert other.prepared_info is None
+        other.start()
+        with other.connection() as conn:
+            assert conn.execute("select to_regclass('public.kept')").fetchone() == (None,)
+    finally:
+        for cluster, base in made:
+            cluster.destroy()
+            shutil.rmtree(base, ignore_errors=True)
+
+
+def test_a_damaged_template_is_deleted_and_the_cluster_made_the_long_way(tmp_path, monkeypatch) -> None:
+    from ops.pg.initdb_cache import InitdbTemplate
+
+    monkeypatch.setenv("OPS_INITDB_CACHE", str(tmp_path / "cache"))
+    first, base = _new_cluster("ops-test-damaged-")
+    first.destroy()
+    shutil.rmtree(base)
+    template = InitdbTemplate.for_bindir(first.server_bindir())
+    assert template is not None and template.available
+    victim = next(path for path in template.data.rglob("*") if path.is_file() and path.stat().st_size > 0)
+    size = victim.stat().st_size
+    victim.write_bytes(victim.read_bytes()[:-1])  # truncated: not what the manifest says
+    second, base = _new_cluster("ops-test-damaged-again-")
+    try:
+        # Made by initdb, not copied (a copy would wait for its own password), and kept
+        # as the new template in place of the damaged one.
+        assert "pending_password" not in json.loads(second.meta_file.read_text())
+        assert template.available and template.password() == second.password
+        assert victim.stat().st_size == size
+        second.start()
+        with second.connection() as conn:
+            assert conn.execute("select 1").fetchone() == (1,)
+    finally:
+        second.destroy()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_the_template_is_keyed_by_the_initdb_program_not_its_path(tmp_path, monkeypatch) -> None:
+    """A copy of the installation (the state dir's, for a server account that cannot reach
+    the original) shares the entry instead of adding one per state dir."""
+    from ops.pg.initdb_cache import InitdbTemplate
+
+    monkeypatch.setenv("OPS_INITDB_CACHE", str(tmp_path / "cache"))
+    copied = tmp_path / "copy" / "bin"
+    copied.mkdir(parents=True)
+    shutil.copyfile(find_bindir() / "initdb", copied / "initdb")
+    original, moved = InitdbTemplate.for_bindir(find_bindir()), InitdbTemplate.for_bindir(copied)
+    assert original is not None and moved is not None and original.root == moved.root
+    (copied / "initdb").write_bytes(b"another build")
+    changed = InitdbTemplate.for_bindir(copied)
+    assert changed is not None and changed.root != original.root
+
+
+def test_only_the_most_recently_used_prepared_templates_are_kept(tmp_path, monkeypatch) -> None:
+    from ops.pg.initdb_cache import InitdbTemplate
+
+    monkeypatch.setenv("OPS_INITDB_CACHE", str(tmp_path / "cache"))
+    pristine = InitdbTemplate.for_bindir(find_bindir())
+    assert pristine is not None
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "PG_VERSION").write_text("15\n")
+    entries = []
+    for number in range(InitdbTemplate.KEEP_PREPARED):
+        entry = pristine.prepared(f"state-{number}", None)
+        assert entry.store(data, "secret", info={"number": number}) is True
+        os.utime(entry.root / "complete", (1_000_000 + number, 1_000_000 + number))
+        entries.append(entry)
+    # Using the oldest makes it the most recently used.
+    assert entries[0].restore_into(tmp_path / "restored") is True
+    assert entries[0].info() == {"number": 0}
+    newer = [pristine.prepared(name, None) for name in ("state-a", "state-b")]
+    for entry in newer:
+        assert entry.store(data, "secret") is True
+    kept = sorted(path.parent.name for path in (tmp_path / "cache").glob("*-prepared-*/complete"))
+    assert kept == sorted(entry.root.name for entry in (entries[0], entries[3], *newer))
+    assert stat.S_IMODE(newer[0].root.stat().st_mode) == 0o700
+    assert stat.S_IMODE((newer[0].root / "password").stat().st_mode) == 0o600

@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
-from conftest import CliResult, LocalStack, make_stack_project, reachable_tempdir, run_ops
+from conftest import REPO, CliResult, LocalStack, make_stack_project, reachable_tempdir, run_ops
 
 from ops.config import load
 from ops.local.state import StackPaths
@@ -517,6 +517,94 @@ def test_up_restarts_a_postgres_whose_binaries_changed_under_it(tmp_path: Path) 
         assert report["steps"]["postgres"] == "running"  # once restarted, it is current again
         after = {row["service"]: row["pid"] for row in report["services"]}
         assert after["db"] != before["db"] and after["app"] == before["app"]
+    finally:
+        run_ops("dev.down", "--purge", cwd=root, env=env)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_a_cold_up_copies_the_prepared_database_but_never_a_stale_one(tmp_path: Path) -> None:
+    """The second cold up of a project state keeps its database (bootstrap, migrations,
+    seed) in the cache and the third is a copy of it; a changed migration or seed file is
+    a new state, applied for real; a cached copy that will not start is made anew."""
+    base = reachable_tempdir("ops-test-stack-prepared-")
+    root = base / "project"
+    root.mkdir()
+    shutil.copytree(REPO / "supabase", root / "supabase")
+    make_stack_project(root)
+    cache = tmp_path / "cache"
+    env = {"OPS_PROJECT_ROOT": str(root), "OPS_INITDB_CACHE": str(cache)}
+    migration = root / "supabase" / "migrations" / "20250101000100_create_orders.sql"
+    seed = root / "supabase" / "seed.sql"
+    original_migration, original_seed = migration.read_text(), seed.read_text()
+
+    def cold_up() -> dict:  # type: ignore[type-arg]
+        assert run_ops("dev.down", "--purge", cwd=root, env=env).code == 0
+        result = run_ops("dev.up", "--json", cwd=root, env=env)
+        assert result.code == 0, result.output
+        return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+    def query(sql: str) -> list[str]:
+        result = run_ops("dev.psql", "-c", sql, cwd=root, env=env)
+        assert result.code == 0, result.output
+        return [line.strip() for line in result.stdout.splitlines()[2:-2]]
+
+    def migration_status() -> list[tuple[str, str]]:
+        result = run_ops("db.status", "--json", cwd=root, env=env)
+        assert result.code == 0, result.output
+        return [(row["file"], row["state"]) for row in json.loads(result.stdout)["versions"]]
+
+    applied = [
+        ("20250101000000_create_products.sql", "applied"),
+        ("20250101000100_create_orders.sql", "applied"),
+    ]
+    try:
+        steps = [cold_up()["steps"] for _ in range(3)]
+        assert [step["database"] for step in steps] == [
+            "new",
+            "new, kept in the cache with its schema",
+            "copied from the cache, schema applied",
+        ]
+        assert steps[0]["schema"] == "migrations: 2 applied, seed: 1 file(s)"
+        assert steps[2]["schema"] == "migrations: 2 applied, seed: 1 file(s) (from the cache)"
+        assert migration_status() == applied
+        seeded = query("select count(*) from public.products")
+        assert int(seeded[0]) >= 20
+        assert query("select path from supabase_migrations.seed_files") == ["supabase/seed.sql"]
+
+        # A migration changed under the same file name: a new state, applied for real.
+        migration.write_text(original_migration + "\nalter table public.orders add column gift_note text;\n")
+        report = cold_up()
+        assert report["steps"]["database"] == "new"
+        assert report["steps"]["schema"] == "migrations: 2 applied, seed: 1 file(s)"
+        assert query("select count(*) from information_schema.columns where column_name = 'gift_note'") == ["1"]
+        assert migration_status() == applied
+
+        # The seed changed: likewise.
+        seed.write_text(
+            original_seed + "\ninsert into public.products (slug, name, price_cents) values"
+            " ('cache-probe', 'Cache probe', 1);\n"
+        )
+        assert cold_up()["steps"]["database"] == "new"
+        assert query("select count(*) from public.products where slug = 'cache-probe'") == ["1"]
+
+        # Back to the first state: its copy serves again, without the later changes.
+        migration.write_text(original_migration)
+        seed.write_text(original_seed)
+        assert cold_up()["steps"]["database"] == "copied from the cache, schema applied"
+        assert query("select count(*) from information_schema.columns where column_name = 'gift_note'") == ["0"]
+        assert query("select count(*) from public.products") == seeded
+
+        # A cached copy whose control file is damaged (same size, bad checksum) will not start.
+        (prepared,) = cache.glob("*-prepared-*/data/global/pg_control")
+        control = bytearray(prepared.read_bytes())
+        control[40:48] = bytes(8)
+        prepared.write_bytes(bytes(control))
+        report = cold_up()
+        assert report["notes"] == ["the cached database template would not start: it was deleted and made anew"]
+        assert report["steps"]["schema"] == "migrations: 2 applied, seed: 1 file(s)"
+        assert not list(cache.glob("*-prepared-*/complete"))
+        assert migration_status() == applied
+        assert query("select count(*) from public.products") == seeded
     finally:
         run_ops("dev.down", "--purge", cwd=root, env=env)
         shutil.rmtree(base, ignore_errors=True)

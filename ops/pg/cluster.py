@@ -9,7 +9,10 @@ random per-cluster password (scram-sha-256).
 
 A new cluster is a copy of a pristine initdb kept per installation in the
 user's cache (``ops.pg.initdb_cache``), when there is one: copying takes a
-fraction of initdb's time. It gets its own password on its first start.
+fraction of initdb's time. A caller that applies the same SQL to every new
+cluster (the dev stack) can keep a *prepared* copy, taken after that SQL ran,
+under a fingerprint of everything that shaped it. A copy gets its own password
+on its first start.
 
 ``initdb`` refuses to run as root, so as root the server runs as an
 unprivileged user (``postgres`` by default) who is handed the data, socket
@@ -45,6 +48,8 @@ if TYPE_CHECKING:
 
 SUPERUSER = "postgres"
 SETTINGS_FILE = "ops.conf"
+# The first line of what a cluster appends to initdb's postgresql.conf (its port, socket...).
+OWN_CONF_MARKER = "# written by ops: a local cluster on loopback"
 DEFAULT_ROOT_RUN_AS = "postgres"
 
 
@@ -84,6 +89,8 @@ class Cluster:
     _meta: dict[str, Any] = field(default_factory=dict, repr=False)
     _resolved_bindir: Path | None = field(default=None, repr=False)
     restart_reason: str | None = field(default=None, repr=False)
+    prepared_info: dict[str, Any] | None = field(default=None, repr=False)
+    prepared_wanted: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
         self.state_dir = Path(self.state_dir).resolve()
@@ -92,6 +99,7 @@ class Cluster:
                 self._meta = json.loads(self.meta_file.read_text())
                 port = int(self._meta["port"])
                 register_secret(str(self._meta["password"]))
+                register_secret(str(self._meta.get("pending_password", "")))
             except (OSError, ValueError, KeyError, TypeError):
                 raise ExternalError(
                     f"the cluster's state file {self.meta_file} is damaged",
@@ -119,7 +127,9 @@ class Cluster:
 
     @property
     def password(self) -> str:
-        return str(self._meta["password"])
+        """The cluster's own password: a copy of a template opens with the template's until
+        its first start sets this one, which its users may be given before that."""
+        return str(self._meta.get("pending_password") or self._meta["password"])
 
     @property
     def initialized(self) -> bool:
@@ -238,10 +248,17 @@ class Cluster:
                 )
 
     # -- lifecycle ---------------------------------------------------------------
-    def init(self) -> bool:
-        """initdb on first use. Returns True when a new cluster was created."""
+    def init(self, prepared: str | None = None) -> bool:
+        """initdb on first use. Returns True when a new cluster was created.
+
+        ``prepared`` is the caller's fingerprint of what it applies to a new cluster (the dev
+        stack's bootstrap, migrations and seed): when the cache holds a prepared template for
+        it, the new cluster is a copy of that, and ``prepared_info`` is what the caller kept
+        with it. Otherwise ``prepared_wanted`` says whether the caller should keep this one
+        once prepared (``keep_prepared``): the second time the same fingerprint is made."""
         if self.initialized:
             return False
+        self.prepared_info, self.prepared_wanted = None, False
         if self.data_dir.exists():
             # A half-made data dir from an interrupted initdb: start again.
             shutil.rmtree(self.data_dir)
@@ -251,31 +268,40 @@ class Cluster:
             directory.mkdir(parents=True, exist_ok=True)
             directory.chmod(0o700)
         port = self.port or free_port(self.host)
-        password = secrets.token_urlsafe(18)
+        # A cluster made again (see forget_prepared) keeps the password its users were given.
+        password = str(self._meta.get("password") or secrets.token_urlsafe(18))
         register_secret(password)
         pwfile = self.state_dir / ".pwfile"
         pwfile.write_text(password + "\n")
         pwfile.chmod(0o600)
         self._hand_over(pwfile, self.socket_dir, self.log_file.parent)
-        user = self._os_user()
-        if user is not None:
-            # initdb creates data/ itself; it needs to write in state_dir.
-            staging = self.state_dir / "data"
-            staging.mkdir(mode=0o700)
-            os.chown(staging, user.pw_uid, user.pw_gid)
         template = InitdbTemplate.for_bindir(self.server_bindir())
+        ready = self._prepared_template(template, prepared)
         pending_password: str | None = None
         try:
-            if template is not None and template.restore_into(self.data_dir):
-                # A copy of a fresh initdb made earlier: its superuser has the template's
-                # password until the first start sets this cluster's own.
-                pending_password, password = password, template.password()
-                register_secret(password)
-                self._hand_over(self.data_dir)
+            if ready is not None and ready.restore_into(self.data_dir):
+                copied: InitdbTemplate | None = ready
+                self.prepared_info = ready.info()
+            elif template is not None and template.restore_into(self.data_dir):
+                copied = template
+                self.prepared_wanted = ready is not None and ready.asked_before()
             else:
+                copied = None
+                user = self._os_user()
+                if user is not None:
+                    # initdb, run as the server's account, cannot create data/ in state_dir.
+                    self.data_dir.mkdir(mode=0o700)
+                    os.chown(self.data_dir, user.pw_uid, user.pw_gid)
                 self._initdb(pwfile)
                 if template is not None:
                     template.store(self.data_dir, password)
+                    self.prepared_wanted = ready is not None and ready.asked_before()
+            if copied is not None:
+                # A copy of a template made earlier: its superuser has the template's
+                # password until the first start sets this cluster's own.
+                pending_password, password = password, copied.password()
+                register_secret(password)
+                self._hand_over(self.data_dir)
         except BaseException:
             shutil.rmtree(self.data_dir, ignore_errors=True)
             raise
@@ -288,6 +314,31 @@ class Cluster:
         self.port = port
         self._save_meta()
         return True
+
+    def _prepared_template(self, template: InitdbTemplate | None, prepared: str | None) -> InitdbTemplate | None:
+        if template is None or prepared is None:
+            return None
+        return template.prepared(prepared, self.pkglibdir())
+
+    def keep_prepared(self, prepared: str, info: dict[str, Any]) -> bool:
+        """Keep this stopped cluster's data directory as the prepared template of
+        ``prepared``, with ``info`` (see ``init``); without the settings and port this
+        cluster added. Best effort: True when it was kept."""
+        ready = self._prepared_template(InitdbTemplate.for_bindir(self.server_bindir()), prepared)
+        if ready is None or self.pid() is not None or "pending_password" in self._meta:
+            return False
+        return ready.store(self.data_dir, self.password, info=info, skip=(SETTINGS_FILE,), rewrite=_without_own_conf)
+
+    def forget_prepared(self, prepared: str) -> None:
+        """Delete a new cluster copied from a prepared template that would not start, and
+        that template: ``init`` then makes the cluster the long way."""
+        self.stop(mode="immediate")
+        ready = self._prepared_template(InitdbTemplate.for_bindir(self.server_bindir()), prepared)
+        if ready is not None:
+            ready.discard()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        self.meta_file.unlink(missing_ok=True)
+        self._meta = {"password": self.password}
 
     def _initdb(self, pwfile: Path) -> None:
         self._run(
@@ -323,7 +374,10 @@ class Cluster:
             return
         from psycopg import sql
 
-        with self.connect() as conn:
+        from ops.pg.connect import connect
+
+        template_password = str(self._meta["password"])
+        with connect(self.url(password=template_password), autocommit=True, application_name="ops cluster") as conn:
             conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(SUPERUSER), sql.Literal(pending)))
         self._meta["password"] = pending
         del self._meta["pending_password"]
@@ -331,7 +385,7 @@ class Cluster:
 
     def _write_conf(self, port: int) -> None:
         lines = [
-            "# written by ops: a local cluster on loopback",
+            OWN_CONF_MARKER,
             f"port = {port}",
             f"listen_addresses = '{self.host}'",
             f"unix_socket_directories = '{self.socket_dir}'",
@@ -518,6 +572,15 @@ class Cluster:
 
         with self.connection() as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _without_own_conf(name: str, content: bytes) -> bytes:
+    """initdb's postgresql.conf, without what one cluster appended to it (a template's copies
+    append their own)."""
+    if name != "postgresql.conf":
+        return content
+    head, _, _ = content.partition(b"\n" + OWN_CONF_MARKER.encode())
+    return head
 
 
 def _others_can_run(bindir: Path) -> bool:

@@ -6,17 +6,35 @@ database made by ``dev.up`` has exactly the history ``db.migrate`` would write.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import time
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+import ops
 from ops import migrations
 from ops.config import Config
 from ops.errors import ExternalError
 from ops.local import DB_NAME, DEV_SETTINGS, cluster_for
-from ops.pg.bootstrap import apply_bootstrap
+from ops.pg.bootstrap import BOOTSTRAP_FILE, apply_bootstrap
 from ops.pg.cluster import Cluster
 
-__all__ = ["DB_NAME", "DEV_SETTINGS", "apply_schema", "bootstrap", "cluster_for", "server_settings", "start_cluster"]
+__all__ = [
+    "DB_NAME",
+    "DEV_SETTINGS",
+    "apply_schema",
+    "bootstrap",
+    "cluster_for",
+    "schema_fingerprint",
+    "server_settings",
+    "start_cluster",
+]
+
+# Bump when what a new local database gets changes in a way the inputs below do not show.
+SCHEMA_FORMAT = "1"
 
 
 def server_settings(cfg: Config, cluster: Cluster) -> dict[str, str]:
@@ -70,3 +88,37 @@ def apply_schema(cfg: Config, db_url: str, *, seed: bool, out: Any = None) -> li
     if seed:
         done.append(f"seed: {len(migrations.seed(cfg, db_url).files)} file(s)")
     return done
+
+
+def schema_fingerprint(cfg: Config, settings: Mapping[str, str], *, seed: bool) -> str:
+    """A digest of everything that shapes a new local database once its schema is applied,
+    to find a prepared copy of one (``Cluster.init(prepared=...)``): the bootstrap SQL, the
+    code that applies it and the migrations (ops' version, and each module's size and change
+    time, so an edited checkout counts too), the server settings it ran with, each migration
+    file's name and bytes, and with ``seed`` the seed files' paths and bytes. The
+    installation's part (initdb, the extension libraries) is added by the cache."""
+    digest = hashlib.sha256()
+
+    def add(*parts: str | bytes) -> None:
+        for part in parts:
+            digest.update(part if isinstance(part, bytes) else part.encode())
+            digest.update(b"\0")
+
+    add(SCHEMA_FORMAT, ops.__version__, DB_NAME, BOOTSTRAP_FILE.read_bytes())
+    for module in _schema_code():
+        info = module.stat()
+        add(module.name, str(info.st_size), str(info.st_mtime_ns))
+    add(json.dumps(sorted(settings.items())))
+    migration_files, seed_files = migrations.sources(cfg, seed=seed)
+    for kind, paths in (("migrations", migration_files), ("seed", seed_files)):
+        add(kind, str(len(paths)))
+        for path in paths:
+            # seed_files records a seed by its path from the project root
+            add(os.path.relpath(path, cfg.root), path.read_bytes())
+    return digest.hexdigest()
+
+
+def _schema_code() -> list[Path]:
+    """The modules whose behaviour shapes the database: the bootstrap and the migration runner."""
+    packages = (Path(migrations.__file__).parent, BOOTSTRAP_FILE.parent.parent)
+    return sorted({*(path for package in packages for path in package.glob("*.py")), Path(__file__)})

@@ -56,6 +56,14 @@ class NativeStack:
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     provider: str = "native"
+    # What the schema step did, when the postgres step did it (from a prepared copy, or
+    # before keeping one).
+    schema_done: str | None = None
+    # A new cluster's schema fingerprint and server settings, and whether it is a copy of a
+    # prepared one (the database step).
+    fingerprint: str | None = None
+    new_settings: dict[str, str] | None = None
+    from_cache: bool = False
 
     @classmethod
     def load(cls, cfg: Config) -> NativeStack:
@@ -109,14 +117,17 @@ class NativeStack:
     def steps(self) -> list[Step]:
         # Caddy and the services start in the background and finish starting while Postgres
         # starts and the schema applies; "ready" waits for all of them. The services need
-        # the cluster's password, so on a first run they follow initdb; and when a wave of
-        # services must be ready before the next starts, its readiness may need the database.
+        # the cluster's password, so a new cluster's data directory is made first; and when
+        # a wave of services must be ready before the next starts, its readiness may need
+        # the database, so then Postgres starts before them.
         postgres = Step("postgres", "starting postgres", self.step_postgres)
         services = Step("services", "starting the services", self.step_services)
-        services_first = self.cluster.initialized and len(self.settings.order()) == 1
+        services_first = len(self.settings.order()) == 1
+        new_database = not self.cluster.initialized
         return [
             Step("ports", "checking ports", self.step_ports),
             Step("caddy", "starting caddy", self.step_caddy),
+            *([Step("database", "making the database", self.step_database)] if new_database else []),
             *([services, postgres] if services_first else [postgres, services]),
             Step("schema", "bootstrap, migrations and seed", self.step_schema),
             Step("ready", "waiting until healthy", self.step_ready),
@@ -179,12 +190,36 @@ class NativeStack:
                 )
             raise ExternalError(f"port {port} ({key}) is already in use by another process", fix)
 
+    def step_database(self) -> str:
+        """Make a new cluster's data directory: a copy of a prepared template (bootstrap,
+        migrations and seed applied) of exactly this project state when the user's cache
+        holds one, else of a pristine initdb. The second time this project state is made
+        from nothing, its schema is applied here, before the services start, and the
+        stopped cluster is kept as the prepared template."""
+        cluster = self.cluster
+        cluster.settings = self.new_settings = database.server_settings(self.cfg, cluster)
+        self.fingerprint = database.schema_fingerprint(self.cfg, cluster.settings, seed=self.seed)
+        cluster.init(prepared=self.fingerprint)
+        if cluster.prepared_info is not None:
+            self.from_cache = True
+            self.schema_done = f"{cluster.prepared_info.get('done', 'applied')} (from the cache)"
+            self._mark_provisioned(True)
+            return "copied from the cache, schema applied"
+        self._mark_provisioned(False)
+        if not cluster.prepared_wanted:
+            return "new"
+        cluster.start()
+        try:
+            self.schema_done = self.apply_schema()
+        finally:
+            cluster.stop()  # kept stopped, and a failed up leaves no server running
+        kept = cluster.keep_prepared(self.fingerprint, {"done": self.schema_done})
+        return "new, kept in the cache with its schema" if kept else "new"
+
     def step_postgres(self) -> str:
         cluster = self.cluster
-        created_now = cluster.init()
-        if created_now:
-            self.state.provisioned = False
-            self.state.save(self.paths)
+        if "database" in self.actions:
+            return self._start_new_cluster(cluster)
         pid = self.db_pid()
         restarted = False
         if pid is not None:
@@ -204,15 +239,40 @@ class NativeStack:
             return "restarted (its binaries changed under it)"
         if cluster.restart_reason:
             return f"restarted ({cluster.restart_reason})"
-        return "initialised" if created_now else ("started" if started else "running")
+        return "started" if started else "running"
+
+    def _start_new_cluster(self, cluster: Cluster) -> str:
+        """Start the cluster the database step made. A copy of a prepared template that will
+        not start is deleted with its template and made the long way, with the same password
+        (the services have it already)."""
+        cluster.settings = self.new_settings
+        try:
+            cluster.start()
+        except ExternalError:
+            if not self.from_cache or self.fingerprint is None:
+                raise
+            self.notes.append("the cached database template would not start: it was deleted and made anew")
+            cluster.forget_prepared(self.fingerprint)
+            cluster.init()
+            self.schema_done = None
+            self._mark_provisioned(False)
+            cluster.start()
+        return "initialised"
+
+    def _mark_provisioned(self, provisioned: bool) -> None:
+        self.state.provisioned = provisioned
+        self.state.save(self.paths)
 
     def step_schema(self) -> str:
         if self.state.provisioned:
-            return "up to date"
+            return self.schema_done or "up to date"
+        return self.apply_schema()
+
+    def apply_schema(self) -> str:
+        """The Supabase-shaped bootstrap, the migrations and (unless turned off) the seed."""
         database.bootstrap(self.cluster)
         done = database.apply_schema(self.cfg, self.db_url, seed=self.seed)
-        self.state.provisioned = True
-        self.state.save(self.paths)
+        self._mark_provisioned(True)
         return ", ".join(done)
 
     def step_services(self) -> str:
