@@ -1,10 +1,17 @@
 """How long `inv dev.up` takes to a healthy stack, against the raw floor.
 
 Figures from one run, in temp projects with free ports:
-  cold   `ops dev.up` after `ops dev.down --purge` (initdb, bootstrap, migrations, seed, app, Caddy + new CA)
+  cold   `ops dev.up` after `ops dev.down --purge`, the template cache (the bench's own,
+         OPS_INITDB_CACHE) primed by two earlier cold ups of the same project state, as a
+         developer's is: the database is a copy of the prepared template (bootstrap, migrations
+         and seed applied); app, Caddy + new CA
+  cold, new state   the same for a project state seen for the first time (the cache holds only
+         the pristine initdb): bootstrap, migrations and seed applied for real
+  cold, no cache    the same with OPS_INITDB_CACHE=off: initdb, bootstrap, migrations, seed (CI's
+         first run on a fresh machine)
   warm   `ops dev.up` after `ops dev.down` (state kept: start the three processes, wait until healthy)
   floor  by hand: initdb --no-sync + pg_ctl start -w + Caddy started and serving TLS (no bootstrap, no app)
-and the ratios cold/floor and warm/floor. Targets: cold <= 1.1x the floor, warm <= 1 s.
+and the ratios to the floor. Targets: cold <= 1.1x the floor, warm <= 1 s.
 
 The same for a team repo with three Node services (web, api, worker) and the built-in Redis
 (tests/data/team_services): its floor adds, by hand, redis-server and the three programs
@@ -130,12 +137,14 @@ def services_floor(base: Path) -> float:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def ops(root: Path, *args: str, steps: dict[str, list[float]] | None = None) -> float:
+def ops(
+    root: Path, *args: str, steps: dict[str, list[float]] | None = None, env: dict[str, str] | None = None
+) -> float:
     started = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-m", "ops", *args],
         cwd=root,
-        env={**os.environ, "OPS_PROJECT_ROOT": str(root)},
+        env={**os.environ, "OPS_PROJECT_ROOT": str(root), **(env or {})},
         capture_output=True,
         text=True,
     )
@@ -229,20 +238,51 @@ def find_caddy_binary() -> Path:
     return find_caddy(load(REPO))
 
 
-def measure(root: Path, runs: int, floor_of: Any, base: Path) -> tuple[list[float], ...]:
-    cold: list[float] = []
-    warm: list[float] = []
-    floor: list[float] = []
+class Caches:
+    """The bench's own template caches (not the user's): one primed with the prepared
+    database of the project state, one that only ever holds the pristine initdb."""
+
+    def __init__(self, base: Path) -> None:
+        self.primed = {"OPS_INITDB_CACHE": str(base / "cache-primed")}
+        self.pristine_dir = base / "cache-pristine"
+        self.pristine = {"OPS_INITDB_CACHE": str(self.pristine_dir)}
+        self.off = {"OPS_INITDB_CACHE": "off"}
+
+    def prime(self, root: Path, variants: bool) -> None:
+        """Two cold ups: the second keeps the prepared database (as a developer's second one does)."""
+        for env in (self.primed, self.primed, *([self.pristine] if variants else [])):
+            ops(root, "dev.down", "--purge", env=env)
+            ops(root, "dev.up", "--json", env=env)
+        ops(root, "dev.down", "--purge")
+
+    def forget_states(self) -> None:
+        for entry in self.pristine_dir.glob("*-prepared-*"):
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+
+
+def measure(root: Path, runs: int, floor_of: Any, base: Path, caches: Caches, variants: bool) -> dict[str, Any]:
+    figures: dict[str, list[float]] = {"cold": [], "warm": [], "floor": [], "cold_new_state": [], "cold_no_cache": []}
     cold_steps: dict[str, list[float]] = {}
     warm_steps: dict[str, list[float]] = {}
+    new_state_steps: dict[str, list[float]] = {}
     try:
+        caches.prime(root, variants)
         for _ in range(runs):
-            ops(root, "dev.down", "--purge")
-            cold.append(ops(root, "dev.up", "--json", steps=cold_steps))
-            ops(root, "dev.down")
-            warm.append(ops(root, "dev.up", "--json", steps=warm_steps))
-            ops(root, "dev.down")
-            floor.append(floor_of(base))
+            ops(root, "dev.down", "--purge", env=caches.primed)
+            figures["cold"].append(ops(root, "dev.up", "--json", steps=cold_steps, env=caches.primed))
+            ops(root, "dev.down", env=caches.primed)
+            figures["warm"].append(ops(root, "dev.up", "--json", steps=warm_steps, env=caches.primed))
+            ops(root, "dev.down", env=caches.primed)
+            figures["floor"].append(floor_of(base))
+            if variants:
+                ops(root, "dev.down", "--purge")
+                caches.forget_states()
+                figures["cold_new_state"].append(
+                    ops(root, "dev.up", "--json", steps=new_state_steps, env=caches.pristine)
+                )
+                ops(root, "dev.down", "--purge")
+                figures["cold_no_cache"].append(ops(root, "dev.up", "--json", env=caches.off))
+                ops(root, "dev.down")
     finally:
         subprocess.run(
             [sys.executable, "-m", "ops", "dev.down", "--purge"],
@@ -250,19 +290,31 @@ def measure(root: Path, runs: int, floor_of: Any, base: Path) -> tuple[list[floa
             env={**os.environ, "OPS_PROJECT_ROOT": str(root)},
             capture_output=True,
         )
-    return cold, warm, floor, cold_steps, warm_steps  # type: ignore[return-value]
+    return {"figures": figures, "cold_steps": cold_steps, "warm_steps": warm_steps, "new_state_steps": new_state_steps}
 
 
-def report(title: str, floor_label: str, figures: tuple[Any, ...]) -> None:
-    cold, warm, floor, cold_steps, warm_steps = figures
-    c, w, f = statistics.median(cold), statistics.median(warm), statistics.median(floor)
+def report(title: str, floor_label: str, measured: dict[str, Any]) -> None:
+    figures = {name: statistics.median(values) for name, values in measured["figures"].items() if values}
+    f = figures["floor"]
     print(title)
-    print(f"  cold dev.up  (after --purge):        {c:6.2f} s   ratio to floor {c / f:5.2f}   (target <= 1.10)")
-    print(f"  warm dev.up  (stopped, state kept):  {w:6.2f} s   ratio to floor {w / f:5.2f}")
+    lines = [
+        ("cold", "cold dev.up  (after --purge):       ", " (target <= 1.10)"),
+        ("cold_new_state", "cold, a project state seen first:  ", ""),
+        ("cold_no_cache", "cold, no cache (OPS_INITDB_CACHE=off):", ""),
+        ("warm", "warm dev.up  (stopped, state kept): ", ""),
+    ]
+    for key, label, target in lines:
+        if key in figures:
+            print(f"  {label} {figures[key]:6.2f} s   ratio to floor {figures[key] / f:5.2f}{target}")
     print(f"  raw floor    ({floor_label}):  {f:6.2f} s")
-    for label, steps in (("cold", cold_steps), ("warm", warm_steps)):
-        parts = ", ".join(f"{name} {statistics.median(values):.2f}" for name, values in steps.items())
-        print(f"  {label} steps (s): {parts}")
+    for label, steps in (
+        ("cold", measured["cold_steps"]),
+        ("cold, new state", measured["new_state_steps"]),
+        ("warm", measured["warm_steps"]),
+    ):
+        if steps:
+            parts = ", ".join(f"{name} {statistics.median(values):.2f}" for name, values in steps.items())
+            print(f"  {label} steps (s): {parts}")
 
 
 def main() -> int:
@@ -276,14 +328,15 @@ def main() -> int:
     base = Path(tempfile.mkdtemp(prefix="ops-bench-dev-up-"))
     base.chmod(0o755)
     try:
-        single = measure(make_project(base), runs, raw_floor, base)
+        caches = Caches(base)
+        single = measure(make_project(base), runs, raw_floor, base, caches, variants=True)
         services = None
         if not args.no_services:
 
             def with_services(where: Path) -> float:
                 return raw_floor(where) + services_floor(where)
 
-            services = measure(make_team_repo(base), runs, with_services, base)
+            services = measure(make_team_repo(base), runs, with_services, base, caches, variants=False)
     finally:
         shutil.rmtree(base, ignore_errors=True)
     print(f"runs: {runs} (median)")
