@@ -30,12 +30,13 @@ import shutil
 import socket
 import stat
 import subprocess
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import quote
 
 from ops.console import register_secret
@@ -204,27 +205,31 @@ class Cluster:
                 f"create it (useradd --system {name}) or set $OPS_PG_RUN_AS to an existing unprivileged user",
             ) from None
 
-    def _run(self, args: list[str], *, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def _process_options(self) -> dict[str, Any]:
+        """How a server program runs: as the server's account when we are root, in the C locale."""
         user = self._os_user()
-        kwargs: dict[str, Any] = {}
-        env = {**os.environ, "LC_ALL": "C", "LANG": "C"}
+        options: dict[str, Any] = {"env": {**os.environ, "LC_ALL": "C", "LANG": "C"}, "cwd": self.state_dir}
         if user is not None:
-            kwargs = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
-            env["HOME"] = user.pw_dir
+            options.update(user=user.pw_uid, group=user.pw_gid, extra_groups=[])
+            options["env"]["HOME"] = user.pw_dir
+        return options
+
+    def _run(self, args: list[str], *, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         try:
-            result = subprocess.run(
-                args, capture_output=True, text=True, timeout=timeout, env=env, cwd=self.state_dir, **kwargs
-            )
+            result = subprocess.run(args, capture_output=True, text=True, timeout=timeout, **self._process_options())
         except FileNotFoundError as exc:
             raise ExternalError(f"cannot run {args[0]}: {exc.strerror}", "check the PostgreSQL installation") from None
         if check and result.returncode != 0:
-            detail = (result.stderr or result.stdout).strip().splitlines()
-            last = detail[-1] if detail else f"exit {result.returncode}"
-            raise ExternalError(
-                f"{Path(args[0]).name} failed: {last}",
-                f"see {self.log_file}" if self.log_file.exists() else "check the PostgreSQL installation",
-            )
+            self._failed(args[0], result.stderr or result.stdout, result.returncode)
         return result
+
+    def _failed(self, program: str, output: str, code: int) -> NoReturn:
+        detail = output.strip().splitlines()
+        last = detail[-1] if detail else f"exit {code}"
+        raise ExternalError(
+            f"{Path(program).name} failed: {last}",
+            f"see {self.log_file}" if self.log_file.exists() else "check the PostgreSQL installation",
+        )
 
     def _hand_over(self, *paths: Path) -> None:
         """Give the server's account the directories it writes to."""
@@ -461,8 +466,8 @@ class Cluster:
         return found
 
     def is_running(self) -> bool:
-        if not self.data_dir.is_dir():
-            return False
+        if not (self.data_dir / "postmaster.pid").is_file():
+            return False  # as pg_ctl status finds, without running it
         result = self._run([self._bin("pg_ctl"), "status", "-D", str(self.data_dir)], check=False)
         return result.returncode == 0
 
@@ -496,8 +501,57 @@ class Cluster:
         if not self.init():
             self._sync_settings()
             self._close_open_doors()
-        self._pg_ctl_wait("start", timeout)
+        self._start_server(timeout)
         self._set_own_password()
+        return True
+
+    def _start_server(self, timeout: float) -> None:
+        """``pg_ctl start -w``, returning as soon as the server is ready. pg_ctl looks every
+        100 ms, longer than a small cluster takes to start; this looks every few ms at the
+        status the postmaster writes in postmaster.pid. pg_ctl's exit still reports a server
+        that failed to start; once the server is ready, pg_ctl is left to exit on its own."""
+        data, log = str(self.data_dir), str(self.log_file)
+        argv = [self._bin("pg_ctl"), "start", "-w", "-t", str(int(timeout)), "-D", data, "-l", log]
+        launched = time.time()
+        try:
+            pg_ctl = subprocess.Popen(
+                argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **self._process_options()
+            )
+        except FileNotFoundError as exc:
+            raise ExternalError(f"cannot run {argv[0]}: {exc.strerror}", "check the PostgreSQL installation") from None
+        deadline = time.monotonic() + timeout + 10
+        while pg_ctl.poll() is None:
+            if self._ready_since(launched):
+                # Reaped (and its pipe drained) when it exits, without holding anything up.
+                threading.Thread(target=pg_ctl.communicate, daemon=True).start()
+                return
+            if time.monotonic() > deadline:
+                pg_ctl.kill()
+                pg_ctl.communicate()
+                raise ExternalError(f"the server did not start within {timeout:g}s", f"see {self.log_file}")
+            time.sleep(0.005)
+        _, errors = pg_ctl.communicate()
+        if pg_ctl.returncode != 0:
+            self._failed(argv[0], errors, pg_ctl.returncode)
+
+    def _ready_since(self, launched: float) -> bool:
+        """Whether postmaster.pid says a server started at ``launched`` or later accepts
+        connections (its lines: pid, data dir, start time, port, socket dir, listen address,
+        shared memory key, status)."""
+        pidfile = self.data_dir / "postmaster.pid"
+        try:
+            # A file left by a server killed just before is older than the launch (its start
+            # time is in whole seconds); the new postmaster rewrites the file when it is ready.
+            if pidfile.stat().st_mtime < launched - 0.1:
+                return False
+            lines = pidfile.read_text().splitlines()
+            if not (len(lines) >= 8 and lines[7].strip() == "ready" and int(lines[2]) >= launched - 2):
+                return False
+            os.kill(int(lines[0]), 0)
+        except PermissionError:
+            return True  # it runs, as another account
+        except (OSError, ValueError):
+            return False
         return True
 
     def _pg_ctl_wait(self, action: str, timeout: float, *options: str) -> None:
