@@ -21,6 +21,7 @@ backends): on a shared machine they move far less than wall time does.
 
     python bench/backup.py                 # quick: scale 10
     python bench/backup.py --scale 140     # the full >= 2 GB run
+    python bench/backup.py --cli --no-s3   # also the command line, start-up included
 """
 
 from __future__ import annotations
@@ -67,6 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="pg_dump/pg_restore jobs (default 2)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per pair (default 3)")
     parser.add_argument("--no-s3", action="store_true", help="skip the S3 repository comparison")
+    parser.add_argument(
+        "--cli",
+        action="store_true",
+        help="also time `python -m ops backup.export --json` (interpreter start-up and imports included)",
+    )
     args = parser.parse_args(argv)
 
     base = Path(tempfile.mkdtemp(prefix="ops-bench-backup-"))
@@ -167,12 +173,47 @@ def main(argv: list[str] | None = None) -> int:
         _pair("drill restore", restore_times, "raw pg_restore", raw_restore_times, 1.05)
         print(f"all export runs {_fmt(export_times)}; raw pg_dump {_fmt(raw_dump_times)}")
         print(f"all restore runs {_fmt(restore_times)}; raw pg_restore {_fmt(raw_restore_times)}")
+        if args.cli:
+            _bench_cli(args, project, settings.local_root / "production", raw_dump, cpu)
         if not args.no_s3:
             _bench_repository(args, base, url, source, cluster, checkpoint)
     finally:
         cluster.destroy()
         shutil.rmtree(base, ignore_errors=True)
     return 0
+
+
+def _bench_cli(args, project: Path, env_dir: Path, raw_dump, cpu: _CpuMeter) -> None:  # type: ignore[no-untyped-def]
+    """The command a team runs, as a process, against raw pg_dump as a process: the
+    difference beyond the library call is the interpreter's start-up and the imports
+    (invoke, pydantic, psycopg, rich), timed on their own below."""
+    command = [sys.executable, "-m", "ops", "backup.export", "--jobs", str(args.jobs), "--json"]
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+
+    def cli() -> _Run:
+        for old in env_dir.glob("*"):
+            shutil.rmtree(old)
+        return cpu.run(lambda: subprocess.run(command, cwd=project, env=environment, check=True, capture_output=True))
+
+    def imports() -> _Run:
+        code = "import ops.tasks.program, ops.tasks, ops.backup, ops.backup.render, ops.console, psycopg, rich.progress"
+        return _Run(_timed(lambda: subprocess.run([sys.executable, "-c", code], env=environment, check=True)))
+
+    cli_times: list[_Run] = []
+    raw_times: list[_Run] = []
+    import_times: list[_Run] = []
+    for round_number in range(args.rounds):
+        if round_number % 2:
+            cli_times.append(cli())
+            raw_times.append(raw_dump())
+        else:
+            raw_times.append(raw_dump())
+            cli_times.append(cli())
+        import_times.append(imports())
+    print("\ncommand line (python -m ops backup.export --json) against raw pg_dump:")
+    _pair("export CLI", cli_times, "raw pg_dump", raw_times, 1.05)
+    print(f"{'':>14}  of which start-up and imports alone: {min(import_times):.2f} s (best of {args.rounds})")
+    print(f"all CLI runs {_fmt(cli_times)}; raw pg_dump {_fmt(raw_times)}")
 
 
 def _bench_repository(args, base: Path, url: str, source, cluster, checkpoint) -> None:  # type: ignore[no-untyped-def]
