@@ -8,6 +8,7 @@ server stands in for Supabase Storage's S3 endpoint of staging.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -487,3 +488,46 @@ def test_r2_style_settings_read_the_variables_they_name(s3_servers: tuple[S3Serv
         import shutil
 
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_file_under_one_part_is_one_put_and_a_larger_one_a_checked_multipart_upload(
+    s3_servers: tuple[S3Server, S3Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both shapes of upload leave the SHA-256 the store computed, which is what verify compares."""
+    from ops.backup.s3 import S3Repository, same_checksum
+    from ops.backup.settings import S3Access
+
+    store = s3_servers[0]
+    bucket = f"sinks-{uuid.uuid4().hex[:10]}"
+    store.client().create_bucket(Bucket=bucket)
+    monkeypatch.setenv("SINK_KEY_ID", "testing")
+    monkeypatch.setenv("SINK_SECRET", "testing-secret")
+    access = S3Access(
+        endpoint_url=store.endpoint,
+        access_key_id_env="SINK_KEY_ID",
+        secret_access_key_env="SINK_SECRET",
+        region="us-east-1",
+        part_size_mb=5,
+    )
+    repo = S3Repository(f"s3://{bucket}/db", access)
+    small, large = os.urandom(3000), os.urandom((5 << 20) * 2 + 12345)  # large: two full parts and a tail
+    entries = {}
+    for name, data in (("small.bin", small), ("large.bin", large)):
+        sink = repo.new_sink(repo.key("production", "b1", name))
+        for start in range(0, len(data), 1 << 20):
+            sink.write(data[start : start + (1 << 20)])
+        entries[name] = sink.close()
+    assert store.client().list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    for name, data in (("small.bin", small), ("large.bin", large)):
+        assert entries[name]["sha256"] == hashlib.sha256(data).hexdigest()
+        size, stored = repo.stat("production", "b1", name)  # type: ignore[misc]
+        assert size == len(data) and same_checksum(stored, entries[name]["store_checksum"]), name
+        with repo.open("production", "b1", name) as body:
+            assert body.read() == data
+    assert entries["large.bin"]["store_checksum"].endswith("-3")  # three parts
+    assert "-" not in entries["small.bin"]["store_checksum"]  # one PutObject
+    abandoned = repo.new_sink(repo.key("production", "b1", "abandoned.bin"))
+    abandoned.write(b"x" * 100)
+    abandoned.abort()
+    assert repo.stat("production", "b1", "abandoned.bin") is None
+    assert store.client().list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []

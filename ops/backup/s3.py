@@ -118,24 +118,27 @@ def same_checksum(stored: str | None, expected: str | None) -> bool:
 
 
 class MultipartSink(Sink):
-    """Bytes in, parts of ``part_size`` out, uploaded by one background thread."""
+    """Bytes in, parts of ``part_size`` out, uploaded by one background thread.
+
+    The multipart upload is opened by that thread with the first full part. A file
+    that ends before it fills one part (the settings, the roles, a small dump) goes
+    up as one PutObject with its SHA-256 instead: one request rather than three,
+    and none on the export's path before the bytes exist."""
 
     def __init__(self, s3: Any, bucket: str, key: str, part_size: int) -> None:
         super().__init__()
         self.s3, self.bucket, self.key, self.part_size = s3, bucket, key, part_size
         self._buffer = bytearray()
         self._parts: list[dict[str, Any]] = []
-        self._digests: list[bytes] = []
         self._queue: queue.Queue[tuple[int, bytes] | None] = queue.Queue(maxsize=2)
         self._error: BaseException | None = None
         self._next = 0
-        try:
-            upload = s3.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256")
-        except Exception as exc:
-            raise s3_error("upload to", f"s3://{bucket}/{key}", exc) from None
-        self.upload_id = upload["UploadId"]
-        self._thread = threading.Thread(target=self._uploader, daemon=True)
-        self._thread.start()
+        self.upload_id: str | None = None
+        self._thread: threading.Thread | None = None  # started with the first full part
+
+    @property
+    def _where(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
 
     def _uploader(self) -> None:
         while (item := self._queue.get()) is not None:
@@ -144,6 +147,11 @@ class MultipartSink(Sink):
             number, body = item
             digest = hashlib.sha256(body).digest()
             try:
+                if self.upload_id is None:
+                    upload = self.s3.create_multipart_upload(
+                        Bucket=self.bucket, Key=self.key, ChecksumAlgorithm="SHA256"
+                    )
+                    self.upload_id = upload["UploadId"]
                 response = self.s3.upload_part(
                     Bucket=self.bucket,
                     Key=self.key,
@@ -156,7 +164,6 @@ class MultipartSink(Sink):
                 self._error = exc
                 continue
             self._parts.append({"PartNumber": number, "ETag": response["ETag"], "ChecksumSHA256": _b64(digest)})
-            self._digests.append(digest)
 
     def _store(self, chunk: bytes) -> None:
         self._buffer += chunk
@@ -166,20 +173,24 @@ class MultipartSink(Sink):
 
     def _hand_over(self, body: bytes) -> None:
         if self._error is not None:
-            raise s3_error("upload to", f"s3://{self.bucket}/{self.key}", self._error)
+            raise s3_error("upload to", self._where, self._error)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._uploader, daemon=True)
+            self._thread.start()
         self._next += 1
         self._queue.put((self._next, body))
 
     def _finish(self) -> str | None:
-        if self._buffer or not self._next:
+        if self._thread is None:
+            return self._put_whole()
+        if self._buffer:
             self._hand_over(bytes(self._buffer))
             self._buffer.clear()
         self._queue.put(None)
         self._thread.join()
-        where = f"s3://{self.bucket}/{self.key}"
         if self._error is not None:
             self._abandon()
-            raise s3_error("upload to", where, self._error)
+            raise s3_error("upload to", self._where, self._error)
         parts = sorted(self._parts, key=lambda part: part["PartNumber"])
         digests = [bytes(base64.b64decode(part["ChecksumSHA256"])) for part in parts]
         composite = f"{_b64(hashlib.sha256(b''.join(digests)).digest())}-{len(parts)}"
@@ -189,17 +200,36 @@ class MultipartSink(Sink):
             )
         except Exception as exc:
             self._abandon()
-            raise s3_error("upload to", where, exc) from None
+            raise s3_error("upload to", self._where, exc) from None
         stored = done.get("ChecksumSHA256")
         if stored and not same_checksum(stored, composite):
-            raise ExternalError(f"the store computed another checksum for {where}", "retry the export")
+            raise ExternalError(f"the store computed another checksum for {self._where}", "retry the export")
         return composite
 
+    def _put_whole(self) -> str:
+        """Less than one part: a single PutObject, which the store checks against its SHA-256."""
+        body = bytes(self._buffer)
+        self._buffer.clear()
+        checksum = _b64(hashlib.sha256(body).digest())
+        try:
+            # ChecksumAlgorithm too: a store may keep the SHA-256 (for HeadObject) only when it is named.
+            done = self.s3.put_object(
+                Bucket=self.bucket, Key=self.key, Body=body, ChecksumAlgorithm="SHA256", ChecksumSHA256=checksum
+            )
+        except Exception as exc:
+            raise s3_error("upload to", self._where, exc) from None
+        stored = done.get("ChecksumSHA256")
+        if stored and not same_checksum(stored, checksum):
+            raise ExternalError(f"the store computed another checksum for {self._where}", "retry the export")
+        return checksum
+
     def _abandon(self) -> None:
-        if self._thread.is_alive():
+        if self._thread is not None and self._thread.is_alive():
             self._error = self._error or RuntimeError("aborted")
             self._queue.put(None)
             self._thread.join()
+        if self.upload_id is None:
+            return  # nothing was sent: a file abandoned before its first part left no upload
         # On failure the abandoned upload expires with the bucket's lifecycle rule.
         with contextlib.suppress(Exception):
             self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)
