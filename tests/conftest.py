@@ -183,7 +183,7 @@ def run_cli(*args: str, cwd: Path | str = REPO, env: dict[str, str] | None = Non
     if os.environ.get("OPS_TEST_SUBPROCESS") == "1":
         return run_ops(*args, cwd=cwd, env=env, timeout=timeout)
     from ops import __version__
-    from ops.tasks import build_namespace
+    from ops.tasks import build_namespace, named_namespaces
     from ops.tasks.program import OpsProgram
 
     full_env = {**os.environ, **(env or {})}
@@ -192,7 +192,8 @@ def run_cli(*args: str, cwd: Path | str = REPO, env: dict[str, str] | None = Non
     code = 0
     with _process_state(cwd, full_env), _captured_output() as captured:
         sys.argv = ["ops", *args]
-        program = OpsProgram(namespace=build_namespace(), version=__version__, name="ops", binary="ops")
+        namespace = build_namespace(only=named_namespaces(list(args)))  # as ops.tasks.program.main does
+        program = OpsProgram(namespace=namespace, version=__version__, name="ops", binary="ops")
         try:
             program.run(["ops", *args])
         except SystemExit as exc:

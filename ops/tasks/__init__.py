@@ -45,10 +45,31 @@ def _fresh(collection: Collection) -> Collection:
     return clone
 
 
-def build_namespace() -> Collection:
-    """The full namespace, built fresh (safe to call once per Program run)."""
+def _joins_as(module_name: str, mode: str) -> str:
+    """The root name a module's tasks are found under: its namespace, or its root task's name."""
+    if mode == "collection":
+        return module_name.rsplit(".", 1)[-1]  # Collection.from_module's name
+    return mode.removeprefix("into:")
+
+
+def named_namespaces(args: list[str]) -> set[str] | None:
+    """The namespaces (and root tasks) a command line names when it starts with a task
+    (``db.migrate --env staging``), so that only their modules are built and parsed; None
+    (all of them) for anything else: core flags first, ``--list``, completion, no task, a
+    name ops does not know. Flag values that happen to equal a name only add that name."""
+    known = {_joins_as(module_name, mode) for module_name, mode in _MODULES}
+    if not args or args[0].startswith("-") or args[0].split(".")[0] not in known:
+        return None
+    return {token.split(".")[0] for token in args if not token.startswith("-")} & known
+
+
+def build_namespace(only: set[str] | None = None) -> Collection:
+    """The namespace, built fresh (safe to call once per Program run); with ``only``, just
+    those namespaces and root tasks (see ``named_namespaces``)."""
     root = Collection()
     for module_name, mode in _MODULES:
+        if only is not None and _joins_as(module_name, mode) not in only:
+            continue
         module = importlib.import_module(module_name)
         if mode == "collection":
             root.add_collection(_fresh(Collection.from_module(module)))

@@ -32,10 +32,13 @@ class OpsProgram(Program):
 
 
 def main(argv: list[str] | None = None) -> None:
-    from ops.tasks import build_namespace
+    from ops.tasks import build_namespace, named_namespaces
 
+    # A command line that starts with a task builds only the namespaces it names: the
+    # others' modules and Invoke's parser contexts for their tasks cost every command.
     try:
-        OpsProgram(namespace=build_namespace(), version=__version__, name="ops", binary="ops").run(argv)
+        namespace = build_namespace(only=named_namespaces(list(sys.argv[1:] if argv is None else argv[1:])))
+        OpsProgram(namespace=namespace, version=__version__, name="ops", binary="ops").run(argv)
     except KeyboardInterrupt:
         # A second Ctrl-C (or SIGTERM) while the first one's clean-up runs: the task layer
         # already said "interrupted"; exit as an interrupted command does, without a traceback.
