@@ -174,6 +174,9 @@ def test_export_verify_drill_end_to_end(project: Project, environments: Environm
     assert manifest["dump"] == {"format": "directory", "path": "dump", "jobs": 2, "compression": 6}
     assert manifest["verification"] is None
     assert json.loads((backup_dir / "manifest.json").read_text())["row_counts"] == manifest["row_counts"]
+    with environments.cluster.connection(environments.production) as conn:
+        live_size = conn.execute("select pg_database_size(current_database())").fetchone()[0]  # type: ignore[index]
+    assert manifest["database_size_bytes"] == pytest.approx(live_size, rel=0.2)
     # The table files were hashed while pg_dump -j2 still ran: the same checksums as reading the backup afresh.
     assert manifest["files"] == checksum_tree(backup_dir)
     assert len([name for name in manifest["files"] if name.endswith(".dat.gz")]) >= len(counts)

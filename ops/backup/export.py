@@ -91,8 +91,7 @@ _CHUNK = 1 << 20
 # one round trip (a remote server's latency is paid before the dump can begin).
 SNAPSHOT_SQL = """
 select pg_export_snapshot(), now(), current_setting('server_version'),
-       current_setting('server_version_num')::int,
-       pg_database_size(current_database()), current_database(),
+       current_setting('server_version_num')::int, current_database(),
        (select coalesce(array_agg(cfg), '{}') from pg_db_role_setting s
           join pg_database d on d.oid = s.setdatabase, unnest(s.setconfig) cfg
          where d.datname = current_database() and s.setrole = 0)
@@ -253,7 +252,7 @@ def _export_into(
             first_cursor, tables_cursor = conn.execute(SNAPSHOT_SQL), conn.execute(TABLES_SQL)
         first = first_cursor.fetchone()
         assert first is not None
-        snapshot, snapshot_at, version, version_num, size, dbname, settings_row = first
+        snapshot, snapshot_at, version, version_num, dbname, settings_row = first
         db_settings = list(settings_row)
         tables = _readable_tables(tables_cursor.fetchall())
         bindir = client_bindir(version_num // 10000, "pg_dump")
@@ -265,7 +264,7 @@ def _export_into(
             target=_small_files, args=(files, plan, bindir, settings_json(db_settings), globals_future), daemon=True
         )
         with _progress(out, total=len(tables) + 2) as advance:
-            counts_future: Future[tuple[str | None, dict[str, int]]] = Future()
+            counts_future: Future[tuple[int, str | None, dict[str, int]]] = Future()
             counter = threading.Thread(target=_count_rows, args=(conn, tables, counts_future), daemon=True)
 
             def beside_pg_dump() -> None:
@@ -292,7 +291,7 @@ def _export_into(
                     if thread.ident is not None:
                         thread.join()  # nothing may still be writing when a failed export is removed
                 hashed = hasher.close() if hasher is not None else {}
-            head, row_counts = counts_future.result()
+            size, head, row_counts = counts_future.result()
             conn.commit()
             client_version, roles = globals_future.result()
             advance("roles")
@@ -369,17 +368,19 @@ def _readable_tables(rows: list[tuple[str, str, bool]]) -> list[str]:
 
 
 def _count_rows(
-    conn: psycopg.Connection[Any], tables: list[str], result: Future[tuple[str | None, dict[str, int]]]
+    conn: psycopg.Connection[Any], tables: list[str], result: Future[tuple[int, str | None, dict[str, int]]]
 ) -> None:
-    """The migration head and the exact counts, inside the snapshot transaction,
-    while pg_dump works (pg_dump starts as soon as it has the snapshot)."""
+    """The database's size (a stat of every file: slow with many relations), the
+    migration head and the exact counts, inside the snapshot transaction, while
+    pg_dump works (pg_dump starts as soon as it has the snapshot)."""
     try:
+        size = int(conn.execute("select pg_database_size(current_database())").fetchone()[0])  # type: ignore[index]
         head = migration_head(conn)
         # The counts run beside pg_dump; parallel workers and JIT compilation
         # would only take CPU away from the dump.
         conn.execute("set local max_parallel_workers_per_gather = 0")
         conn.execute("set local jit = off")
-        result.set_result((head, exact_counts(conn, tables)))
+        result.set_result((size, head, exact_counts(conn, tables)))
     except BaseException as exc:
         result.set_exception(exc)
 
