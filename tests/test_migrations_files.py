@@ -145,13 +145,20 @@ def test_load_orders_by_file_name_and_skips_other_files(tmp_path: Path) -> None:
     assert files[0].statements == ["select 1"]
 
 
-def test_new_writes_a_utc_timestamped_file_and_refuses_bad_names_and_duplicates(tmp_path: Path) -> None:
-    now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+def test_new_writes_a_utc_timestamped_file_after_every_existing_one_and_refuses_bad_names(tmp_path: Path) -> None:
+    now = datetime(2026, 1, 2, 3, 4, 5, 678, tzinfo=UTC)
     path = new_migration(tmp_path, "add_orders", now=now)
     assert path.name == "20260102030405_add_orders.sql" and path.read_text() == ""
-    with pytest.raises(UsageError) as duplicate:
-        new_migration(tmp_path, "other", now=now)
-    assert duplicate.value.message == "migration version 20260102030405 already exists (20260102030405_add_orders.sql)"
+    # Within the same second: the next second, not a clash.
+    assert new_migration(tmp_path, "other", now=now).name == "20260102030406_other.sql"
+    # A file from a clock ahead of ours: the new one still sorts last.
+    (tmp_path / "20260102040000_ahead.sql").write_text("")
+    (tmp_path / "2_short.sql").write_text("")
+    assert new_migration(tmp_path, "after", now=now).name == "20260102040001_after.sql"
+    later = datetime(2026, 1, 3, tzinfo=UTC)
+    assert new_migration(tmp_path, "tomorrow", now=later).name == "20260103000000_tomorrow.sql"
+    versions = [m.version for m in load_migrations(tmp_path)]
+    assert len(versions) == len(set(versions)) == 6
     with pytest.raises(UsageError) as bad:
         new_migration(tmp_path, "Add-Orders", now=now)
     assert bad.value.one_line() == (

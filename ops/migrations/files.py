@@ -12,7 +12,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 
@@ -99,17 +99,21 @@ def check_name(name: str) -> None:
 
 
 def new_migration(directory: Path, name: str, *, now: datetime | None = None, body: str = "") -> Path:
-    """Write ``<UTC YYYYMMDDHHMMSS>_<name>.sql`` and return its path."""
+    """Write ``<UTC YYYYMMDDHHMMSS>_<name>.sql`` and return its path.
+
+    The version is the current second, or one second past the newest existing version when
+    that is not earlier (two files written within one second, a file from a clock ahead of
+    ours): a new migration sorts after every timestamped one already there."""
     check_name(name)
-    version = (now or datetime.now(UTC)).strftime(VERSION_FORMAT)
-    existing = {migration.version: migration for migration in load_migrations(directory)}
-    if version in existing:
-        raise UsageError(
-            f"migration version {version} already exists ({existing[version].filename})",
-            "wait a second and run it again, or pick another name",
-        )
+    version_time = (now or datetime.now(UTC)).replace(microsecond=0)
+    for migration in load_migrations(directory):
+        try:
+            existing = datetime.strptime(migration.version, VERSION_FORMAT).replace(tzinfo=UTC)
+        except ValueError:  # not a timestamp (``2_short.sql``): nothing to be later than
+            continue
+        version_time = max(version_time, existing + timedelta(seconds=1))
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{version}_{name}.sql"
+    path = directory / f"{version_time.strftime(VERSION_FORMAT)}_{name}.sql"
     path.write_text(body)
     return path
 

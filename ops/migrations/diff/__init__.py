@@ -212,15 +212,10 @@ def split_validations(statements: list[str]) -> tuple[list[str], list[str]]:
 
 
 def _write(cfg: Config, name: str, report: DiffReport) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    now = datetime.now(UTC)
     first, later = split_validations(report.statements)
-    report.written = new_migration(cfg.migrations_dir, name, now=now, body=as_sql(first))
-    if later:
-        report.validation = new_migration(
-            cfg.migrations_dir, f"{name}_validate", now=now + timedelta(seconds=1), body=as_sql(later)
-        )
+    report.written = new_migration(cfg.migrations_dir, name, body=as_sql(first))
+    if later:  # new_migration versions it one second past the first
+        report.validation = new_migration(cfg.migrations_dir, f"{name}_validate", body=as_sql(later))
 
 
 def _record_as_applied(cfg: Config, url: str, report: DiffReport) -> None:
