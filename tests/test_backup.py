@@ -228,6 +228,42 @@ def test_export_verify_drill_end_to_end(project: Project, environments: Environm
         assert project.password not in path.read_text() and JWT_SECRET not in path.read_text(), path
 
 
+def test_the_export_shows_its_progress_bar_on_a_terminal_only(project: Project) -> None:
+    """On a terminal the bar moves per table; piped (CI logs, --json into a file) nothing of it is drawn."""
+    import pty
+    import threading
+
+    env = {**os.environ, **project.env, "TERM": "xterm-256color", "COLUMNS": "100"}
+    env.pop("NO_COLOR", None)
+    command = [sys.executable, "-m", "ops", "backup.export", "--json"]
+    controller, terminal = pty.openpty()
+    drawn = bytearray()
+
+    def read_terminal() -> None:
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:
+                return
+            if not chunk:
+                return
+            drawn.extend(chunk)
+
+    reader = threading.Thread(target=read_terminal, daemon=True)
+    reader.start()
+    try:
+        on_terminal = subprocess.run(command, cwd=project.root, env=env, stdout=subprocess.PIPE, stderr=terminal)
+    finally:
+        os.close(terminal)
+        reader.join(timeout=10)
+        os.close(controller)
+    assert on_terminal.returncode == 0 and json.loads(on_terminal.stdout)["row_counts"]
+    assert "━".encode() in drawn  # rich's bar
+    piped = subprocess.run(command, cwd=project.root, env=env, capture_output=True, text=True)
+    assert piped.returncode == 0 and "━" not in piped.stderr
+    assert piped.stderr.startswith("backup ") and project.password not in piped.stderr + drawn.decode(errors="replace")
+
+
 def test_restored_row_counts_are_exact_and_name_missing_tables(environments: Environments) -> None:
     """The drill's counts: every table in one pipeline, quoted names included; a missing table is None."""
     name = f"bk_counts_{uuid.uuid4().hex[:8]}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -268,7 +269,8 @@ def drill_steps(cfg: Config) -> list[Step]:
 def _run_steps(state: Drill, steps: list[Step], out: Output | None) -> OpsError | None:
     """Run the steps in order; the first failure stops the rest. Returns it."""
     failure: OpsError | None = None
-    progress_context = out.progress() if out is not None else None
+    # The bar on a terminal only (each step's line is printed either way).
+    progress_context = out.progress() if out is not None and sys.stderr.isatty() else None
     progress = progress_context.__enter__() if progress_context is not None else None
     task_id = progress.add_task("drill", total=len(steps)) if progress is not None else None
     try:

@@ -20,6 +20,7 @@ import json
 import queue
 import re
 import shutil
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -528,7 +529,9 @@ def _small_files(
 
 
 class _progress:
-    """A rich bar on stderr when an Output is given; advance(label) moves it."""
+    """A rich bar on stderr when an Output is given and stderr is a terminal;
+    advance(label) moves it. In CI logs and pipes a transient display shows
+    nothing, and would cost its import and a refresh thread beside pg_dump."""
 
     def __init__(self, out: Output | None, total: int) -> None:
         self._out = out
@@ -537,7 +540,7 @@ class _progress:
         self._context: Any = None
 
     def __enter__(self) -> Any:
-        if self._out is None:
+        if self._out is None or not sys.stderr.isatty():
             return lambda label: None
         self._context = self._out.progress()
         progress = self._context.__enter__()
