@@ -268,14 +268,17 @@ def _export_into(
             counts_future: Future[tuple[int, str | None, dict[str, int]]] = Future()
             counter = threading.Thread(target=_count_rows, args=(conn, tables, counts_future), daemon=True)
 
+            local_dir = None if plan.streamed else writer.local_dir
+            hasher = _DumpHasher(local_dir, DUMP_DIR) if local_dir is not None else None
+
             def beside_pg_dump() -> None:
                 # Started once pg_dump runs: pg_dump is what the export waits for,
-                # so it is spawned first.
+                # so it is spawned first (a thread's start waits to be scheduled).
+                if hasher is not None:
+                    hasher.start()
                 side.start()
                 counter.start()
 
-            local_dir = None if plan.streamed else writer.local_dir
-            hasher = _DumpHasher(local_dir, DUMP_DIR) if local_dir is not None else None
             try:
                 if plan.streamed:
                     dump_name = plan.stored(DUMP_FILE)
@@ -432,6 +435,8 @@ class _DumpHasher:
         self._items: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self.entries: dict[str, dict[str, Any]] = {}
         self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
         self._thread.start()
 
     def finished(self, dump_id: str) -> None:
@@ -449,8 +454,9 @@ class _DumpHasher:
                 self.entries[path.relative_to(self._backup_dir).as_posix()] = entry
 
     def close(self) -> dict[str, dict[str, Any]]:
-        self._items.put(None)
-        self._thread.join()
+        if self._thread.ident is not None:  # started: pg_dump ran
+            self._items.put(None)
+            self._thread.join()
         return self.entries
 
 
