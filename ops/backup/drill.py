@@ -13,8 +13,6 @@ import json
 import secrets
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -226,6 +224,10 @@ def _smoke(check: SmokeCheck) -> Callable[[Drill], str]:
 
 
 def _get_json(url: str) -> tuple[int, Any]:
+    # Imported here: every backup command loads this module, only the drill's smoke checks need it.
+    import urllib.error
+    import urllib.request
+
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
