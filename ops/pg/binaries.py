@@ -86,8 +86,21 @@ def _has_server(bindir: Path) -> bool:
     return (bindir / "initdb").is_file() and (bindir / "pg_ctl").is_file() and (bindir / "postgres").is_file()
 
 
+def _debian_dir(bindir: Path, pattern: str) -> Path | None:
+    """Debian's fixed layout, ``/usr/lib/postgresql/NN/bin`` beside ``pattern`` with NN
+    filled in, when that directory exists: found without running pg_config."""
+    match = re.search(r"/postgresql/(\d+)/bin$", str(bindir))
+    if not (match and str(bindir).startswith("/usr/lib/postgresql/")):
+        return None
+    found = Path(pattern.format(major=match.group(1)))
+    return found if found.is_dir() else None
+
+
 @lru_cache(maxsize=32)
 def _sharedir(bindir: Path) -> Path | None:
+    debian = _debian_dir(bindir, "/usr/share/postgresql/{major}")
+    if debian is not None:
+        return debian
     pg_config = bindir / "pg_config"
     if pg_config.is_file():
         try:
@@ -106,6 +119,9 @@ def _sharedir(bindir: Path) -> Path | None:
 @lru_cache(maxsize=32)
 def pkglibdir(bindir: Path) -> Path | None:
     """The directory the server of ``bindir`` loads extension libraries from."""
+    debian = _debian_dir(bindir, "/usr/lib/postgresql/{major}/lib")
+    if debian is not None:
+        return debian
     pg_config = bindir / "pg_config"
     if pg_config.is_file():
         try:
@@ -155,6 +171,12 @@ def installations() -> tuple[Installation, ...]:
     """Every PostgreSQL installation found here (server or client-only), newest first."""
     candidates: list[tuple[str, Path]] = [("debian", Path(p)) for p in glob.glob("/usr/lib/postgresql/*/bin")]
     pg_config = shutil.which("pg_config")
+    beside = Path(pg_config).resolve().parent if pg_config else None
+    if beside is not None and not ((beside / "pg_dump").is_file() or _has_server(beside)) and candidates:
+        # A pg_config away from any server program is a wrapper (Debian's postgresql-common
+        # runs the newest /usr/lib/postgresql/*/bin/pg_config, through four processes): it
+        # can only name one of the Debian installations found already.
+        pg_config = None
     if pg_config:
         try:
             out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, timeout=10)
