@@ -310,6 +310,9 @@ def report(title: str, floor_label: str, measured: dict[str, Any]) -> None:
         if key in figures:
             print(f"  {label} {figures[key]:6.2f} s   ratio to floor {figures[key] / f:5.2f}{target}")
     print(f"  raw floor    ({floor_label}):  {f:6.2f} s")
+    for key, values in measured["figures"].items():
+        if values:
+            print(f"  {key} runs (s): {' '.join(f'{value:.2f}' for value in values)}")
     for label, steps in (
         ("cold", measured["cold_steps"]),
         ("cold, new state", measured["new_state_steps"]),
