@@ -350,3 +350,57 @@ def test_only_the_most_recently_used_prepared_templates_are_kept(tmp_path, monke
     assert kept == sorted(entry.root.name for entry in (entries[0], entries[3], *newer))
     assert stat.S_IMODE(newer[0].root.stat().st_mode) == 0o700
     assert stat.S_IMODE((newer[0].root / "password").stat().st_mode) == 0o600
+
+
+def test_a_start_is_not_fooled_by_the_postmaster_pid_of_a_server_killed_just_after_it_started() -> None:
+    """A server killed within a second of starting leaves postmaster.pid saying "ready", with a
+    start time as recent as the new one's: start() returns only once the new server is ready."""
+    import time
+
+    base = reachable_tempdir("ops-test-stale-pidfile-")
+    cluster = Cluster(base / "pg", settings=FAST_SETTINGS)
+    try:
+        cluster.start()
+        lines = (cluster.data_dir / "postmaster.pid").read_text().splitlines()
+        cluster.stop()
+        for _ in range(3):
+            dead = subprocess.Popen(["true"])  # a pid that no longer runs
+            dead.wait()
+            lines[0], lines[2] = str(dead.pid), str(int(time.time()))
+            stale = cluster.data_dir / "postmaster.pid"
+            stale.write_text("\n".join(lines) + "\n")
+            os.utime(stale, (time.time() - 1, time.time() - 1))
+            assert cluster.start() is True
+            with psycopg.connect(cluster.url(), connect_timeout=5) as conn:
+                assert conn.execute("select 1").fetchone() == (1,)
+            cluster.stop()
+    finally:
+        cluster.destroy()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_a_copy_killed_right_after_its_first_start_keeps_its_own_password(tmp_path, monkeypatch) -> None:
+    """The new password is durable before it is recorded, even with synchronous_commit off:
+    a crash right after the first start does not bring back the template's."""
+    import signal
+    import time
+
+    monkeypatch.setenv("OPS_INITDB_CACHE", str(tmp_path / "cache"))
+    first, base = _new_cluster("ops-test-first-start-")
+    first.destroy()
+    shutil.rmtree(base)
+    cluster, base = _new_cluster("ops-test-first-start-copy-")
+    try:
+        assert "pending_password" in json.loads(cluster.meta_file.read_text())
+        cluster.start()
+        pid = cluster.pid()
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        while cluster.is_running():
+            time.sleep(0.02)
+        cluster.start()
+        with psycopg.connect(cluster.url(), connect_timeout=5) as conn:
+            assert conn.execute("select 1").fetchone() == (1,)
+    finally:
+        cluster.destroy()
+        shutil.rmtree(base, ignore_errors=True)

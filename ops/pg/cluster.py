@@ -383,6 +383,9 @@ class Cluster:
 
         template_password = str(self._meta["password"])
         with connect(self.url(password=template_password), autocommit=True, application_name="ops cluster") as conn:
+            # Durable before it is recorded as the password: with synchronous_commit off (a dev
+            # server's setting), a crash soon after would bring back the template's.
+            conn.execute("SET synchronous_commit = on")
             conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(SUPERUSER), sql.Literal(pending)))
         self._meta["password"] = pending
         del self._meta["pending_password"]
