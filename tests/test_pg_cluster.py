@@ -404,3 +404,21 @@ def test_a_copy_killed_right_after_its_first_start_keeps_its_own_password(tmp_pa
     finally:
         cluster.destroy()
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_what_a_killed_writer_left_in_the_cache_is_deleted_by_the_next_one(tmp_path, monkeypatch) -> None:
+    from ops.pg.initdb_cache import ABANDONED_AFTER, InitdbTemplate
+
+    monkeypatch.setenv("OPS_INITDB_CACHE", str(tmp_path / "cache"))
+    pristine = InitdbTemplate.for_bindir(find_bindir())
+    assert pristine is not None
+    abandoned, at_work = (tmp_path / "cache" / name for name in ("old.tmp-0001", "new.tmp-0002"))
+    for leftover in (abandoned, at_work):
+        (leftover / "data").mkdir(parents=True)
+    long_ago = abandoned.stat().st_mtime - ABANDONED_AFTER - 60
+    os.utime(abandoned, (long_ago, long_ago))
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "PG_VERSION").write_text("15\n")
+    assert pristine.prepared("state", None).store(data, "secret") is True
+    assert not abandoned.exists() and at_work.exists()

@@ -21,10 +21,13 @@ import os
 import secrets
 import shutil
 import sys
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+# A temporary directory older than this (seconds) is a killed writer's, not one at work.
+ABANDONED_AFTER = 3600.0
 # Files a copy must not carry over: those of a running or just-stopped server.
 VOLATILE_FILES = frozenset({"postmaster.pid", "postmaster.opts"})
 # A relation's free space map and visibility map forks are hints the server makes anew when
@@ -152,6 +155,7 @@ class InitdbTemplate:
         staging = self.root.with_name(f"{self.root.name}.tmp-{secrets.token_hex(4)}")
         try:
             self.root.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            _remove_abandoned(self.root.parent)
             staging.mkdir(mode=0o700)
             manifest = _copy_private(
                 data_dir, staging / "data", skip={*VOLATILE_FILES, *skip}, rewrite=rewrite, without_hints=True
@@ -204,6 +208,15 @@ class InitdbTemplate:
         for _, entry in entries[self.KEEP_PREPARED :]:
             InitdbTemplate(entry).discard()
             Path(f"{entry}.asked").unlink(missing_ok=True)
+
+
+def _remove_abandoned(cache: Path) -> None:
+    """Delete what a process killed while writing an entry left (a temporary directory not
+    touched for an hour: one being written now is newer)."""
+    for leftover in cache.glob("*.tmp-*"):
+        with contextlib.suppress(OSError):
+            if leftover.stat().st_mtime < time.time() - ABANDONED_AFTER:
+                shutil.rmtree(leftover, ignore_errors=True)
 
 
 def _listing(directory: Path | None) -> str:
