@@ -54,7 +54,7 @@ LIBRARY_CALL = (
     "import sys\n"
     "from ops.config import load\n"
     "from ops.load import run\n"
-    "report = run(load(), sys.argv[1], env='local', vus=sys.argv[2], duration=sys.argv[3])\n"
+    "report = run(load(), sys.argv[1], env='local', vus=int(sys.argv[2]), duration=sys.argv[3])\n"
     "sys.exit(report.exit_code)\n"
 )
 
