@@ -525,9 +525,14 @@ def test_files_sent_in_one_round_trip_keep_their_own_time_and_history_time(
     migration_project.write("20240101000000_quick.sql", "create table quick (id int);")
     migration_project.write("20240102000000_slow.sql", "select pg_sleep(0.4);\ncreate table slow (id int);")
     migration_project.write("20240103000000_after.sql", "create table after (id int);")
+    started = time.monotonic()
     report = migrate(migration_project.config(), database.url)
+    elapsed = time.monotonic() - started
     seconds = {item.name: item.seconds for item in report.applied}
-    assert seconds["slow"] >= 0.4 and seconds["quick"] < 0.4 and seconds["after"] < 0.4, seconds
+    # Each file gets its own share of the batch, not the batch's: pg_sleep bounds the slow one from
+    # below, and the shares add up to no more than the whole run (three whole-batch times would).
+    assert seconds["slow"] >= 0.4, seconds
+    assert sum(seconds.values()) <= elapsed, (seconds, elapsed)
     with database.connect() as conn:
         times = [
             row[0]
