@@ -561,6 +561,28 @@ def test_history_rows_are_exact_after_a_migration_turns_standard_conforming_stri
     ]
 
 
+def test_strings_are_read_under_the_setting_the_statements_before_left_as_psql_reads_them(
+    migration_project: Any, database: Any
+) -> None:
+    # The server parses a whole multi-statement query before running it: a file that turns
+    # standard_conforming_strings off must not share one with the statements it affects.
+    migration_project.write(
+        "20240101000000_legacy.sql",
+        "create table within (v text);\nset standard_conforming_strings = off;\ninsert into within values ('a\\\\b');",
+    )
+    migration_project.write(
+        "20240102000000_next.sql", "create table later (v text);\ninsert into later values ('c\\\\d');"
+    )
+    migration_project.write(
+        "20240103000000_back.sql", "set standard_conforming_strings = on;\ninsert into later values ('e\\\\f');"
+    )
+    migrate(migration_project.config(), database.url)
+    with database.connect() as conn:
+        values = conn.execute("select v from within union all select v from later order by 1").fetchall()
+    # Off: a doubled backslash is one backslash; on again: both are kept.
+    assert [v for (v,) in values] == ["a\\b", "c\\d", "e\\\\f"]
+
+
 def test_a_connection_lost_inside_a_batch_is_one_line_and_keeps_the_files_before(
     migration_project: Any, database: Any
 ) -> None:

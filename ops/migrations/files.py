@@ -62,6 +62,20 @@ class MigrationFile:
     def has_standalone(self) -> bool:
         return any(statement.kind == "standalone" for statement in self.parsed)
 
+    @property
+    def changes_lexing(self) -> bool:
+        """Whether the file may change how the server reads string literals for the rest of
+        the session (``standard_conforming_strings``, ``backslash_quote``, a ``RESET ALL``).
+        The server parses a whole multi-statement query before it runs any of it, so such a
+        file is run one statement at a time and never shares a query with the files after it,
+        as psql and the Supabase CLI run it."""
+        return _LEXING_SETTING.search(self.text) is not None
+
+
+_LEXING_SETTING = re.compile(
+    r"standard_conforming_strings|backslash_quote|\breset\s+all\b|\bdiscard\s+all\b", re.IGNORECASE
+)
+
 
 def load_migrations(directory: Path) -> list[MigrationFile]:
     """The migration files in ``directory``, ordered by file name. Files not

@@ -207,12 +207,13 @@ def _recording_errors(file: MigrationFile) -> Iterator[None]:
 
 def _next_batch(pending: list[MigrationFile], start: int) -> list[MigrationFile]:
     """The files from ``start`` that go in one query: consecutive files without a
-    statement that must run outside a transaction, within the batch limits."""
+    statement that must run outside a transaction or that changes how strings are
+    read (``changes_lexing``), within the batch limits."""
     batch: list[MigrationFile] = []
     characters = 0
     for file in pending[start : start + BATCH_FILES]:
         characters += len(file.text)
-        if file.has_standalone or (batch and characters > BATCH_CHARACTERS):
+        if file.has_standalone or file.changes_lexing or (batch and characters > BATCH_CHARACTERS):
             break
         batch.append(file)
     return batch
@@ -260,12 +261,13 @@ def _apply_in_transaction(
     statements = _numbered(file.parsed)
 
     def attempt() -> bool:
-        sqlstate = _apply_batched(conn, cursor, file)
+        # One query for the whole file, unless the file changes how later statements are read.
+        sqlstate = "one at a time" if file.changes_lexing else _apply_batched(conn, cursor, file)
         if sqlstate == LOCK_NOT_AVAILABLE:
             return False
         if sqlstate is not None:
-            # The fast path failed and was rolled back: run the file again one
-            # statement at a time, which names the failing statement exactly.
+            # The fast path failed and was rolled back (or is not for this file): run the
+            # file one statement at a time, which names a failing statement exactly.
             with conn.transaction():
                 run_statements(cursor, statements, file.path, file.text)
                 history.record(cursor, file.version, file.name, file.statements)
