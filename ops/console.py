@@ -124,6 +124,7 @@ class Output:
             # What rich would print, without importing it: a command that prints a few lines
             # into a pipe or a CI log (db.migrate) saves its import and the console's setup.
             stream.write(mask(text) + "\n")
+            stream.flush()  # as rich does: a CI log that merges stdout and stderr keeps the order
             return
         self.console.print(text, style=style, markup=False)
 

@@ -51,3 +51,27 @@ def test_printing_plain_lines_into_a_pipe_does_not_import_rich() -> None:
     code = "import sys; from ops.console import Output; Output().line('applied x'); print('rich' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout == "applied x\nFalse\n"
+
+
+def test_a_line_reaches_a_merged_ci_log_before_what_follows_on_stderr() -> None:
+    """stdout into a pipe is block-buffered: a line must not arrive after the error that follows it."""
+    import os
+    import subprocess
+    import sys
+
+    program = (
+        "import sys\n"
+        "from ops.console import Output\n"
+        "Output().line('the failing statement')\n"
+        "sys.stderr.write('error: it failed\\n')\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
+    proc = subprocess.run(
+        [sys.executable, "-c", program],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert proc.stdout == "the failing statement\nerror: it failed\n"
