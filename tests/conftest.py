@@ -347,3 +347,18 @@ def private_stack() -> Iterator[LocalStack]:
 
 # A private stack is a real service too: its tests are integration tests (hook above).
 SERVICE_FIXTURES = SERVICE_FIXTURES | {"private_stack"}
+
+
+@contextmanager
+def tiny_filesystem(path: Path, size: str) -> Iterator[Path]:
+    """A real filesystem of ``size`` mounted at ``path`` (tmpfs; needs root and mount rights)."""
+    path.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(path)], capture_output=True, text=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small filesystem here: {mounted.stderr.strip() or mounted.returncode}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)

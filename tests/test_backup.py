@@ -30,7 +30,7 @@ from ops.backup.pgtools import target
 from ops.backup.restore import row_counts
 from ops.pg.bootstrap import apply_bootstrap
 from ops.pg.cluster import Cluster
-from tests.conftest import REPO, CliResult, LocalStack, reachable_tempdir, run_cli, running_cluster
+from tests.conftest import REPO, CliResult, LocalStack, reachable_tempdir, run_cli, running_cluster, tiny_filesystem
 
 HISTORY_DDL = """
 create schema if not exists supabase_migrations;
@@ -648,21 +648,6 @@ def test_a_verification_that_cannot_run_is_unknown_never_failed(project: Project
         assert stored["status"] == "unknown"
     finally:
         shutil.rmtree(empty_bindir, ignore_errors=True)
-
-
-@contextmanager
-def tiny_filesystem(path: Path, size: str) -> Iterator[Path]:
-    """A real filesystem of ``size`` mounted at ``path`` (tmpfs; needs root and mount rights)."""
-    path.mkdir(parents=True, exist_ok=True)
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(path)], capture_output=True, text=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small filesystem here: {mounted.stderr.strip() or mounted.returncode}")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], check=False)
 
 
 def test_a_full_disk_during_export_says_the_disk_is_full(project: Project) -> None:

@@ -14,7 +14,7 @@ import pytest
 from ops.errors import ExternalError
 from ops.pg.binaries import INSTALL_HINT, find_bindir
 from ops.pg.cluster import Cluster, free_port
-from tests.conftest import FAST_SETTINGS, reachable_tempdir
+from tests.conftest import FAST_SETTINGS, reachable_tempdir, tiny_filesystem
 
 
 def test_bindir_has_server_programs() -> None:
@@ -307,6 +307,23 @@ def test_a_damaged_template_is_deleted_and_the_cluster_made_the_long_way(tmp_pat
     finally:
         second.destroy()
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_a_copy_that_cannot_be_written_keeps_the_template(tmp_path, monkeypatch) -> None:
+    """A full disk where the copy goes is not the entry's fault: the copy fails, the entry stays."""
+    from ops.pg.initdb_cache import InitdbTemplate
+
+    monkeypatch.setenv("OPS_INITDB_CACHE", str(tmp_path / "cache"))
+    first, base = _new_cluster("ops-test-full-target-")
+    first.destroy()
+    shutil.rmtree(base)
+    template = InitdbTemplate.for_bindir(first.server_bindir())
+    assert template is not None and template.available
+    with tiny_filesystem(tmp_path / "tiny", "1m") as tiny:
+        assert template.restore_into(tiny / "data") is False
+        assert not (tiny / "data").exists()  # no half copy left behind
+    assert template.available
+    assert template.restore_into(tmp_path / "data") is True
 
 
 def test_the_template_is_keyed_by_the_initdb_program_not_its_path(tmp_path, monkeypatch) -> None:

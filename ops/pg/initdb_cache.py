@@ -15,6 +15,7 @@ entry that fails the check is deleted (the caller then makes the cluster the lon
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -34,6 +35,12 @@ VOLATILE_FILES = frozenset({"postmaster.pid", "postmaster.opts"})
 # missing (as for any table not vacuumed yet; pg_upgrade copies them only "if they exist"):
 # a template leaves them out, since creating a file costs more than its bytes here.
 OPTIONAL_FORKS = ("_fsm", "_vm")
+
+
+# Errors of a copy that say nothing about the entry it copies.
+_NOT_THE_ENTRYS_FAULT = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EMFILE, errno.ENFILE}
+)
 
 
 class TemplateDamaged(OSError):
@@ -127,9 +134,11 @@ class InitdbTemplate:
             if target.exists():
                 shutil.rmtree(target)
             _copy_private(self.data, target, expected=manifest)
-        except (OSError, ValueError, TypeError, AttributeError):
+        except (OSError, ValueError, TypeError, AttributeError) as exc:
             shutil.rmtree(target, ignore_errors=True)
-            self.discard()
+            # A damaged entry is deleted; a target that cannot be written (a full disk) is not its fault.
+            if not isinstance(exc, OSError) or isinstance(exc, TemplateDamaged) or self._names_entry(exc):
+                self.discard()
             return False
         # The most recently used prepared templates are the ones kept.
         with contextlib.suppress(OSError):
@@ -199,11 +208,23 @@ class InitdbTemplate:
                 stale.unlink(missing_ok=True)
         return False
 
+    def _names_entry(self, error: OSError) -> bool:
+        """Whether ``error`` is this entry's fault: about one of its files, and not a failure
+        of where the copy goes (a full disk, a read-only or forbidden target, no descriptors
+        left; a copy's error names both files)."""
+        if error.errno in _NOT_THE_ENTRYS_FAULT:
+            return False
+        return error.filename is not None and Path(os.fsdecode(error.filename)).is_relative_to(self.root)
+
     def _prune_prepared(self) -> None:
         entries = []
         for entry in self.root.parent.glob("*-prepared-*"):
-            if entry.is_dir() and ".tmp-" not in entry.name and (entry / "complete").is_file():
+            if ".tmp-" in entry.name:
+                continue
+            try:  # best effort: another process may be deleting an entry right now
                 entries.append(((entry / "complete").stat().st_mtime, entry))
+            except OSError:
+                continue
         entries.sort(reverse=True)
         for _, entry in entries[self.KEEP_PREPARED :]:
             InitdbTemplate(entry).discard()

@@ -213,6 +213,10 @@ class NativeStack:
             self.schema_done = self.apply_schema()
         finally:
             cluster.stop()  # kept stopped, and a failed up leaves no server running
+        if database.schema_fingerprint(self.cfg, cluster.settings, seed=self.seed) != self.fingerprint:
+            # A migration or seed file changed while it was applied (a save, a checkout): this
+            # database is not the state the digest names, so it is not kept under it.
+            return "new"
         kept = cluster.keep_prepared(self.fingerprint, {"done": self.schema_done})
         return "new, kept in the cache with its schema" if kept else "new"
 
