@@ -174,6 +174,7 @@ def _apply_all(
                     _apply_with_standalone(conn, cursor, file, settings, out)
                 else:
                     _apply_in_transaction(conn, cursor, file, settings, out)
+            with _broken_after(file):  # committed: an error now must not say it was rolled back
                 clock = history.server_clock(conn)
             report.applied.append(
                 AppliedFile(file.version, file.name, len(file.parsed), round(time.perf_counter() - started, 4))
@@ -202,6 +203,21 @@ def _recording_errors(file: MigrationFile) -> Iterator[None]:
         raise ExternalError(
             f"{file.filename}: recording it failed: {error_text(exc)}",
             "check the database and run it again; this file was rolled back",
+        ) from None
+
+
+@contextlib.contextmanager
+def _broken_after(first: MigrationFile, last: MigrationFile | None = None) -> Iterator[None]:
+    """A driver error once files may have committed: which ones did is in the history."""
+    import psycopg
+
+    try:
+        yield
+    except psycopg.Error as exc:
+        files = first.filename if last is None or last is first else f"{first.filename} .. {last.filename}"
+        raise ExternalError(
+            f"the connection broke after applying {files}: {error_text(exc)}",
+            "check the database; db.status shows what was applied, and db.migrate applies the rest",
         ) from None
 
 
@@ -236,7 +252,8 @@ def _apply_batch(conn: Any, cursor: Any, batch: list[MigrationFile]) -> dict[str
                 "check the database and run it again; db.status shows which files were applied",
             ) from None
         conn.execute("ROLLBACK")
-    clocks = history.applied_clocks(conn, [file.version for file in batch])
+    with _broken_after(batch[0], batch[-1]):
+        clocks = history.applied_clocks(conn, [file.version for file in batch])
     committed = 0
     while committed < len(batch) and batch[committed].version in clocks:
         committed += 1
