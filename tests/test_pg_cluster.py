@@ -7,6 +7,7 @@ import shutil
 import stat
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -282,15 +283,21 @@ def test_a_prepared_template_is_kept_once_asked_twice_and_copied_with_its_schema
             shutil.rmtree(base, ignore_errors=True)
 
 
-def test_a_damaged_template_is_deleted_and_the_cluster_made_the_long_way(tmp_path, monkeypatch) -> None:
+def _stored_template(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefix: str) -> Any:
+    """The initdb template a first cluster left in a cache of the test's own."""
     from ops.pg.initdb_cache import InitdbTemplate
 
     monkeypatch.setenv("OPS_INITDB_CACHE", str(tmp_path / "cache"))
-    first, base = _new_cluster("ops-test-damaged-")
+    first, base = _new_cluster(prefix)
     first.destroy()
     shutil.rmtree(base)
     template = InitdbTemplate.for_bindir(first.server_bindir())
     assert template is not None and template.available
+    return template
+
+
+def test_a_damaged_template_is_deleted_and_the_cluster_made_the_long_way(tmp_path, monkeypatch) -> None:
+    template = _stored_template(tmp_path, monkeypatch, "ops-test-damaged-")
     victim = next(path for path in template.data.rglob("*") if path.is_file() and path.stat().st_size > 0)
     size = victim.stat().st_size
     victim.write_bytes(victim.read_bytes()[:-1])  # truncated: not what the manifest says
@@ -311,14 +318,7 @@ def test_a_damaged_template_is_deleted_and_the_cluster_made_the_long_way(tmp_pat
 
 def test_a_copy_that_cannot_be_written_keeps_the_template(tmp_path, monkeypatch) -> None:
     """A full disk where the copy goes is not the entry's fault: the copy fails, the entry stays."""
-    from ops.pg.initdb_cache import InitdbTemplate
-
-    monkeypatch.setenv("OPS_INITDB_CACHE", str(tmp_path / "cache"))
-    first, base = _new_cluster("ops-test-full-target-")
-    first.destroy()
-    shutil.rmtree(base)
-    template = InitdbTemplate.for_bindir(first.server_bindir())
-    assert template is not None and template.available
+    template = _stored_template(tmp_path, monkeypatch, "ops-test-full-target-")
     with tiny_filesystem(tmp_path / "tiny", "1m") as tiny:
         assert template.restore_into(tiny / "data") is False
         assert not (tiny / "data").exists()  # no half copy left behind
