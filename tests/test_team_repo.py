@@ -389,14 +389,17 @@ def test_db_test_runs_the_example_and_the_teams_rls_tests(team: TeamRepo) -> Non
 
 
 def test_env_check_passes_clean_and_catches_a_live_key(team: TeamRepo) -> None:
-    clean = team.inv("env.check")
-    assert clean.code == 0, clean.output
+    """``inv env.check`` and the wheel's light commit-hook command agree."""
+    hook = str(team.venv_python.parent / "ops-env-check")
+    for command in (("inv",), (hook,)):
+        clean = team.inv("env.check") if command == ("inv",) else team.run(hook)
+        assert clean.code == 0, (command, clean.output)
     local = team.root / ".env.local"
     local.write_text("STRIPE_SECRET_KEY=sk_live_" + "a" * 24 + "\n")
     try:
-        caught = team.inv("env.check")
-        assert caught.code == 1 and "ENV003" in caught.output, caught.output
-        assert "a" * 24 not in caught.output
+        for caught in (team.inv("env.check"), team.run(hook)):
+            assert caught.code == 1 and "ENV003" in caught.output, caught.output
+            assert "a" * 24 not in caught.output
     finally:
         local.unlink()
 
@@ -463,3 +466,25 @@ def test_dev_down_purge_leaves_no_process_and_no_state(team: TeamRepo) -> None:
     _, alive = psutil.wait_procs(processes, timeout=10)
     assert alive == []
     assert not (team.root / ".ops" / "stack").exists()
+
+
+def test_a_cold_up_is_served_from_the_prepared_database_cache(team: TeamRepo, tmp_path: Path) -> None:
+    """The third cold up of the same state copies the database the second one kept: the
+    team's migrations and seed are there, and db.status says they are applied."""
+    env = team.env
+    team.env = {**env, "OPS_INITDB_CACHE": str(tmp_path / "cache")}
+    try:
+        steps = []
+        for _ in range(3):
+            assert team.inv("dev.down", "--purge", timeout=120).code == 0
+            up = team.inv("dev.up", "--json", timeout=180)
+            assert up.code == 0, up.output
+            steps.append(up.json()["steps"]["database"])
+        assert steps == ["new", "new, kept in the cache with its schema", "copied from the cache, schema applied"]
+        status = team.inv("db.status", "--json")
+        assert status.code == 0, status.output
+        assert {row["state"] for row in status.json()["versions"]} == {"applied"}
+        assert team.query("select count(*) from public.profiles") == [(2,)]
+    finally:
+        team.inv("dev.down", "--purge", timeout=120)
+        team.env = env
