@@ -4,6 +4,7 @@ results, self-checked on a shadow cloned from it."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -101,14 +102,22 @@ def shadows(cluster: Cluster) -> list[str]:
 
 
 def templates(cluster: Cluster) -> list[tuple[str, bool, int]]:
-    """Migrated templates: (name, flagged as a template, sessions connected to it)."""
-    with cluster.connection() as conn:
-        rows = conn.execute(
-            "select datname, datistemplate, (select count(*) from pg_stat_activity a where a.datname = d.datname)"
-            " from pg_database d where datname like %s order by 1",
-            (TEMPLATE_PREFIX + "%",),
-        )
-        return [tuple(row) for row in rows.fetchall()]
+    """Migrated templates: (name, flagged as a template, sessions connected to it).
+
+    A backend whose client has just closed its connection ends on its own a moment later:
+    sessions get a few seconds to go, so only one still held open counts."""
+    deadline = time.monotonic() + 10
+    while True:
+        with cluster.connection() as conn:
+            rows = conn.execute(
+                "select datname, datistemplate, (select count(*) from pg_stat_activity a where a.datname = d.datname)"
+                " from pg_database d where datname like %s order by 1",
+                (TEMPLATE_PREFIX + "%",),
+            )
+            found = [tuple(row) for row in rows.fetchall()]
+        if all(sessions == 0 for _, _, sessions in found) or time.monotonic() > deadline:
+            return found  # type: ignore[return-value]
+        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
