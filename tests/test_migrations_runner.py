@@ -605,4 +605,6 @@ def test_the_runner_defaults_without_pydantic_are_the_settings_models_defaults(m
     from ops.migrations.knobs import DEFAULTS, runner_settings
 
     assert asdict(DEFAULTS) == RunnerSettings().model_dump()
+    # The defaults are already in the form the model gives what it validates.
+    assert RunnerSettings.model_validate(asdict(DEFAULTS)).model_dump() == asdict(DEFAULTS)
     assert runner_settings(migration_project.config()) is DEFAULTS

@@ -7,22 +7,23 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, StrictBool
 
 from ops.config import Config
+from ops.migrations.defaults import DEFAULTS
 from ops.settings import Duration, NonNegativeInt, PgDuration, Section, section
 
 
 class RunnerSettings(Section):
     """The runner reads it through ``ops.migrations.knobs.runner_settings``, which skips
-    this model (and pydantic) when the table is absent; keep its defaults equal to
-    ``knobs.RunnerDefaults``."""
+    this model (and pydantic) when the table is absent; the defaults are written once,
+    in ``ops.migrations.defaults``."""
 
     section_name = "migrations"
 
     # per-migration lock_timeout; on SQLSTATE 55P03 the file is retried
-    lock_timeout: PgDuration = "5s"
-    lock_retries: NonNegativeInt = 3
-    retry_backoff_seconds: Duration = 1.0
+    lock_timeout: PgDuration = DEFAULTS.lock_timeout
+    lock_retries: NonNegativeInt = DEFAULTS.lock_retries
+    retry_backoff_seconds: Duration = DEFAULTS.retry_backoff_seconds
     # how long a runner waits for another runner's migration lock
-    lock_wait_seconds: Duration = 900.0
+    lock_wait_seconds: Duration = DEFAULTS.lock_wait_seconds
 
 
 Severity = Literal["error", "warning", "off"]
