@@ -149,21 +149,9 @@ def main(argv: list[str] | None = None) -> int:
             into = with_database(url, name)
             return cpu.run(lambda: restore_ops.restore(backup, into, args.jobs, server_major=server_major))
 
-        restore_times: list[_Run] = []
-        raw_restore_times: list[_Run] = []
-        for round_number in range(args.rounds):
-            ours, theirs = f"drill_bench_{round_number}", f"raw_restore_{round_number}"
-            # As the drill's create step does; its restore step gets the server version from it.
-            server_major = restore_ops.create_database(url, ours, [])
-            cluster.create_database(theirs, template="template0")
-            if round_number % 2:
-                restore_times.append(drill_restore(ours, server_major))
-                raw_restore_times.append(raw_restore(theirs))
-            else:
-                raw_restore_times.append(raw_restore(theirs))
-                restore_times.append(drill_restore(ours, server_major))
-            for name in (ours, theirs):
-                cluster.drop_database(name)
+        restore_times, raw_restore_times = _interleaved_restores(
+            args.rounds, url, cluster, "drill_bench", drill_restore, "raw_restore", raw_restore
+        )
 
         print(
             f"\nflags: -Fd -j {args.jobs} -Z {settings.compression} (both sides); best of {args.rounds}"
@@ -181,6 +169,27 @@ def main(argv: list[str] | None = None) -> int:
         cluster.destroy()
         shutil.rmtree(base, ignore_errors=True)
     return 0
+
+
+def _interleaved_restores(rounds, url, cluster, ours_prefix, ours, raw_prefix, raw):  # type: ignore[no-untyped-def]
+    """Each round restores into two fresh databases, ours first on odd rounds and the raw tool
+    first on even ones; ours is created as the drill's create step does (its restore step
+    gets the server version from it), the raw one from template0."""
+    ours_runs: list[_Run] = []
+    raw_runs: list[_Run] = []
+    for round_number in range(rounds):
+        mine, theirs = f"{ours_prefix}_{round_number}", f"{raw_prefix}_{round_number}"
+        server_major = restore_ops.create_database(url, mine, [])
+        cluster.create_database(theirs, template="template0")
+        if round_number % 2:
+            ours_runs.append(ours(mine, server_major))
+            raw_runs.append(raw(theirs))
+        else:
+            raw_runs.append(raw(theirs))
+            ours_runs.append(ours(mine, server_major))
+        for name in (mine, theirs):
+            cluster.drop_database(name)
+    return ours_runs, raw_runs
 
 
 def _bench_cli(args, project: Path, env_dir: Path, raw_dump, cpu: _CpuMeter) -> None:  # type: ignore[no-untyped-def]
@@ -330,20 +339,9 @@ def _bench_repository(args, base: Path, url: str, source, cluster, checkpoint) -
             into = with_database(url, name)
             return _Run(_timed(lambda: restore_ops.restore(backup, into, 1, server_major=server_major)))
 
-        stream_times: list[_Run] = []
-        raw_stream_times: list[_Run] = []
-        for round_number in range(args.rounds):
-            mine, theirs = f"drill_s3_{round_number}", f"raw_s3_{round_number}"
-            server_major = restore_ops.create_database(url, mine, [])
-            cluster.create_database(theirs, template="template0")
-            if round_number % 2:
-                stream_times.append(our_stream_restore(mine, server_major))
-                raw_stream_times.append(raw_stream_restore(theirs))
-            else:
-                raw_stream_times.append(raw_stream_restore(theirs))
-                stream_times.append(our_stream_restore(mine, server_major))
-            for name in (mine, theirs):
-                cluster.drop_database(name)
+        stream_times, raw_stream_times = _interleaved_restores(
+            args.rounds, url, cluster, "drill_s3", our_stream_restore, "raw_s3", raw_stream_restore
+        )
 
         print(f"\nS3 repository (moto server process), age-encrypted -Fc dump of {size / 2**20:.0f} MB:")
         _pair("export to S3", ours_times, "pg_dump|age|s3", bare_times, 1.1)
